@@ -1,0 +1,41 @@
+/** Concrete tensors on the host: what backends take as inputs and return as outputs. */
+import type { DType, TypedArray } from './dtype.js';
+import { allocate, dtypeSize, getNumber, setNumber } from './dtype.js';
+
+export interface HostTensor {
+  dtype: DType;
+  shape: number[];
+  /** Row-major data; float16/bfloat16 as raw Uint16 bits, int64 as BigInt64Array, bool as 0/1 bytes. */
+  data: TypedArray;
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function zeros(dtype: DType, shape: readonly number[]): HostTensor {
+  return { dtype, shape: [...shape], data: allocate(dtype, numel(shape)) };
+}
+
+/** A host tensor from plain JS numbers/bigints/booleans (converted as a cast would). */
+export function hostTensor(dtype: DType, shape: readonly number[], values: ArrayLike<number | bigint | boolean>): HostTensor {
+  const t = zeros(dtype, shape);
+  if (values.length !== t.data.length) throw new Error(`hostTensor: ${values.length} values for shape [${shape}]`);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (dtype === 'int64') (t.data as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)));
+    else setNumber(dtype, t.data, i, Number(v));
+  }
+  return t;
+}
+
+/** Elements as JS numbers (float16/bfloat16 decoded, int64 via Number). */
+export function toNumbers(t: HostTensor): number[] {
+  const out = new Array<number>(t.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = getNumber(t.dtype, t.data, i);
+  return out;
+}
+
+export function byteLength(t: HostTensor): number {
+  return numel(t.shape) * dtypeSize(t.dtype);
+}

@@ -1,0 +1,138 @@
+/**
+ * The IR: a closed set of layer kinds shaped like TensorRT's layers. Every backend
+ * (interpreter, ONNX exporter, TensorRT plan) switches on `Layer['kind']` exhaustively, so a
+ * new kind fails to compile until each backend handles it.
+ */
+import type { DType, TypedArray } from './dtype.js';
+import type { Dim, DimRange } from './dim.js';
+
+export type TensorId = number;
+
+export interface TensorInfo {
+  id: TensorId;
+  dtype: DType;
+  shape: Dim[];
+  /** Known element values of a small int tensor (shape tensors), tracked symbolically. */
+  values?: Dim[];
+  name?: string;
+}
+
+/** Constant data: a zero-copy typed-array view (float16/bfloat16 as raw Uint16 bits). */
+export interface Weights {
+  dtype: DType;
+  shape: number[];
+  data: TypedArray;
+  /** Name of the weight in its source file (e.g. a safetensors key), for messages and export. */
+  name?: string;
+}
+
+/**
+ * A parameter that is either fixed at build time or read from a shape tensor at run time.
+ * A `{ tensor }` parameter's id is also listed in the layer's `inputs` (TensorRT's setInput),
+ * so every backend sees the dependency.
+ */
+export type DimsOrTensor = number[] | { tensor: TensorId };
+
+export type ElementWiseOp =
+  | 'sum' | 'prod' | 'max' | 'min' | 'sub' | 'div' | 'pow' | 'floor_div'
+  | 'and' | 'or' | 'xor' | 'equal' | 'greater' | 'less';
+export type UnaryOp =
+  | 'exp' | 'log' | 'sqrt' | 'recip' | 'abs' | 'neg' | 'sin' | 'cos' | 'floor' | 'ceil'
+  | 'round' | 'not' | 'erf' | 'sign' | 'isnan' | 'isinf';
+export type ActivationOp =
+  | 'relu' | 'sigmoid' | 'tanh' | 'leaky_relu' | 'elu' | 'softplus' | 'clip' | 'gelu_erf' | 'gelu_tanh';
+export type ReduceOp = 'sum' | 'prod' | 'max' | 'min' | 'avg';
+export type MatrixOp = 'none' | 'transpose' | 'vector';
+export type SliceMode = 'strict' | 'wrap' | 'clamp' | 'fill';
+export type GatherMode = 'default' | 'element' | 'nd';
+export type ScatterMode = 'element' | 'nd';
+
+interface Base {
+  /** Input tensor ids, in TensorRT's input order. */
+  inputs: TensorId[];
+  outputs: TensorId[];
+  /** Layer name (op name + counter), and the user's call site for messages. */
+  name: string;
+  site?: string;
+}
+
+/** Constant tensor (IConstantLayer). */
+export interface ConstantLayer extends Base { kind: 'constant'; weights: Weights }
+/** Shape of the input as a 1-D int64 tensor (IShapeLayer). */
+export interface ShapeLayer extends Base { kind: 'shape' }
+/** first transpose → reshape → second transpose (IShuffleLayer). Reshape: 0 copies a dim when zeroIsPlaceholder, -1 is inferred. */
+export interface ShuffleLayer extends Base {
+  kind: 'shuffle';
+  first?: number[];
+  reshape?: DimsOrTensor;
+  second?: number[];
+  zeroIsPlaceholder: boolean;
+}
+export interface ConcatenationLayer extends Base { kind: 'concatenation'; axis: number }
+/** IGatherLayer: inputs [data, indices]. In 'nd' mode the first nbElementWiseDims dims are batch dims. */
+export interface GatherLayer extends Base { kind: 'gather'; mode: GatherMode; axis: number; nbElementWiseDims: number }
+/** ISliceLayer: output[i] = input[start + i * stride] per axis; 'fill' pads out-of-bounds with fillValue. */
+export interface SliceLayer extends Base {
+  kind: 'slice';
+  start: DimsOrTensor;
+  size: DimsOrTensor;
+  stride: DimsOrTensor;
+  mode: SliceMode;
+  fillValue?: number;
+}
+/** IElementWiseLayer: both inputs have the same rank; dims of 1 broadcast. */
+export interface ElementWiseLayer extends Base { kind: 'elementwise'; op: ElementWiseOp }
+export interface UnaryLayer extends Base { kind: 'unary'; op: UnaryOp }
+export interface ActivationLayer extends Base { kind: 'activation'; op: ActivationOp; alpha?: number; beta?: number }
+/** IMatrixMultiplyLayer: batched matmul over leading dims (broadcast), per-input transpose/vector op. */
+export interface MatrixMultiplyLayer extends Base { kind: 'matmul'; opA: MatrixOp; opB: MatrixOp }
+export interface SoftMaxLayer extends Base { kind: 'softmax'; axis: number }
+/** ITopKLayer: outputs [values, indices (int32)]; ties resolve to the lower index. */
+export interface TopKLayer extends Base { kind: 'topk'; op: 'max' | 'min'; k: number; axis: number }
+export interface ReduceLayer extends Base { kind: 'reduce'; op: ReduceOp; axes: number[]; keepDims: boolean }
+/** ISelectLayer: inputs [condition (bool), then, else], broadcast like elementwise. */
+export interface SelectLayer extends Base { kind: 'select' }
+/** IFillLayer, linspace mode: element i of a 1-D output is alpha + i * beta. Dims from `dims`. */
+export interface FillLayer extends Base { kind: 'fill'; dims: DimsOrTensor; dtype: DType; alpha: number; beta: number }
+/** ICumulativeLayer (TensorRT supports sum only). */
+export interface CumulativeLayer extends Base { kind: 'cumulative'; op: 'sum'; axis: number; exclusive: boolean; reverse: boolean }
+export interface CastLayer extends Base { kind: 'cast'; dtype: DType }
+/** IScatterLayer: inputs [data, indices, updates]. */
+export interface ScatterLayer extends Base { kind: 'scatter'; mode: ScatterMode; axis: number }
+/** INonZeroLayer: int64 [rank, count] indices of non-zero elements in row-major order. */
+export interface NonZeroLayer extends Base { kind: 'nonzero' }
+
+export type Layer =
+  | ConstantLayer | ShapeLayer | ShuffleLayer | ConcatenationLayer | GatherLayer | SliceLayer
+  | ElementWiseLayer | UnaryLayer | ActivationLayer | MatrixMultiplyLayer | SoftMaxLayer
+  | TopKLayer | ReduceLayer | SelectLayer | FillLayer | CumulativeLayer | CastLayer
+  | ScatterLayer | NonZeroLayer;
+export type LayerKind = Layer['kind'];
+
+export const LAYER_KINDS: readonly LayerKind[] = [
+  'constant', 'shape', 'shuffle', 'concatenation', 'gather', 'slice', 'elementwise', 'unary',
+  'activation', 'matmul', 'softmax', 'topk', 'reduce', 'select', 'fill', 'cumulative', 'cast',
+  'scatter', 'nonzero',
+];
+
+/** A network input or output binding. */
+export interface Binding {
+  id: TensorId;
+  name: string;
+}
+
+/** A finished graph: what every backend consumes. Plain data, no methods. */
+export interface Graph {
+  name: string;
+  tensors: TensorInfo[];
+  layers: Layer[];
+  inputs: Binding[];
+  outputs: Binding[];
+  /** min/opt/max of each named dim used by the inputs (one optimization profile). */
+  symbols: Record<string, DimRange>;
+}
+
+/** For exhaustive switches: `default: return assertNever(layer)`. */
+export function assertNever(x: never): never {
+  throw new Error(`unhandled IR layer kind: ${JSON.stringify((x as { kind?: string }).kind)}`);
+}

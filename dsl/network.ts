@@ -1,0 +1,201 @@
+/**
+ * The network being built (TensorRT's INetworkDefinition, TensorRT-LLM's `default_net()`):
+ * inputs with named dims and ranges, constants over loaded buffers, layers, outputs.
+ */
+import type { DType, TypedArray } from './dtype.js';
+import { allocate, dtypeSize, isDType, setNumber } from './dtype.js';
+import type { Dim, DimRange } from './dim.js';
+import { dimToString, parseDim, shapeToString, SymDim } from './dim.js';
+import { DslError, userCallSite } from './errors.js';
+import type { Binding, Graph, Layer, TensorId, TensorInfo, Weights } from './ir.js';
+import { inferLayer } from './infer.js';
+
+/** A tensor of the network being built. Shapes may hold symbolic dims. */
+export class Tensor {
+  readonly net: Network;
+  readonly id: TensorId;
+  constructor(net: Network, id: TensorId) {
+    this.net = net;
+    this.id = id;
+  }
+  get info(): TensorInfo {
+    return this.net.tensorInfo(this.id);
+  }
+  get dtype(): DType {
+    return this.info.dtype;
+  }
+  get shape(): Dim[] {
+    return [...this.info.shape];
+  }
+  get rank(): number {
+    return this.info.shape.length;
+  }
+  /** Build-time values of a small int tensor (e.g. the result of `shape(x)`), if known. */
+  get values(): Dim[] | undefined {
+    return this.info.values;
+  }
+  get name(): string | undefined {
+    return this.info.name;
+  }
+  /** Dim `i` of the shape (negative counts from the end). */
+  size(i: number): Dim {
+    const s = this.info.shape;
+    return s[i < 0 ? i + s.length : i];
+  }
+  toString(): string {
+    return `Tensor(${this.name ?? `#${this.id}`}: ${this.dtype}${shapeToString(this.info.shape)})`;
+  }
+}
+
+export type LayerSpec = Layer extends infer L ? (L extends Layer ? Omit<L, 'outputs' | 'name' | 'site'> & { name?: string } : never) : never;
+
+export interface InputSpec {
+  name: string;
+  dtype: DType;
+  /** Dims: numbers, or names of symbolic dims (`'batch'`). */
+  shape: readonly (number | string)[];
+}
+
+export class Network {
+  readonly name: string;
+  private readonly tensors: TensorInfo[] = [];
+  private readonly layerList: Layer[] = [];
+  private readonly inputList: Binding[] = [];
+  private readonly outputList: Binding[] = [];
+  private readonly symbolRanges = new Map<string, DimRange>();
+  private readonly counters = new Map<string, number>();
+
+  constructor(name = 'network') {
+    this.name = name;
+  }
+
+  tensorInfo(id: TensorId): TensorInfo {
+    const t = this.tensors[id];
+    if (!t) throw new Error(`internal: no tensor #${id} in network '${this.name}'`);
+    return t;
+  }
+  tensor(id: TensorId): Tensor {
+    this.tensorInfo(id);
+    return new Tensor(this, id);
+  }
+  get layers(): readonly Layer[] {
+    return this.layerList;
+  }
+
+  /** Declares the min/opt/max range of a named dim (one TensorRT optimization profile). */
+  dimRange(name: string, range: DimRange): void {
+    if (!(range.min <= range.opt && range.opt <= range.max && range.min >= 0))
+      throw new DslError('dim_range', `dim '${name}' needs 0 <= min <= opt <= max, got ${JSON.stringify(range)}`);
+    this.symbolRanges.set(name, { ...range });
+  }
+
+  /** Adds a network input. Symbolic dims default to the range 1..opt..max given, or [1,1,1]. */
+  input(name: string, dtype: DType, shape: readonly (number | string)[], ranges: Record<string, DimRange> = {}): Tensor {
+    if (!isDType(dtype)) throw new DslError('input', `input '${name}': unknown dtype ${JSON.stringify(dtype)}`);
+    if (this.inputList.some((b) => b.name === name)) throw new DslError('input', `an input named '${name}' already exists`, { hint: 'give each network input a unique name' });
+    const dims: Dim[] = shape.map((d) => {
+      if (typeof d === 'number') {
+        if (!Number.isInteger(d) || d < 0) throw new DslError('input', `input '${name}': dim ${d} must be a non-negative integer or a dim name`);
+        return d;
+      }
+      const dim = parseDim(d);
+      if (dim instanceof SymDim) for (const f of dim.factors) if (!this.symbolRanges.has(f)) this.symbolRanges.set(f, ranges[f] ?? { min: 1, opt: 1, max: 1 });
+      return dim;
+    });
+    for (const [k, r] of Object.entries(ranges)) this.dimRange(k, r);
+    const id = this.push({ dtype, shape: dims, name });
+    this.inputList.push({ id, name });
+    return new Tensor(this, id);
+  }
+
+  /** A constant from a typed array (zero-copy) or a JS array (converted to dtype). */
+  constant(data: TypedArray | ArrayLike<number | bigint | boolean>, dtype: DType, shape: readonly number[], name?: string): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    let arr: TypedArray;
+    if (ArrayBuffer.isView(data)) {
+      arr = data as TypedArray;
+      if (arr.byteLength !== n * dtypeSize(dtype))
+        throw new DslError('constant', `data has ${arr.byteLength} bytes but ${dtype}${shapeToString(shape)} needs ${n * dtypeSize(dtype)}`);
+    } else {
+      if (data.length !== n) throw new DslError('constant', `got ${data.length} values for shape ${shapeToString(shape)} (${n} elements)`);
+      arr = allocate(dtype, n);
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (dtype === 'int64') (arr as BigInt64Array)[i] = BigInt(v as number | bigint);
+        else setNumber(dtype, arr, i, Number(v));
+      }
+    }
+    const weights: Weights = { dtype, shape: [...shape], data: arr, name };
+    return this.addLayer({ kind: 'constant', inputs: [], weights, name: name ?? 'constant' })[0];
+  }
+
+  /** Appends a layer, infers its outputs, and returns them as tensors. */
+  addLayer(spec: LayerSpec): Tensor[] {
+    const base = spec.name ?? spec.kind;
+    const count = this.counters.get(base) ?? 0;
+    this.counters.set(base, count + 1);
+    const layer = { ...spec, name: count ? `${base}_${count}` : base, outputs: [] as TensorId[], site: userCallSite() } as Layer;
+    for (const id of layer.inputs) this.tensorInfo(id);
+    const outs = inferLayer(layer, (id) => this.tensorInfo(id));
+    layer.outputs = outs.map((o) => this.push(o));
+    this.layerList.push(layer);
+    return layer.outputs.map((id) => new Tensor(this, id));
+  }
+
+  /** Marks a tensor as a network output under `name`. */
+  markOutput(t: Tensor, name: string): void {
+    if (t.net !== this) throw new DslError('mark_output', `output '${name}' belongs to another network`);
+    if (this.outputList.some((b) => b.name === name)) throw new DslError('mark_output', `an output named '${name}' already exists`);
+    this.outputList.push({ id: t.id, name });
+    this.tensors[t.id].name ??= name;
+  }
+
+  /** The finished graph (plain data; layers and tensors are shared, not copied). */
+  toGraph(): Graph {
+    const symbols: Record<string, DimRange> = {};
+    for (const k of [...this.symbolRanges.keys()].sort()) symbols[k] = { ...this.symbolRanges.get(k)! };
+    return {
+      name: this.name,
+      tensors: this.tensors,
+      layers: this.layerList,
+      inputs: [...this.inputList],
+      outputs: [...this.outputList],
+      symbols,
+    };
+  }
+
+  private push(o: Omit<TensorInfo, 'id'>): TensorId {
+    const id = this.tensors.length;
+    this.tensors.push({ ...o, id });
+    return id;
+  }
+}
+
+// The network that ops without tensor operands add to (TensorRT-LLM's default_net()).
+const stack: Network[] = [];
+
+export function defaultNet(): Network {
+  const n = stack[stack.length - 1];
+  if (!n) throw new DslError('default_net', 'no network is being built', { hint: 'wrap model code in buildNetwork(name, (net) => { ... })' });
+  return n;
+}
+
+/** Runs `fn` with `net` as the default network; returns what fn returns. */
+export function withNetwork<T>(net: Network, fn: (net: Network) => T): T {
+  stack.push(net);
+  try {
+    return fn(net);
+  } finally {
+    stack.pop();
+  }
+}
+
+/** Creates a network, builds it with `fn` (which marks outputs) and returns its graph. */
+export function buildNetwork(name: string, fn: (net: Network) => void): Graph {
+  const net = new Network(name);
+  withNetwork(net, fn);
+  if (net.toGraph().outputs.length === 0) throw new DslError('build_network', `network '${name}' has no outputs`, { hint: 'call net.markOutput(tensor, name) for each result' });
+  return net.toGraph();
+}
+
+export { dimToString };
