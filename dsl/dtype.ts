@@ -63,7 +63,7 @@ export function allocate(d: DType, n: number): TypedArray {
 export function viewBytes(d: DType, bytes: Uint8Array): TypedArray {
   const size = dtypeSize(d);
   let b = bytes;
-  if (b.byteOffset % size !== 0) b = b.slice();
+  if (b.byteOffset % size !== 0) b = new Uint8Array(b); // copy (Buffer.slice would alias)
   const n = b.byteLength / size;
   switch (d) {
     case 'float32':

@@ -7,3 +7,4 @@ export { inferLayer, broadcastShapes, reshapeDims, paramDims } from './infer.js'
 export { Tensor, Network, defaultNet, withNetwork, buildNetwork } from './network.js';
 export type { LayerSpec, InputSpec } from './network.js';
 export * from './host.js';
+export { serializeGraph, deserializeGraph, GRAPH_FORMAT_VERSION } from './serialize.js';
