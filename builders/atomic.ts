@@ -1,0 +1,112 @@
+/**
+ * Atomic output: everything is written to a temporary name in the target directory and
+ * renamed into place, so a failed or interrupted build never leaves a half-written file and
+ * never damages an existing good build. Temporaries are removed on SIGINT/SIGTERM.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ExitCode, RedraftError } from '../dsl/errors.js';
+
+const live = new Set<string>();
+let hooked = false;
+
+// Temporaries are removed at exit; on SIGINT/SIGTERM the CLI (bin/) calls
+// cleanupTemporaries() before it exits with 130/143.
+function hookSignals(): void {
+  if (hooked) return;
+  hooked = true;
+  process.once('exit', cleanupTemporaries);
+}
+
+/** Removes every temporary file still registered (signal or exit). */
+export function cleanupTemporaries(): void {
+  for (const p of live) {
+    try {
+      fs.rmSync(p, { force: true, recursive: true });
+    } catch {
+      /* best effort */
+    }
+  }
+  live.clear();
+}
+
+/** Checks that `dir` can be created and written, with a message naming it. */
+export function ensureWritableDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (e) {
+    throw new RedraftError(`output directory '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
+      exitCode: ExitCode.usage,
+      hint: 'pass --out with a directory you can write to',
+    });
+  }
+}
+
+/** A temporary path beside `target`, registered for cleanup. */
+export function tempPathFor(target: string): string {
+  hookSignals();
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  live.add(tmp);
+  return tmp;
+}
+
+/** Commits a temporary file to its final name (rename is atomic on one filesystem). */
+export function commitTemp(tmp: string, target: string): void {
+  fs.renameSync(tmp, target);
+  live.delete(tmp);
+}
+
+export function discardTemp(tmp: string): void {
+  fs.rmSync(tmp, { force: true, recursive: true });
+  live.delete(tmp);
+}
+
+/** Writes bytes (or chunks) to `target` atomically. */
+export function writeFileAtomic(target: string, data: Uint8Array | string | readonly Uint8Array[]): void {
+  const tmp = tempPathFor(target);
+  try {
+    if (Array.isArray(data)) {
+      const fd = fs.openSync(tmp, 'w');
+      try {
+        for (const c of data as readonly Uint8Array[]) fs.writeSync(fd, c);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    } else fs.writeFileSync(tmp, data as Uint8Array | string);
+    commitTemp(tmp, target);
+  } catch (e) {
+    discardTemp(tmp);
+    throw e;
+  }
+}
+
+/**
+ * Writes several files into `dir` as one unit: all go to temporaries first, then each is
+ * renamed; if anything fails before the renames, nothing in `dir` changes.
+ */
+export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void)>): void {
+  ensureWritableDir(dir);
+  const staged: [string, string][] = [];
+  try {
+    for (const [name, data] of Object.entries(files)) {
+      const target = path.join(dir, name);
+      const tmp = tempPathFor(target);
+      staged.push([tmp, target]);
+      const fd = fs.openSync(tmp, 'w');
+      try {
+        if (typeof data === 'function') data(fd);
+        else if (typeof data === 'string') fs.writeSync(fd, data);
+        else if (Array.isArray(data)) for (const c of data as readonly Uint8Array[]) fs.writeSync(fd, c);
+        else fs.writeSync(fd, data as Uint8Array);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+  } catch (e) {
+    for (const [tmp] of staged) discardTemp(tmp);
+    throw e;
+  }
+  for (const [tmp, target] of staged) commitTemp(tmp, target);
+}

@@ -1,0 +1,121 @@
+/**
+ * Build configuration: defaults, a `build.json` file, then command-line flags (flags win).
+ * Every bad value is a UsageError naming the flag or JSON path and the allowed range.
+ */
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { UsageError } from '../dsl/errors.js';
+
+export type BuildTarget = 'auto' | 'trt' | 'onnx' | 'plan';
+export type BuildDtype = 'float32' | 'float16' | 'bfloat16';
+
+export interface BuildConfig {
+  target: BuildTarget;
+  dtype: BuildDtype;
+  beamWidth: number;
+  beamLength: number;
+  maxBatch: number;
+  maxSeq: number;
+  /** TensorRT options (ignored by other targets). */
+  workspaceMiB: number;
+  optimizationLevel: number;
+  timingCache?: string;
+  /** Fail (instead of warn) on NaN/Inf weights. */
+  strict: boolean;
+}
+
+export const DEFAULT_BUILD_CONFIG: BuildConfig = {
+  target: 'auto',
+  dtype: 'float32',
+  beamWidth: 4,
+  beamLength: 4,
+  maxBatch: 4,
+  maxSeq: 256,
+  workspaceMiB: 4096,
+  optimizationLevel: 3,
+  strict: false,
+};
+
+type Rule = { kind: 'int'; min: number; max: number } | { kind: 'enum'; values: readonly string[] } | { kind: 'bool' } | { kind: 'string' };
+const RULES: Record<keyof BuildConfig, Rule & { flag: string }> = {
+  target: { kind: 'enum', values: ['auto', 'trt', 'onnx', 'plan'], flag: '--target' },
+  dtype: { kind: 'enum', values: ['float32', 'float16', 'bfloat16'], flag: '--dtype' },
+  // Top-50 warping keeps 50 candidates per beam, so wider beams cannot be filled.
+  beamWidth: { kind: 'int', min: 1, max: 50, flag: '--beam-width' },
+  beamLength: { kind: 'int', min: 2, max: 64, flag: '--beam-length' },
+  maxBatch: { kind: 'int', min: 1, max: 4096, flag: '--max-batch' },
+  maxSeq: { kind: 'int', min: 2, max: 1 << 20, flag: '--max-seq' },
+  workspaceMiB: { kind: 'int', min: 16, max: 1 << 20, flag: '--workspace' },
+  optimizationLevel: { kind: 'int', min: 0, max: 5, flag: '--opt-level' },
+  timingCache: { kind: 'string', flag: '--timing-cache' },
+  strict: { kind: 'bool', flag: '--strict' },
+};
+
+function check(key: keyof BuildConfig, v: unknown, where: string): unknown {
+  const r = RULES[key];
+  switch (r.kind) {
+    case 'int': {
+      const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < r.min || n > r.max)
+        throw new UsageError(`${where} must be an integer in [${r.min}, ${r.max}], got ${JSON.stringify(v)}`, key === 'beamWidth' ? 'beam width is at most 50 because drafter logits are warped to their top 50' : `pass a value between ${r.min} and ${r.max}`);
+      return n;
+    }
+    case 'enum':
+      if (typeof v !== 'string' || !r.values.includes(v)) throw new UsageError(`${where} must be one of ${r.values.join(', ')}, got ${JSON.stringify(v)}`);
+      return v;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new UsageError(`${where} must be true or false, got ${JSON.stringify(v)}`);
+      return v;
+    case 'string':
+      if (typeof v !== 'string' || !v) throw new UsageError(`${where} must be a non-empty string, got ${JSON.stringify(v)}`);
+      return v;
+  }
+}
+
+/** Reads a build.json; unknown keys and bad values are errors naming `file: key`. */
+export function readBuildConfigFile(file: string): Partial<BuildConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(code ? `cannot read build config '${file}' (${code})` : `build config '${file}' is not valid JSON: ${(e as Error).message}`, 'pass --config with a JSON file like {"beamWidth": 4, "beamLength": 4}');
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`build config '${file}' must hold a JSON object`);
+  const out: Partial<BuildConfig> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (!(k in RULES)) throw new UsageError(`build config '${file}': unknown key '${k}'`, `known keys: ${Object.keys(RULES).join(', ')}`);
+    (out as Record<string, unknown>)[k] = check(k as keyof BuildConfig, v, `${file}: ${k}`);
+  }
+  return out;
+}
+
+/** Merges defaults ← file ← flags; flags are validated with their flag names. */
+export function resolveBuildConfig(flags: Partial<Record<keyof BuildConfig, unknown>>, file?: string): BuildConfig {
+  const fromFile = file ? readBuildConfigFile(file) : {};
+  const out: BuildConfig = { ...DEFAULT_BUILD_CONFIG, ...fromFile };
+  for (const [k, v] of Object.entries(flags)) {
+    if (v === undefined) continue;
+    (out as unknown as Record<string, unknown>)[k] = check(k as keyof BuildConfig, v, RULES[k as keyof BuildConfig].flag);
+  }
+  return out;
+}
+
+/** Stable JSON (sorted keys) for hashing and config.json. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** Content hash of a build: graph bytes (weights included) + build config + tool version. */
+export function contentHash(graphBytes: readonly Uint8Array[], config: unknown, version: string): string {
+  const h = createHash('sha256');
+  for (const b of graphBytes) h.update(b);
+  h.update(canonicalJson(config));
+  h.update(version);
+  return h.digest('hex');
+}
