@@ -1,0 +1,159 @@
+/**
+ * The redraft command line. This module is the one place the process's exit code is
+ * decided: commands return results or throw RedraftErrors that carry their exit codes.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import chalk from 'chalk';
+import { createRequire } from 'node:module';
+import { ExitCode, RedraftError } from '../dsl/errors.js';
+import { cleanupTemporaries } from '../builders/atomic.js';
+import { Output } from './output.js';
+
+const require = createRequire(import.meta.url);
+export const VERSION: string = (require('../../package.json') as { version: string }).version;
+
+interface GlobalOpts {
+  json?: boolean;
+  quiet?: boolean;
+}
+
+function output(cmd: Command): Output {
+  const o = cmd.optsWithGlobals() as GlobalOpts;
+  return new Output({ json: !!o.json, quiet: !!o.quiet });
+}
+
+/** Options every model-consuming command shares. */
+function modelOptions(c: Command): Command {
+  return c
+    .option('--model <model>', 'built-in name (tiny-redrafter), Hugging Face-style directory, or a .ts/.js model module')
+    .option('--drafter <dir>', 'ReDrafter drafter checkpoint directory (with --model DIR)')
+    .addOption(new Option('--dtype <dtype>', 'compute dtype').choices(['float32', 'float16', 'bfloat16']))
+    .option('--beam-width <n>', 'draft beams per step (1..50)')
+    .option('--beam-length <n>', 'tokens per beam, including the last accepted token (>= 2)')
+    .option('--max-batch <n>', 'largest batch the engine accepts')
+    .option('--max-seq <n>', 'longest sequence (prompt + generated) the engine accepts')
+    .option('--config <build.json>', 'build configuration file; flags override it')
+    .option('--strict', 'fail on NaN/Inf weights instead of warning');
+}
+
+export function program(): Command {
+  const p = new Command('redraft')
+    .description('Build ReDrafter speculative-decoding engines from TypeScript model definitions')
+    .version(VERSION)
+    .option('--json', 'print one machine-readable JSON document on stdout')
+    .option('-q, --quiet', 'no progress output on stderr')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  p.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  modelOptions(p.command('build'))
+    .description('build an engine: TensorRT (trt), ONNX (onnx), a TensorRT call plan (plan), or auto')
+    .addOption(new Option('--target <target>', 'what to build').choices(['auto', 'trt', 'onnx', 'plan']))
+    .option('--out <dir>', 'output directory', 'engine')
+    .option('--dry-run', 'lower to a TensorRT plan only and write DIR/plan.json')
+    .option('--force', 'rebuild even when --out holds an up-to-date build')
+    .option('--workspace <MiB>', 'TensorRT builder memory pool limit')
+    .option('--opt-level <0-5>', 'TensorRT builder optimization level')
+    .option('--timing-cache <file>', 'TensorRT timing cache to read and update')
+    .addHelpText('after', `
+Examples:
+  redraft build --model tiny-redrafter --out engine             # trt if TensorRT is usable, else onnx
+  redraft build --model ./llama --drafter ./drafter --target trt --out engine --dtype float16
+  redraft build --model models/examples/custom-drafter.ts --target onnx --out out
+  redraft build --model tiny-redrafter --dry-run --out plan      # CI without a GPU: check lowering`)
+    .action(async (_o, cmd: Command) => (await import('./commands/build.js')).build(cmd.opts(), output(cmd)));
+
+  modelOptions(p.command('export'))
+    .description('export the model graph to ONNX (or redraft\'s own graph format)')
+    .addOption(new Option('--format <format>', 'output format').choices(['onnx', 'graph']).default('onnx'))
+    .requiredOption('--out <file>', 'output file (model.onnx; external data goes beside it when large)')
+    .addHelpText('after', `
+Examples:
+  redraft export --model tiny-redrafter --format onnx --out model.onnx
+  redraft export --model tiny-redrafter --format graph --out model.graph`)
+    .action(async (_o, cmd: Command) => (await import('./commands/export.js')).exportCmd(cmd.opts(), output(cmd)));
+
+  modelOptions(p.command('inspect'))
+    .description('layers by kind, parameters, inputs/outputs with dim ranges, FLOPs and memory per step')
+    .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'dot']).default('table'))
+    .option('--batch <n>', 'batch size for the per-step estimate')
+    .option('--seq <n>', 'sequence length for the per-step estimate')
+    .option('--graph <file>', 'inspect a saved graph (redraft export --format graph) instead of a model')
+    .addHelpText('after', `
+Examples:
+  redraft inspect --model tiny-redrafter
+  redraft inspect --model tiny-redrafter --format dot | dot -Tsvg > graph.svg`)
+    .action(async (_o, cmd: Command) => (await import('./commands/inspect.js')).inspect(cmd.opts(), output(cmd)));
+
+  modelOptions(p.command('run'))
+    .description('execute a model graph (or a saved graph) on inputs from .safetensors or .json')
+    .option('--graph <file>', 'a saved graph instead of --model')
+    .requiredOption('--inputs <file>', 'inputs: .safetensors, or .json {name: {dtype, shape, data}}')
+    .option('--out <file>', 'write outputs (.safetensors or .json); default: print a summary')
+    .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
+    .addHelpText('after', `
+Examples:
+  redraft run --graph model.graph --inputs inputs.json --out outputs.safetensors`)
+    .action(async (_o, cmd: Command) => (await import('./commands/run.js')).run(cmd.opts(), output(cmd)));
+
+  modelOptions(p.command('generate'))
+    .description('generate tokens with ReDrafter speculative decoding on the CPU')
+    .requiredOption('--prompt-ids <ids>', 'comma-separated prompt token ids (one row); use ; between rows')
+    .option('--max-length <n>', 'stop when a row reaches this many tokens (prompt included)', '64')
+    .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
+    .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
+    .addHelpText('after', `
+Examples:
+  redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --max-length 32
+  redraft generate --model ./llm --drafter ./drafter --prompt-ids 5,6,7 --beam-width 4 --beam-length 5 --json`)
+    .action(async (_o, cmd: Command) => (await import('./commands/generate.js')).generate(cmd.opts(), output(cmd)));
+
+  p.command('conformance')
+    .description('run golden cases recorded from the PyTorch reference and compare')
+    .argument('<dir>', 'folder of golden cases (searched recursively)')
+    .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
+    .option('--filter <text>', 'only cases whose path contains this text')
+    .addHelpText('after', `
+Examples:
+  redraft conformance ../shared/golden
+  redraft conformance ../shared/golden/tree_attention --backend onnx --json`)
+    .action(async (dir: string, _o, cmd: Command) => (await import('./commands/conformance.js')).conformance(dir, cmd.opts(), output(cmd)));
+
+  p.command('doctor')
+    .description('report the native addon, TensorRT headers and library, and CUDA')
+    .addHelpText('after', `
+Examples:
+  redraft doctor
+  redraft doctor --json`)
+    .action(async (_o, cmd: Command) => (await import('./commands/doctor.js')).doctor(output(cmd)));
+
+  return p;
+}
+
+/** Runs the CLI and returns the exit code (the launcher sets process.exitCode). */
+export async function main(argv: string[]): Promise<number> {
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
+    cleanupTemporaries();
+    process.stderr.write(`\nredraft: interrupted (${sig}); temporary files removed, existing outputs untouched\n`);
+    process.exit(sig === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
+  };
+  process.once('SIGINT', onSignal('SIGINT'));
+  process.once('SIGTERM', onSignal('SIGTERM'));
+  try {
+    const code = await program().parseAsync(argv);
+    void code;
+    return (process.exitCode as number | undefined) ?? ExitCode.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+      return ExitCode.usage; // commander already printed the message
+    }
+    cleanupTemporaries();
+    if (e instanceof RedraftError) {
+      process.stderr.write(`${chalk.red('error')} ${e.message}\n`);
+      return e.exitCode;
+    }
+    process.stderr.write(`${chalk.red('internal error')} ${(e as Error)?.stack ?? String(e)}\n  please report this with the command you ran\n`);
+    return ExitCode.internal;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * `redraft build`: graph → TensorRT engine (trt), ONNX model (onnx) or TensorRT call plan
+ * (plan / --dry-run). Outputs land atomically in --out with a config.json that records the
+ * content hash; a build whose hash matches the one in --out is skipped ("up to date").
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { serializeGraph } from '../../dsl/serialize.js';
+import { canonicalJson, contentHash, type BuildConfig } from '../../builders/build-config.js';
+import { ensureWritableDir, writeFilesAtomic } from '../../builders/atomic.js';
+import { summarize } from '../../builders/inspect.js';
+import { engineIoTable } from '../../builders/engine-io.js';
+import type { Output } from '../output.js';
+import { VERSION } from '../cli.js';
+import { loadGraph, type ModelFlags } from '../model.js';
+
+type Target = 'trt' | 'onnx' | 'plan';
+
+interface BuildFlags extends ModelFlags {
+  out: string;
+  dryRun?: boolean;
+  force?: boolean;
+}
+
+/** auto → trt where TensorRT is usable here, else onnx; returns the choice and why. */
+async function chooseTarget(build: BuildConfig, dryRun: boolean): Promise<{ target: Target; reason: string }> {
+  if (dryRun) return { target: 'plan', reason: '--dry-run lowers to a TensorRT plan only' };
+  if (build.target !== 'auto') return { target: build.target, reason: `--target ${build.target}` };
+  const { doctor } = await import('../../builders/trt/doctor.js');
+  const d = doctor();
+  if (d.addon && d.tensorrtHeaders && d.library.found) return { target: 'trt', reason: `TensorRT ${d.library.version ?? ''} is usable (${d.library.path})`.replace('  ', ' ') };
+  const why = !d.addon ? 'the native addon is not built' : !d.tensorrtHeaders ? 'the addon was built without TensorRT headers' : `libnvinfer was not found (${d.library.error ?? 'dlopen failed'})`;
+  return { target: 'onnx', reason: `TensorRT is not usable here (${why}); building ONNX instead` };
+}
+
+function readExisting(dir: string): { contentHash?: string; files?: string[] } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function build(flags: BuildFlags, out: Output): Promise<void> {
+  const t0 = performance.now();
+  const { graph, model, build: cfg } = await loadGraph(flags, out);
+  const { target, reason } = await chooseTarget(cfg, !!flags.dryRun);
+  out.info(`target ${target}: ${reason}`);
+  if (target === 'trt') {
+    // Fail before any work when TensorRT cannot be used (exit 3, nothing written).
+    const { assertTensorRtUsable } = await import('../../builders/trt/build.js');
+    assertTensorRtUsable();
+  }
+  ensureWritableDir(flags.out);
+
+  const graphBytes = serializeGraph(graph);
+  const hashedConfig = { ...cfg, target };
+  const hash = contentHash([graphBytes], hashedConfig, VERSION);
+  const existing = readExisting(flags.out);
+  if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
+    const result = { status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing.files };
+    return out.result(result, `${flags.out} is up to date (content hash ${hash.slice(0, 12)}); use --force to rebuild`);
+  }
+
+  const files: Record<string, Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void)> = {};
+  let extra: Record<string, unknown> = {};
+  if (target === 'plan') {
+    const { lowerToPlan, planToJson } = await import('../../builders/trt/plan.js');
+    const plan = lowerToPlan(graph);
+    const json = planToJson(plan);
+    files['plan.json'] = JSON.stringify(json, null, 1) + '\n';
+    extra = { planLayers: (json as { layers: unknown[] }).layers.length };
+  } else if (target === 'onnx') {
+    const { exportOnnxFiles } = await import('../../builders/onnx/files.js');
+    Object.assign(files, exportOnnxFiles(graph, 'model.onnx', (done, total) => out.progress('export', done, total)));
+  } else {
+    const { buildTrtEngine } = await import('../../builders/trt/build.js');
+    const engine = await buildTrtEngine(graph, cfg, {
+      onProgress: (done: number, total: number) => out.progress('engine build', done, total),
+      log: (severity: string, msg: string) => (severity === 'error' || severity === 'warning' ? out.warn(`TensorRT: ${msg}`) : out.info(`TensorRT: ${msg}`)),
+    });
+    files['rank0.engine'] = new Uint8Array(engine);
+  }
+  const fileNames = Object.keys(files).sort();
+  const config = {
+    redraft: { version: VERSION },
+    tensorrt: target === 'trt' ? await trtVersion() : undefined,
+    target,
+    contentHash: hash,
+    files: fileNames,
+    model: { name: model.definition.name, source: model.source, config: model.definition.config ?? {} },
+    build: cfg,
+    io: engineIoTable(graph),
+  };
+  files['config.json'] = canonicalPretty(config);
+  writeFilesAtomic(flags.out, files);
+  const s = summarize(graph);
+  const result = {
+    status: 'built',
+    target,
+    reason,
+    out: path.resolve(flags.out),
+    files: [...fileNames, 'config.json'],
+    contentHash: hash,
+    layers: s.layers,
+    parameters: s.parameters.count,
+    seconds: +((performance.now() - t0) / 1000).toFixed(3),
+    ...extra,
+  };
+  out.result(result, `built ${target} for ${model.definition.name}: ${result.files.map((f) => path.join(flags.out, f)).join(', ')} (${s.layers} layers, ${result.seconds}s)`);
+}
+
+async function trtVersion(): Promise<string | undefined> {
+  const { doctor } = await import('../../builders/trt/doctor.js');
+  return doctor().library.version;
+}
+
+/** Deterministic, readable JSON (sorted keys, 2-space indent). */
+function canonicalPretty(v: unknown): string {
+  return JSON.stringify(JSON.parse(canonicalJson(v)), null, 2) + '\n';
+}
+

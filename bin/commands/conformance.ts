@@ -1,0 +1,22 @@
+/** `redraft conformance DIR`: golden cases from the PyTorch reference, on a backend. */
+import { RedraftError, ExitCode } from '../../dsl/errors.js';
+import { UsageError } from '../../dsl/errors.js';
+import * as fs from 'node:fs';
+import type { Output } from '../output.js';
+import { goldenFns } from '../../models/golden.js';
+import { runConformance, formatResults } from '../../builders/conformance/runner.js';
+import { backendEnv } from '../../builders/conformance/env.js';
+
+export async function conformance(dir: string, opts: { backend: string; filter?: string }, out: Output): Promise<void> {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`conformance folder '${dir}' does not exist`, 'pass the path of a golden folder, e.g. ../shared/golden');
+  const env = await backendEnv(opts.backend);
+  const r = await runConformance(dir, {
+    fns: goldenFns,
+    env,
+    backend: opts.backend,
+    filter: opts.filter,
+    onCase: (c, i, n) => out.progress(`conformance (${opts.backend})`, i, n),
+  });
+  out.result({ backend: opts.backend, dir, passed: r.passed, failed: r.failed, results: r.results }, formatResults(r));
+  if (r.failed > 0) throw new RedraftError(`${r.failed} of ${r.passed + r.failed} golden cases failed on ${opts.backend}`, { exitCode: ExitCode.conformance });
+}

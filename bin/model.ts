@@ -1,0 +1,126 @@
+/**
+ * `--model` resolution: a built-in name, a Hugging Face-style directory (+ `--drafter DIR`),
+ * or a TypeScript/JavaScript module exporting a model definition (run without a build step).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ModelError, RedraftError, UsageError } from '../dsl/errors.js';
+import type { Graph } from '../dsl/ir.js';
+import { resolveBuildConfig, type BuildConfig } from '../builders/build-config.js';
+import { loadModelDir } from '../builders/model-dir.js';
+import type { LoadedModel } from '../models/env.js';
+import { isModelDefinition, type ModelDefinition } from '../models/definition.js';
+import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
+import { redrafterModel } from '../models/redrafter/engine.js';
+import type { Output } from './output.js';
+
+export interface ModelFlags {
+  model?: string;
+  drafter?: string;
+  dtype?: string;
+  beamWidth?: string;
+  beamLength?: string;
+  maxBatch?: string;
+  maxSeq?: string;
+  config?: string;
+  strict?: boolean;
+  target?: string;
+  workspace?: string;
+  optLevel?: string;
+  timingCache?: string;
+}
+
+export const BUILTIN_MODELS = ['tiny-redrafter'] as const;
+
+export interface ResolvedModel {
+  definition: ModelDefinition;
+  /** Where it came from, for messages and config.json. */
+  source: string;
+  llm?: LoadedModel;
+  drafter?: LoadedModel;
+}
+
+export function buildConfigFrom(flags: ModelFlags): BuildConfig {
+  return resolveBuildConfig(
+    {
+      target: flags.target,
+      dtype: flags.dtype,
+      beamWidth: flags.beamWidth,
+      beamLength: flags.beamLength,
+      maxBatch: flags.maxBatch,
+      maxSeq: flags.maxSeq,
+      workspaceMiB: flags.workspace,
+      optimizationLevel: flags.optLevel,
+      timingCache: flags.timingCache,
+      strict: flags.strict || undefined,
+    },
+    flags.config,
+  );
+}
+
+const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
+
+export async function resolveModel(flags: ModelFlags, out: Output): Promise<ResolvedModel> {
+  const m = flags.model;
+  if (!m) throw new UsageError('--model is required', `pass a built-in name (${BUILTIN_MODELS.join(', ')}), a model directory with --drafter DIR, or a .ts/.js model module`);
+  if ((BUILTIN_MODELS as readonly string[]).includes(m)) {
+    if (flags.drafter) throw new UsageError(`--drafter cannot be combined with the built-in model '${m}'`);
+    const llm = tinyLlama();
+    const drafter = tinyDrafter();
+    return { definition: redrafterModel(llm, drafter, { name: m }), source: `builtin:${m}`, llm, drafter };
+  }
+  if (MODULE_EXT.test(m)) return { definition: await importDefinition(m), source: path.resolve(m) };
+  if (!fs.existsSync(m))
+    throw new UsageError(`--model '${m}' is neither a built-in model, a directory nor a model module`, `built-in models: ${BUILTIN_MODELS.join(', ')}; or pass a directory holding config.json and model.safetensors`);
+  if (!fs.statSync(m).isDirectory()) throw new UsageError(`--model '${m}' is a file but not a .ts/.js module`, 'pass a directory holding config.json, or a model module');
+  if (!flags.drafter) throw new UsageError(`--model '${m}' is a base model directory; a ReDrafter build also needs --drafter DIR`, 'pass the drafter checkpoint directory with --drafter');
+  const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s) });
+  const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s) });
+  return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), llm, drafter };
+}
+
+/** Imports a user's model module (TypeScript runs through tsx; no build step). */
+async function importDefinition(file: string): Promise<ModelDefinition> {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new UsageError(`model module '${file}' does not exist`, 'check the path passed to --model');
+  let mod: Record<string, unknown>;
+  try {
+    if (/\.(ts|mts|cts)$/.test(abs)) {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
+    } else mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof RedraftError) throw e;
+    throw new ModelError(`model module '${file}' threw while loading: ${(e as Error)?.message ?? String(e)}${userFrame(e, abs)}`, 'fix the error in the module (run it with `npx tsx` to see the full trace)', e);
+  }
+  const candidates = [mod.default, mod.model, (mod.default as Record<string, unknown> | undefined)?.default];
+  const def = candidates.find(isModelDefinition);
+  if (!def)
+    throw new ModelError(
+      `model module '${file}' exports no model definition (exports: ${Object.keys(mod).join(', ') || 'none'})`,
+      "export default defineModel({ name: '...', build(opts) { ... } }) — see the README's 'Authoring a model' section",
+    );
+  return def;
+}
+
+function userFrame(e: unknown, file: string): string {
+  const stack = (e as Error)?.stack ?? '';
+  const line = stack.split('\n').find((l) => l.includes(file));
+  return line ? `\n  at ${line.trim().replace(/^at /, '')}` : '';
+}
+
+/** Resolves the model and builds its graph for the resolved build configuration. */
+export async function loadGraph(flags: ModelFlags, out: Output): Promise<{ graph: Graph; model: ResolvedModel; build: BuildConfig }> {
+  const build = buildConfigFrom(flags);
+  const model = await resolveModel(flags, out);
+  out.info(`building graph of ${model.definition.name} (${model.source})`);
+  let graph: Graph;
+  try {
+    graph = model.definition.build({ dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: build.maxBatch, maxSeq: build.maxSeq });
+  } catch (e) {
+    if (e instanceof RedraftError) throw e;
+    throw new ModelError(`model '${model.definition.name}' failed to build its graph: ${(e as Error)?.message ?? String(e)}${userFrame(e, model.source)}`, 'fix the model definition', e);
+  }
+  return { graph, model, build };
+}

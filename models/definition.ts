@@ -1,0 +1,35 @@
+/**
+ * The model-definition interface: what a built-in model or a user's `.ts`/`.js` module
+ * exports (as `default` or `model`) for `redraft build|export|inspect|run`.
+ *
+ *   import { defineModel } from 'redraft/models';
+ *   export default defineModel({ name: 'my-drafter', build(opts) { return buildNetwork(...) } });
+ */
+import type { Graph } from '../dsl/ir.js';
+
+export interface BuildOptions {
+  dtype: 'float32' | 'float16' | 'bfloat16';
+  beamWidth: number;
+  beamLength: number;
+  maxBatch: number;
+  maxSeq: number;
+}
+
+export interface ModelDefinition {
+  name: string;
+  description?: string;
+  /** Model configuration recorded in the build's config.json. */
+  config?: Record<string, unknown>;
+  /** Builds the graph to compile/export for these options. */
+  build(opts: BuildOptions): Graph;
+}
+
+/** Identity with types: lets a user module get checking and completion for its definition. */
+export function defineModel<T extends ModelDefinition>(def: T): T {
+  return def;
+}
+
+/** True when `x` looks like a ModelDefinition (used to validate user modules). */
+export function isModelDefinition(x: unknown): x is ModelDefinition {
+  return !!x && typeof x === 'object' && typeof (x as ModelDefinition).name === 'string' && typeof (x as ModelDefinition).build === 'function';
+}
