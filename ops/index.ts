@@ -13,4 +13,17 @@ export {
   logical_and, logical_or, logical_xor,
 } from './elementwise.js';
 // -- data movement and shapes (ops A) --
+export { gather, index_select, select } from './gather.js';
+export { slice } from './slice.js';
+export { expand } from './expand.js';
+export { unsqueeze, squeeze, flatten } from './reshape.js';
+export { permute, transpose } from './permute.js';
+export { split, chunk } from './split.js';
+export { cast } from './cast.js';
+export { where } from './where.js';
+export { scatter, scatter_nd } from './scatter.js';
+export { nonzero } from './nonzero.js';
+export { one_hot } from './one_hot.js';
+export { repeat_interleave } from './repeat_interleave.js';
+export { tril, triu, tril_mask } from './tril.js';
 // -- math, reductions, nn (ops B) --

@@ -1,0 +1,136 @@
+/**
+ * Shape building shared by the data-movement ops. A dim is a number where static, else a 0-D
+ * int64 tensor read from shape(x) at run time (TensorRT-LLM's `shape(x, i)` idiom). The infer
+ * step tracks the values of these small tensors, so outputs keep symbolic shapes.
+ */
+import type { Dim } from '../dsl/dim.js';
+import { INDEX_DTYPES } from '../dsl/dtype.js';
+import type { DimsOrTensor, SliceMode } from '../dsl/ir.js';
+import { shapeToString } from '../dsl/dim.js';
+import type { Network } from '../dsl/network.js';
+import { Tensor } from '../dsl/network.js';
+import { type Check, describe, layer1 } from './op.js';
+
+/** One dim: a static number or a 0-D / 1-element int tensor. */
+export type DimPart = number | Tensor;
+
+/** Each dim of `x`: the number when static, else gathered from one shape layer. */
+export function dimParts(x: Tensor): DimPart[] {
+  let s: Tensor | undefined;
+  return x.shape.map((d, i) => {
+    if (typeof d === 'number') return d;
+    s ??= layer1(x.net, { kind: 'shape', inputs: [x.id] });
+    const idx = x.net.constant([i], 'int32', []);
+    return layer1(x.net, { kind: 'gather', inputs: [s.id, idx.id], mode: 'default', axis: 0, nbElementWiseDims: 0, name: 'shape' });
+  });
+}
+
+/** A part as a 0-D int64 tensor. */
+export function partScalar(net: Network, p: DimPart): Tensor {
+  if (typeof p === 'number') return net.constant([p], 'int64', []);
+  let t = p.dtype === 'int64' ? p : layer1(net, { kind: 'cast', inputs: [p.id], dtype: 'int64' });
+  if (t.rank === 1) t = layer1(net, { kind: 'shuffle', inputs: [t.id], reshape: [], zeroIsPlaceholder: false });
+  return t;
+}
+
+/** a * b (a constant fold when both are numbers). */
+export function mulPart(net: Network, a: DimPart, b: DimPart): DimPart {
+  if (typeof a === 'number' && typeof b === 'number') return a * b;
+  if (a === 1) return b;
+  if (b === 1) return a;
+  const x = partScalar(net, a);
+  const y = partScalar(net, b);
+  return layer1(net, { kind: 'elementwise', op: 'prod', inputs: [x.id, y.id] });
+}
+
+/** The build-time value of a part, if known (numbers, or tensors with tracked values). */
+export function partValue(p: DimPart): Dim | undefined {
+  return typeof p === 'number' ? p : p.values?.[0];
+}
+
+/** A 1-D int64 tensor of the parts; runs of numbers become one constant. */
+export function partsTensor(net: Network, parts: readonly DimPart[]): Tensor {
+  const pieces: Tensor[] = [];
+  let run: number[] = [];
+  const flush = () => {
+    if (run.length) pieces.push(net.constant(run, 'int64', [run.length]));
+    run = [];
+  };
+  for (const p of parts) {
+    if (typeof p === 'number') run.push(p);
+    else {
+      flush();
+      let t = p.dtype === 'int64' ? p : layer1(net, { kind: 'cast', inputs: [p.id], dtype: 'int64' });
+      if (t.rank === 0) t = layer1(net, { kind: 'shuffle', inputs: [t.id], reshape: [1], zeroIsPlaceholder: false });
+      pieces.push(t);
+    }
+  }
+  flush();
+  if (pieces.length === 0) return net.constant([], 'int64', [0]);
+  if (pieces.length === 1) return pieces[0];
+  return layer1(net, { kind: 'concatenation', inputs: pieces.map((t) => t.id), axis: 0 });
+}
+
+/** A layer parameter from parts: static when every part is a number, else a shape tensor. */
+export function dimsParam(net: Network, parts: readonly DimPart[] | Tensor): { param: DimsOrTensor; ids: number[] } {
+  if (!(parts instanceof Tensor) && parts.every((p) => typeof p === 'number')) return { param: [...(parts as number[])], ids: [] };
+  const t = parts instanceof Tensor ? parts : partsTensor(net, parts);
+  return { param: { tensor: t.id }, ids: [t.id] };
+}
+
+/** Reshapes `x` to the parts (no 0-placeholders: every part is the dim itself). */
+export function reshapeTo(x: Tensor, parts: readonly DimPart[], name: string): Tensor {
+  const { param, ids } = dimsParam(x.net, parts);
+  return layer1(x.net, { kind: 'shuffle', inputs: [x.id, ...ids], reshape: param, zeroIsPlaceholder: false, name });
+}
+
+/** An ISliceLayer; dynamic parameters are listed as inputs in start, size, stride order. */
+export function sliceLayer(
+  x: Tensor,
+  start: readonly DimPart[] | Tensor,
+  size: readonly DimPart[] | Tensor,
+  stride: readonly DimPart[] | Tensor,
+  name: string,
+  mode: SliceMode = 'strict',
+  fillValue?: number,
+): Tensor {
+  const st = dimsParam(x.net, start);
+  const sz = dimsParam(x.net, size);
+  const sd = dimsParam(x.net, stride);
+  return layer1(x.net, {
+    kind: 'slice',
+    inputs: [x.id, ...st.ids, ...sz.ids, ...sd.ids],
+    start: st.param,
+    size: sz.param,
+    stride: sd.param,
+    mode,
+    ...(mode === 'fill' ? { fillValue: fillValue ?? 0 } : {}),
+    name,
+  });
+}
+
+/**
+ * Validates a per-dim argument (slice starts, expand shape): an int 1-D tensor of static
+ * length `n`, or an array of `n` integers / 0-D or 1-element int tensors.
+ */
+export function checkParts(c: Check, arg: string, v: unknown, n: number, what: string): DimPart[] | Tensor {
+  if (v instanceof Tensor) {
+    const t = c.operand(arg, v, { dtypes: INDEX_DTYPES, rank: 1 });
+    if (t.size(0) !== n) c.fail(arg, `has ${what} ${shapeToString(t.shape)}; expected length ${n} (one entry per dim)`);
+    return t;
+  }
+  if (!Array.isArray(v)) return c.fail(arg, `must be a Tensor or an array of numbers/Tensors, got ${describe(v)}`);
+  if (v.length !== n) c.fail(arg, `has ${v.length} entries; expected ${n} (one per dim of the input)`);
+  return v.map((p: unknown, i: number) => {
+    if (typeof p === 'number') return c.int(`${arg}[${i}]`, p);
+    const t = c.operand(`${arg}[${i}]`, p, { dtypes: INDEX_DTYPES, rank: [0, 1] });
+    if (t.rank === 1 && t.size(0) !== 1) c.fail(`${arg}[${i}]`, `has shape ${shapeToString(t.shape)}; expected a 0-D or 1-element tensor`);
+    return t;
+  });
+}
+
+/** Build-time values of a checked per-dim argument, entry by entry (undefined where unknown). */
+export function partValues(p: DimPart[] | Tensor, n: number): (Dim | undefined)[] {
+  if (p instanceof Tensor) return Array.from({ length: n }, (_, i) => p.values?.[i]);
+  return p.map(partValue);
+}
