@@ -71,9 +71,13 @@ export function partsTensor(net: Network, parts: readonly DimPart[]): Tensor {
   return layer1(net, { kind: 'concatenation', inputs: pieces.map((t) => t.id), axis: 0 });
 }
 
-/** A layer parameter from parts: static when every part is a number, else a shape tensor. */
+/**
+ * A layer parameter from parts: static when every value is known at build time (numbers, or
+ * tensors whose tracked values are numbers, e.g. shape(x, i) of a static dim), else a shape tensor.
+ */
 export function dimsParam(net: Network, parts: readonly DimPart[] | Tensor): { param: DimsOrTensor; ids: number[] } {
-  if (!(parts instanceof Tensor) && parts.every((p) => typeof p === 'number')) return { param: [...(parts as number[])], ids: [] };
+  const vals = parts instanceof Tensor ? (parts.values?.length === parts.size(0) ? parts.values : undefined) : parts.map(partValue);
+  if (vals && vals.every((v) => typeof v === 'number')) return { param: vals as number[], ids: [] };
   const t = parts instanceof Tensor ? parts : partsTensor(net, parts);
   return { param: { tensor: t.id }, ids: [t.id] };
 }

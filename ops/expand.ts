@@ -1,6 +1,6 @@
 /**
  * expand(input, expand_shape): broadcasts dims of size 1, lowered like TensorRT-LLM's
- * `expand` to a slice with stride 0 in the broadcast dims (min(dim - 1, 1) at run time).
+ * `expand` to a slice with stride 0 in the broadcast dims.
  */
 import type { Dim } from '../dsl/dim.js';
 import { dimEq, dimToString, shapeToString } from '../dsl/dim.js';
@@ -50,9 +50,11 @@ export function expand(input: Tensor, expand_shape: Tensor | readonly (number | 
     if (typeof d === 'number' && typeof w === 'number')
       check.fail('expand_shape', `asks for ${dimToString(w)} in dim ${i}, but input ${shapeToString(x0.shape)} has ${d} there (only dims of size 1 expand)`);
   });
-  // Stride 0 repeats the single element of a size-1 dim; 1 walks a dim that is kept.
+  // Stride 0 repeats the single element of a size-1 dim; 1 walks a dim that is kept. A
+  // symbolic dim that may or may not be 1 gets min(dim - 1, 1) at run time.
   const strides: DimPart[] = x.shape.map((d: Dim, i) => {
     if (typeof d === 'number') return d === 1 ? 0 : 1;
+    if (want[i] !== undefined && dimEq(d, want[i]!)) return 1;
     const len = partScalar(x.net, have[i]);
     const one = x.net.constant([1], 'int64', []);
     const less = layer1(x.net, { kind: 'elementwise', op: 'sub', inputs: [len.id, one.id] });
