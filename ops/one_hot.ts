@@ -32,7 +32,7 @@ export function one_hot(indices: Tensor, num_classes: number | Tensor, dtype: DT
   // [1, ..., 1, C] of 0..C-1 against [..., 1] of the indices: equal broadcasts to [..., C].
   const dims = dimsParam(net, [classes]);
   const range = layer1(net, { kind: 'fill', inputs: dims.ids, dims: dims.param, dtype: idx.dtype, alpha: 0, beta: 1, name: 'one_hot' });
-  const row = reshapeTo(range, [...new Array<number>(idx.rank).fill(1), ...dimParts(range)], 'one_hot');
+  const row = reshapeTo(range, [...new Array<number>(idx.rank).fill(1), classes], 'one_hot');
   const col = reshapeTo(idx, [...dimParts(idx), 1], 'one_hot');
   const hot = layer1(net, { kind: 'elementwise', op: 'equal', inputs: [col.id, row.id], name: 'one_hot' });
   return dtype === 'bool' ? hot : layer1(net, { kind: 'cast', inputs: [hot.id], dtype, name: 'one_hot' });
