@@ -56,6 +56,9 @@ export interface InputSpec {
   shape: readonly (number | string)[];
 }
 
+/** Range of a named dim whose input gave none: anything a 32-bit dim can hold. */
+export const UNBOUNDED = { min: 0, opt: 1, max: 2147483647 } as const;
+
 export class Network {
   readonly name: string;
   private readonly tensors: TensorInfo[] = [];
@@ -89,7 +92,7 @@ export class Network {
     this.symbolRanges.set(name, { ...range });
   }
 
-  /** Adds a network input. Symbolic dims default to the range 1..opt..max given, or [1,1,1]. */
+  /** Adds a network input. Named dims take the ranges given here (or via dimRange), else UNBOUNDED. */
   input(name: string, dtype: DType, shape: readonly (number | string)[], ranges: Record<string, DimRange> = {}): Tensor {
     if (!isDType(dtype)) throw new DslError('input', `input '${name}': unknown dtype ${JSON.stringify(dtype)}`);
     if (this.inputList.some((b) => b.name === name)) throw new DslError('input', `an input named '${name}' already exists`, { hint: 'give each network input a unique name' });
@@ -99,7 +102,7 @@ export class Network {
         return d;
       }
       const dim = parseDim(d);
-      if (dim instanceof SymDim) for (const f of dim.factors) if (!this.symbolRanges.has(f)) this.symbolRanges.set(f, ranges[f] ?? { min: 1, opt: 1, max: 1 });
+      if (dim instanceof SymDim) for (const f of dim.factors) if (!this.symbolRanges.has(f)) this.symbolRanges.set(f, ranges[f] ?? { ...UNBOUNDED });
       return dim;
     });
     for (const [k, r] of Object.entries(ranges)) this.dimRange(k, r);
