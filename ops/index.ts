@@ -27,3 +27,13 @@ export { one_hot } from './one_hot.js';
 export { repeat_interleave } from './repeat_interleave.js';
 export { tril, triu, tril_mask } from './tril.js';
 // -- math, reductions, nn (ops B) --
+export {
+  exp, log, sqrt, rsqrt, recip, sin, cos, erf, floor, ceil, round, abs, neg, sign, logical_not, isnan, isinf,
+  relu, sigmoid, tanh, softplus, leaky_relu, clip, gelu, silu,
+} from './unary.js';
+export { matmul, linear } from './matmul.js';
+export { softmax, log_softmax } from './softmax.js';
+export { sum, mean, max, min, prod } from './reduce.js';
+export { topk, argmax, argmin } from './topk.js';
+export { cumsum, cumprod } from './cumsum.js';
+export { embedding, rms_norm, layer_norm } from './nn.js';
