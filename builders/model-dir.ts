@@ -1,0 +1,48 @@
+/**
+ * A model directory: `config.json` (Hugging Face Llama or ReDrafter drafter) and its weights.
+ * Configs are validated here so mistakes are reported with the file and the JSON key.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ModelError } from '../dsl/errors.js';
+import { loadWeights, type Checkpoint } from './weights/index.js';
+import { validateConfig, type ModelKind } from './config.js';
+
+export interface LoadedModelDir {
+  dir: string;
+  config: Record<string, unknown>;
+  weights: Checkpoint;
+}
+
+export function readConfigJson(dir: string): Record<string, unknown> {
+  const file = path.join(dir, 'config.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ModelError(`${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, `a model directory needs config.json next to its weights`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ModelError(`${file} is not valid JSON: ${(e as Error).message}`, 'fix the JSON syntax');
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ModelError(`${file} must hold a JSON object`);
+  return raw as Record<string, unknown>;
+}
+
+/** Loads and validates a model directory; warns (or fails with strict) on NaN/Inf weights. */
+export function loadModelDir(dir: string, kind: ModelKind, opts: { strict?: boolean; warn?: (msg: string) => void } = {}): LoadedModelDir {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelError(`model directory '${dir}' does not exist`, 'check the path');
+  const config = readConfigJson(dir);
+  validateConfig(config, kind, path.join(dir, 'config.json'));
+  const weights = loadWeights(dir);
+  const bad = weights.nonFinite();
+  if (bad.length) {
+    const msg = `${weights.path}: ${bad.length} weight tensor(s) hold NaN or Inf: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''}`;
+    if (opts.strict) throw new ModelError(msg, 'fix the checkpoint, or drop --strict to build anyway');
+    opts.warn?.(msg);
+  }
+  return { dir: path.resolve(dir), config, weights };
+}
