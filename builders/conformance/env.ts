@@ -1,0 +1,35 @@
+/** Backends for the conformance runner and the generation loop, built from builders only. */
+import { runGraph } from '../interp/index.js';
+import { loadModelDir } from '../model-dir.js';
+import { readConfigJson } from '../model-dir.js';
+import { UsageError } from '../../dsl/errors.js';
+import type { CaseEnv } from './types.js';
+
+/** Loads a model directory, telling a drafter from a base model by its config. */
+export function loadAnyModel(dir: string) {
+  const raw = readConfigJson(dir);
+  return loadModelDir(dir, raw.model_type === 'recurrent_drafting_drafter' ? 'drafter' : 'llama');
+}
+
+/** The reference interpreter as a backend. */
+export function interpEnv(): CaseEnv {
+  const cache = new Map<string, ReturnType<typeof loadAnyModel>>();
+  return {
+    run: async (graph, inputs) => runGraph(graph, inputs),
+    loadModel: (dir) => {
+      let m = cache.get(dir);
+      if (!m) cache.set(dir, (m = loadAnyModel(dir)));
+      return m;
+    },
+  };
+}
+
+/** The backend named on the command line. */
+export async function backendEnv(name: string): Promise<CaseEnv> {
+  if (name === 'interp') return interpEnv();
+  if (name === 'onnx') {
+    const { onnxEnv } = await import('../onnx/env.js');
+    return onnxEnv();
+  }
+  throw new UsageError(`unknown backend '${name}'`, 'use --backend interp or --backend onnx');
+}

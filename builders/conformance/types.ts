@@ -1,0 +1,40 @@
+/** Golden cases and the functions that compute them (structural types; models/ matches them). */
+import type { HostTensor } from '../../dsl/host.js';
+import type { Graph } from '../../dsl/ir.js';
+
+export interface GoldenCase {
+  /** Absolute path of the case file. */
+  path: string;
+  name: string;
+  fn: string;
+  attrs: Record<string, unknown>;
+  inputs: Record<string, HostTensor>;
+  outputs: Record<string, HostTensor>;
+  /** Role (llm, drafter) → absolute model directory. */
+  models: Record<string, string>;
+  tolerance: { atol: number; rtol: number };
+}
+
+export interface CaseEnv {
+  run(graph: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
+  loadModel(dir: string): { dir: string; config: Record<string, unknown>; weights: unknown };
+}
+
+/** Computes a case's outputs (by output name) from its inputs, attrs and models. */
+export type GoldenFn = (c: GoldenCase, env: CaseEnv) => Promise<Record<string, HostTensor>>;
+
+export interface CaseResult {
+  path: string;
+  name: string;
+  fn: string;
+  ok: boolean;
+  /** Why it failed: the output, the first mismatching index, want vs got, or the error. */
+  failure?: string;
+  seconds: number;
+}
+
+export interface ConformanceReport {
+  passed: number;
+  failed: number;
+  results: CaseResult[];
+}

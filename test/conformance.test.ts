@@ -1,0 +1,24 @@
+/** Every golden case of every implemented suite must pass on the reference interpreter. */
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { findCases } from '../builders/conformance/load.js';
+import { runCase } from '../builders/conformance/runner.js';
+import { interpEnv } from '../builders/conformance/env.js';
+import { goldenFns } from '../models/golden.js';
+
+const GOLDEN = path.resolve(__dirname, '../../shared/golden');
+/** Suites implemented so far; each must pass in full. */
+export const SUITES = ['tree_attention', 'accept'];
+
+const env = interpEnv();
+for (const suite of SUITES) {
+  describe(`golden ${suite} (interp)`, () => {
+    const files = findCases(path.join(GOLDEN, suite));
+    it('has cases', () => expect(files.length).toBeGreaterThan(0));
+    for (const f of files)
+      it(path.basename(f, '.json'), async () => {
+        const r = await runCase(f, { fns: goldenFns, env });
+        expect(r.failure ?? 'ok').toBe('ok');
+      });
+  });
+}
