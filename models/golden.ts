@@ -4,6 +4,7 @@
  */
 import { acceptPrograms } from './golden/accept.js';
 import { treeAttentionPrograms } from './golden/tree_attention.js';
+import { llamaPrograms } from './golden/llama.js';
 import type { GoldenProgram } from './golden/types.js';
 
 export type { GoldenProgram, GoldenEnv, GoldenCaseLike } from './golden/types.js';
@@ -11,4 +12,5 @@ export type { GoldenProgram, GoldenEnv, GoldenCaseLike } from './golden/types.js
 export const goldenFns: Record<string, GoldenProgram> = {
   ...treeAttentionPrograms,
   ...acceptPrograms,
+  ...llamaPrograms,
 };

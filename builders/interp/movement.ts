@@ -3,7 +3,7 @@ import type { DType } from '../../dsl/dtype.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { ConcatenationLayer, FillLayer, GatherLayer, ScatterLayer, SliceLayer } from '../../dsl/ir.js';
-import { asF32, asInts, broadcastStrides, forEachIndex, gatherOffsets, numel, strides, tensor } from './tensor.js';
+import { asF64, asInts, broadcastStrides, forEachIndex, gatherOffsets, numel, strides, tensor } from './tensor.js';
 
 export class KernelError extends Error {}
 
@@ -245,7 +245,7 @@ export function cast(x: HostTensor, dtype: DType): HostTensor {
     for (let i = 0; i < s.length; i++) (out.data as BigInt64Array)[i] = BigInt(s[i]);
     return out;
   }
-  storeNumbers(out, x.dtype === 'float16' || x.dtype === 'bfloat16' ? asF32(x) : (x.data as Float32Array));
+  storeNumbers(out, x.dtype === 'float16' || x.dtype === 'bfloat16' || x.dtype === 'int64' ? asF64(x) : (x.data as Float32Array));
   return out;
 }
 

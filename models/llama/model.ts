@@ -1,0 +1,147 @@
+/**
+ * A Llama-family decoder in the DSL (the reference's modeling_llama.py): embedding, RMSNorm,
+ * rotary embedding at explicit positions, grouped-query attention under an explicit boolean
+ * mask (masked scores get float32's lowest finite value), SiLU-gated MLP, final norm, lm_head.
+ */
+import type { DType } from '../../dsl/dtype.js';
+import { f32ToBf16, f32ToF16 } from '../../dsl/dtype.js';
+import type { Network, Tensor } from '../../dsl/network.js';
+import {
+  add, cast, concat, constant, cos, div, embedding, linear, matmul, mul, neg, permute, repeat_interleave, rms_norm, select, shape,
+  silu, sin, slice, softmax, unsqueeze, view, where,
+} from '../../ops/index.js';
+import type { WeightSource } from '../env.js';
+import type { LlamaConfig } from './config.js';
+
+/** float32's lowest finite value: the reference's additive bias for masked positions. */
+export const F32_LOWEST = -3.4028234663852886e38;
+
+/** Weight tensors of one Llama checkpoint as constants of one network. */
+export interface LlamaWeights {
+  embed: Tensor;
+  layers: { q: Tensor; k: Tensor; v: Tensor; o: Tensor; gate: Tensor; up: Tensor; down: Tensor; inNorm: Tensor; postNorm: Tensor }[];
+  norm: Tensor;
+  lmHead: Tensor;
+}
+
+/** A weight as a constant of `dtype` (float32 checkpoints are converted at load time). */
+export function weightConstant(net: Network, ws: WeightSource, name: string, shape: number[], dtype: DType): Tensor {
+  const w = ws.get(name, shape);
+  if (w.dtype === dtype) return net.constant(w.data, dtype, w.shape, name);
+  if (w.dtype !== 'float32') return cast(net.constant(w.data, w.dtype, w.shape, name), dtype);
+  const src = w.data as Float32Array;
+  if (dtype === 'float32') return net.constant(src, dtype, w.shape, name);
+  const conv = dtype === 'float16' ? f32ToF16 : f32ToBf16;
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = conv(src[i]);
+  return net.constant(out, dtype, w.shape, name);
+}
+
+/** Loads and shape-checks every weight against the config (names as Hugging Face). */
+export function llamaWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, dtype: DType = 'float32'): LlamaWeights {
+  const H = cfg.hiddenSize;
+  const qd = cfg.numHeads * cfg.headDim;
+  const kvd = cfg.numKvHeads * cfg.headDim;
+  const w = (name: string, s: number[]) => weightConstant(net, ws, name, s, dtype);
+  const embed = w('model.embed_tokens.weight', [cfg.vocabSize, H]);
+  const layers = Array.from({ length: cfg.numLayers }, (_, l) => {
+    const p = `model.layers.${l}`;
+    return {
+      q: w(`${p}.self_attn.q_proj.weight`, [qd, H]),
+      k: w(`${p}.self_attn.k_proj.weight`, [kvd, H]),
+      v: w(`${p}.self_attn.v_proj.weight`, [kvd, H]),
+      o: w(`${p}.self_attn.o_proj.weight`, [H, qd]),
+      gate: w(`${p}.mlp.gate_proj.weight`, [cfg.intermediateSize, H]),
+      up: w(`${p}.mlp.up_proj.weight`, [cfg.intermediateSize, H]),
+      down: w(`${p}.mlp.down_proj.weight`, [H, cfg.intermediateSize]),
+      inNorm: w(`${p}.input_layernorm.weight`, [H]),
+      postNorm: w(`${p}.post_attention_layernorm.weight`, [H]),
+    };
+  });
+  const norm = w('model.norm.weight', [H]);
+  const lmHead = cfg.tieWordEmbeddings && !ws.has('lm_head.weight') ? embed : w('lm_head.weight', [cfg.vocabSize, H]);
+  return { embed, layers, norm, lmHead };
+}
+
+/** inv_freq as the reference computes it in float32: 1 / base^(2i/d). */
+function invFreq(cfg: LlamaConfig): Float32Array {
+  const d = cfg.headDim;
+  const out = new Float32Array(d / 2);
+  for (let i = 0; i < d / 2; i++) out[i] = Math.fround(1 / Math.fround(Math.pow(cfg.ropeTheta, Math.fround((2 * i) / d))));
+  return out;
+}
+
+/** cos and sin (B, 1, q, head_dim) at `position_ids` (B, q). */
+function rotary(net: Network, cfg: LlamaConfig, position_ids: Tensor, dtype: DType): [Tensor, Tensor] {
+  const inv = net.constant(invFreq(cfg), 'float32', [cfg.headDim / 2], 'rope.inv_freq');
+  const freqs = mul(unsqueeze(cast(position_ids, 'float32'), -1), inv); // (B, q, d/2)
+  const emb = concat([freqs, freqs], -1);
+  return [cast(unsqueeze(cos(emb), 1), dtype), cast(unsqueeze(sin(emb), 1), dtype)];
+}
+
+function rotate_half(x: Tensor, d: number): Tensor {
+  const parts = x.shape.map((dim, i) => (typeof dim === 'number' ? dim : shape(x, i)));
+  const half = (start: number) => slice(x, x.shape.map((_, i) => (i === x.rank - 1 ? start : 0)), parts.map((p, i) => (i === x.rank - 1 ? d / 2 : p)));
+  return concat([neg(half(d / 2)), half(0)], -1);
+}
+
+export interface LlamaInputs {
+  /** (B, q) int64 */
+  input_ids: Tensor;
+  /** (B, q, past + q) bool: true where a query may attend a key. */
+  attention_mask: Tensor;
+  /** (B, q) int64 */
+  position_ids: Tensor;
+  /** (layers, 2, B, kv_heads, past, head_dim), optional. */
+  past_kv?: Tensor;
+}
+
+export interface LlamaOutputs {
+  /** (B, q, vocab) float32 */
+  logits: Tensor;
+  /** (B, q, hidden) after the final norm */
+  hidden_states: Tensor;
+  /** (layers, 2, B, kv_heads, past + q, head_dim): keys after rotary embedding */
+  present_kv: Tensor;
+}
+
+/** The forward pass. Computes in the weights' dtype; logits are float32. */
+export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs): LlamaOutputs {
+  const net = x.input_ids.net;
+  const dtype = w.embed.dtype;
+  const { numHeads: nh, numKvHeads: kvh, headDim: hd } = cfg;
+  const B = shape(x.input_ids, 0);
+  const q = shape(x.input_ids, 1);
+  let h = embedding(x.input_ids, w.embed); // (B, q, H)
+  const bias = unsqueeze(where(x.attention_mask, constant(0, 'float32'), constant(F32_LOWEST, 'float32')), 1); // (B, 1, q, S)
+  const biasT = cast(bias, dtype);
+  const [c, s] = rotary(net, cfg, x.position_ids, dtype);
+  const rope = (t: Tensor) => add(mul(t, c), mul(rotate_half(t, hd), s));
+  const heads = (t: Tensor, n: number) => permute(view(t, concat([B, q, n, hd])), [0, 2, 1, 3]); // (B, n, q, hd)
+  const presents: Tensor[] = [];
+  const scale = Math.sqrt(hd);
+  w.layers.forEach((lw, l) => {
+    const hn = rms_norm(h, cfg.hiddenSize, lw.inNorm, cfg.rmsNormEps);
+    const qs = rope(heads(linear(hn, lw.q), nh));
+    let ks = rope(heads(linear(hn, lw.k), kvh));
+    let vs = heads(linear(hn, lw.v), kvh);
+    if (x.past_kv) {
+      const layerPast = select(x.past_kv, 0, l); // (2, B, kvh, past, hd)
+      ks = concat([cast(select(layerPast, 0, 0), dtype), ks], 2);
+      vs = concat([cast(select(layerPast, 0, 1), dtype), vs], 2);
+    }
+    presents.push(unsqueeze(concat([unsqueeze(ks, 0), unsqueeze(vs, 0)], 0), 0)); // (1, 2, B, kvh, S, hd)
+    const kr = nh === kvh ? ks : repeat_interleave(ks, nh / kvh, 1);
+    const vr = nh === kvh ? vs : repeat_interleave(vs, nh / kvh, 1);
+    const scores = add(div(matmul(qs, kr, false, true), scale), biasT); // (B, nh, q, S)
+    const attn = matmul(softmax(scores, -1), vr); // (B, nh, q, hd)
+    const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
+    h = add(h, linear(merged, lw.o));
+    const hn2 = rms_norm(h, cfg.hiddenSize, lw.postNorm, cfg.rmsNormEps);
+    h = add(h, linear(mul(silu(linear(hn2, lw.gate)), linear(hn2, lw.up)), lw.down));
+  });
+  const hidden_states = rms_norm(h, cfg.hiddenSize, w.norm, cfg.rmsNormEps);
+  const logits = cast(linear(hidden_states, w.lmHead), 'float32');
+  const present_kv = presents.length === 1 ? presents[0] : concat(presents, 0);
+  return { logits, hidden_states, present_kv };
+}
