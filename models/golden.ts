@@ -5,6 +5,7 @@
 import { acceptPrograms } from './golden/accept.js';
 import { treeAttentionPrograms } from './golden/tree_attention.js';
 import { llamaPrograms } from './golden/llama.js';
+import { drafterPrograms } from './golden/drafter.js';
 import type { GoldenProgram } from './golden/types.js';
 
 export type { GoldenProgram, GoldenEnv, GoldenCaseLike } from './golden/types.js';
@@ -13,4 +14,5 @@ export const goldenFns: Record<string, GoldenProgram> = {
   ...treeAttentionPrograms,
   ...acceptPrograms,
   ...llamaPrograms,
+  ...drafterPrograms,
 };

@@ -8,7 +8,7 @@ import { goldenFns } from '../models/golden.js';
 
 const GOLDEN = path.resolve(__dirname, '../../shared/golden');
 /** Suites implemented so far; each must pass in full. */
-export const SUITES = ['tree_attention', 'accept', 'llama'];
+export const SUITES = ['tree_attention', 'accept', 'llama', 'drafter'];
 
 const env = interpEnv();
 for (const suite of SUITES) {

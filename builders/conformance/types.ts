@@ -1,4 +1,5 @@
 /** Golden cases and the functions that compute them (structural types; models/ matches them). */
+import type { DType, TypedArray } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { Graph } from '../../dsl/ir.js';
 
@@ -17,7 +18,11 @@ export interface GoldenCase {
 
 export interface CaseEnv {
   run(graph: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
-  loadModel(dir: string): { dir: string; config: Record<string, unknown>; weights: unknown };
+  loadModel(dir: string): {
+    dir: string;
+    config: Record<string, unknown>;
+    weights: { path: string; names(): string[]; has(name: string): boolean; get(name: string, expectShape?: readonly number[]): { dtype: DType; shape: number[]; data: TypedArray } };
+  };
 }
 
 /** Computes a case's outputs (by output name) from its inputs, attrs and models. */
