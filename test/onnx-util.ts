@@ -1,8 +1,8 @@
 /** Shared by the onnx*.test.ts files: export a graph, run it in ONNX Runtime and on the interpreter, compare. */
 import { expect } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
-import { exportOnnx, type ExportOptions } from '../builders/onnx/export.js';
-import { runOnnx } from '../builders/onnx/run.js';
+import { runGraphOnnx, sessionForGraph } from '../builders/onnx/env.js';
+import type { ExportOptions } from '../builders/onnx/export.js';
 import { isFloat } from '../dsl/dtype.js';
 import type { HostTensor } from '../dsl/host.js';
 import { hostTensor, toNumbers } from '../dsl/host.js';
@@ -13,9 +13,14 @@ export { hostTensor, toNumbers };
 
 export const ORT_OPTS = { intraOpThreads: 1 } as const;
 
-/** Runs the graph in ONNX Runtime. */
-export async function ort(graph: Graph, inputs: Record<string, HostTensor>, opts: ExportOptions = {}): Promise<Record<string, HostTensor>> {
-  return runOnnx(exportOnnx(graph, opts).model, inputs, ORT_OPTS);
+/** Runs the graph in ONNX Runtime (bfloat16 inputs/outputs carried as float32, as onnxEnv does). */
+export async function ort(graph: Graph, inputs: Record<string, HostTensor>, opts: Omit<ExportOptions, 'bfloat16Io'> = {}): Promise<Record<string, HostTensor>> {
+  const s = await sessionForGraph(graph, ORT_OPTS, opts);
+  try {
+    return await runGraphOnnx(s, graph, inputs);
+  } finally {
+    await s.release();
+  }
 }
 
 export interface Tol {

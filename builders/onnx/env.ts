@@ -7,7 +7,7 @@ import type { HostTensor } from '../../dsl/host.js';
 import type { Graph } from '../../dsl/ir.js';
 import { interpEnv } from '../conformance/env.js';
 import type { CaseEnv } from '../conformance/types.js';
-import { exportOnnx } from './export.js';
+import { exportOnnx, type ExportOptions } from './export.js';
 import { OnnxSession, type OnnxSessionOptions } from './run.js';
 import { writeOnnx } from './write.js';
 
@@ -22,8 +22,8 @@ function f32ToBf16Tensor(t: HostTensor): HostTensor {
 }
 
 /** Loads `graph` into ONNX Runtime (bfloat16 inputs/outputs carried as float32). */
-export async function sessionForGraph(graph: Graph, opts: OnnxSessionOptions = {}): Promise<OnnxSession> {
-  const result = exportOnnx(graph, { bfloat16Io: 'float32' });
+export async function sessionForGraph(graph: Graph, opts: OnnxSessionOptions = {}, exportOpts: Omit<ExportOptions, 'bfloat16Io'> = {}): Promise<OnnxSession> {
+  const result = exportOnnx(graph, { ...exportOpts, bfloat16Io: 'float32' });
   if (!result.externalData) return OnnxSession.create(result.model, opts);
   // Weights too large for one protobuf: ORT reads the side file from the model's directory.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-onnx-'));

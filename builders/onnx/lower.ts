@@ -378,8 +378,8 @@ function elementwise(ctx: Ctx, op: Extract<Layer, { kind: 'elementwise' }>['op']
       return ctx.cast(ctx.op('Floor', [q], 'float64'), dt);
     }
     case 'pow': {
-      // Integer Pow in ORT does not follow C's pow for negative exponents; compute in float64.
-      const c: VT = intLike ? 'float64' : 'float32';
+      // ORT's integer Pow goes through C's pow on doubles, as the interpreter's Math.pow does.
+      const c = arithType(dt);
       return ctx.cast(ctx.op('Pow', [ctx.cast(a, c), ctx.cast(b, c)], c), dt);
     }
     case 'and':
@@ -567,21 +567,7 @@ function reduce(ctx: Ctx, l: Extract<Layer, { kind: 'reduce' }>, x: Val): Val {
   if (l.axes.length === 0) return ctx.op('Identity', [x], dt);
   const c = arithType(dt);
   const v = ctx.cast(x, c);
-  if (l.op === 'avg' && !isFloatVT(c)) {
-    // Integer mean truncates like the interpreter's sum / count (ORT's integer ReduceMean does not).
-    const sum = ctx.reduce('ReduceSum', v, l.axes, l.keepDims);
-    const id = l.inputs[0];
-    const dims = l.axes.map((a) => ctx.staticDim(id, a));
-    let count: Val;
-    if (dims.every((d) => d !== undefined)) count = ctx.scalar(c, Math.max(1, (dims as number[]).reduce((p, q) => p * q, 1)));
-    else {
-      const sel = ctx.op('Gather', [ctx.op('Shape', [x], 'int64'), ctx.i64(l.axes)], 'int64', [attr.i('axis', 0)]);
-      // An empty reduction has count 0; divide by 1 instead of trapping (the sum is 0 anyway).
-      const n = ctx.op('Max', [ctx.reduce('ReduceProd', sel, null, false), ctx.scalar('int64', 1)], 'int64');
-      count = ctx.cast(n, c);
-    }
-    return ctx.cast(ctx.op('Div', [sum, count], c), dt);
-  }
+  // ORT's integer ReduceMean truncates the mean, as the interpreter's sum / count does.
   return ctx.cast(ctx.reduce(REDUCE[l.op], v, l.axes, l.keepDims), dt);
 }
 
