@@ -84,7 +84,10 @@ export class OnnxSession {
       s = typeof model === 'string' ? await ort.InferenceSession.create(model, so) : await ort.InferenceSession.create(model, so);
     } catch (e) {
       const what = typeof model === 'string' ? `'${model}'` : `a ${model.byteLength}-byte model`;
-      throw new RedraftError(`ONNX Runtime could not load ${what}: ${(e as Error).message}`, { exitCode: 4, cause: e });
+      const msg = (e as Error).message;
+      // onnxruntime-node cannot bind bfloat16 (ONNX type 16) inputs or outputs at all.
+      const hint = /data type: 16\b/.test(msg) ? "the model has bfloat16 inputs or outputs; export it with bfloat16Io: 'float32'" : undefined;
+      throw new RedraftError(`ONNX Runtime could not load ${what}: ${msg}`, { exitCode: 4, cause: e, hint });
     }
     const meta = new Map<string, Meta>();
     const md = (s as { inputMetadata?: readonly Meta[] }).inputMetadata ?? [];
