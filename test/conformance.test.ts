@@ -1,18 +1,20 @@
-/** Every golden case of every implemented suite must pass on the reference interpreter. */
+/** Every golden case of every implemented suite must pass on the reference interpreter and on ONNX Runtime. */
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findCases } from '../builders/conformance/load.js';
 import { runCase } from '../builders/conformance/runner.js';
 import { interpEnv } from '../builders/conformance/env.js';
+import { onnxEnv } from '../builders/onnx/env.js';
 import { goldenFns } from '../models/golden.js';
 
 const GOLDEN = path.resolve(__dirname, '../../shared/golden');
 /** Suites implemented so far; each must pass in full. */
 export const SUITES = ['tree_attention', 'accept', 'llama', 'drafter'];
 
-const env = interpEnv();
+const BACKENDS = { interp: interpEnv(), onnx: onnxEnv() };
+for (const [backend, env] of Object.entries(BACKENDS))
 for (const suite of SUITES) {
-  describe(`golden ${suite} (interp)`, () => {
+  describe(`golden ${suite} (${backend})`, () => {
     const files = findCases(path.join(GOLDEN, suite));
     it('has cases', () => expect(files.length).toBeGreaterThan(0));
     for (const f of files)
