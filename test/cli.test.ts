@@ -1,0 +1,183 @@
+/**
+ * The CLI as users and CI meet it: exit codes, messages that name the problem and the fix,
+ * exactly one JSON document with --json, and no output file after a failure.
+ */
+import { spawnSync, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'bin', 'redraft.js');
+const GOLDEN = path.resolve(ROOT, '../shared/golden');
+const FIX = path.join(ROOT, 'test', 'fixtures');
+
+function redraft(args: string[], opts: { cwd?: string } = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-cli-'));
+const files = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, '.build', 'bin', 'cli.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+});
+
+describe('usage errors (exit 2)', () => {
+  it('unknown flag', () => {
+    const r = redraft(['build', '--model', 'tiny-redrafter', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown option '--bogus'/);
+  });
+  it('beam width above 50 names the flag and why', () => {
+    const out = tmp();
+    const r = redraft(['build', '--model', 'tiny-redrafter', '--beam-width', '60', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--beam-width must be an integer in \[1, 50\], got "60"/);
+    expect(r.stderr).toMatch(/top 50/);
+    expect(files(out)).toEqual([]);
+  });
+  it('beam length below 2', () => {
+    const r = redraft(['build', '--model', 'tiny-redrafter', '--beam-length', '1', '--out', tmp()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--beam-length must be an integer in \[2, 64\]/);
+  });
+  it('missing --model, unknown model, bad build.json key', () => {
+    expect(redraft(['build']).stderr).toMatch(/--model is required/);
+    const r = redraft(['build', '--model', 'no-such-model', '--out', tmp()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/neither a built-in model/);
+    const cfg = path.join(tmp(), 'build.json');
+    fs.writeFileSync(cfg, JSON.stringify({ beamWidht: 4 }));
+    const r2 = redraft(['build', '--model', 'tiny-redrafter', '--config', cfg, '--out', tmp()]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/unknown key 'beamWidht'/);
+  });
+  it('an output path that is not writable', () => {
+    const f = path.join(tmp(), 'file');
+    fs.writeFileSync(f, 'x');
+    const r = redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'onnx', '--out', path.join(f, 'sub')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is not writable/);
+  });
+});
+
+describe('bad models and weights (exit 4)', () => {
+  it('a model directory whose config lacks a field', () => {
+    const dir = tmp();
+    const cfg = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'models/llama_1_0/config.json'), 'utf8'));
+    delete cfg.num_hidden_layers;
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+    fs.copyFileSync(path.join(GOLDEN, 'models/llama_1_0/model.safetensors'), path.join(dir, 'model.safetensors'));
+    const out = tmp();
+    const r = redraft(['build', '--model', dir, '--drafter', path.join(GOLDEN, 'models/llama_drafter_1_0'), '--target', 'onnx', '--out', out]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/config\.json: missing required field "num_hidden_layers"/);
+    expect(files(out)).toEqual([]);
+  });
+  it('truncated weights', () => {
+    const dir = tmp();
+    fs.copyFileSync(path.join(GOLDEN, 'models/llama_1_0/config.json'), path.join(dir, 'config.json'));
+    const buf = fs.readFileSync(path.join(GOLDEN, 'models/llama_1_0/model.safetensors'));
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), buf.subarray(0, buf.length - 100));
+    const out = tmp();
+    const r = redraft(['build', '--model', dir, '--drafter', path.join(GOLDEN, 'models/llama_drafter_1_0'), '--target', 'onnx', '--out', out]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/model\.safetensors.*truncated|belong to no tensor|run past the end/);
+    expect(files(out)).toEqual([]);
+  });
+  it('a model module that throws, exports nothing, or has a shape error (with its line)', () => {
+    const a = redraft(['build', '--model', path.join(FIX, 'throws-model.ts'), '--target', 'onnx', '--out', tmp()]);
+    expect(a.code).toBe(4);
+    expect(a.stderr).toMatch(/threw while loading: boom while loading the model/);
+    const b = redraft(['build', '--model', path.join(FIX, 'empty-model.ts'), '--target', 'onnx', '--out', tmp()]);
+    expect(b.code).toBe(4);
+    expect(b.stderr).toMatch(/exports no model definition \(exports: notAModel\)/);
+    const out = tmp();
+    const c = redraft(['build', '--model', path.join(FIX, 'shape-error-model.ts'), '--target', 'onnx', '--out', out]);
+    expect(c.code).toBe(4);
+    expect(c.stderr).toMatch(/matmul: contracted dims differ/);
+    expect(c.stderr).toMatch(/shape-error-model\.ts:12:\d+/);
+    expect(files(out)).toEqual([]);
+  });
+});
+
+describe('missing TensorRT (exit 3)', () => {
+  it('fails before any work, names libnvinfer, writes nothing', () => {
+    const out = tmp();
+    const r = redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'trt', '--out', out]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/libnvinfer|TensorRT/);
+    expect(r.stderr).toMatch(/fix:/);
+    expect(files(out)).toEqual([]);
+  });
+});
+
+describe('builds', () => {
+  it('onnx build writes model + config atomically, is reproducible, and skips when up to date', () => {
+    const out = tmp();
+    const a = redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'onnx', '--out', out, '--json']);
+    expect(a.code).toBe(0);
+    const doc = JSON.parse(a.stdout);
+    expect(doc.status).toBe('built');
+    expect(files(out)).toEqual(['config.json', 'model.onnx']);
+    const bytes = fs.readFileSync(path.join(out, 'model.onnx'));
+    const b = redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'onnx', '--out', out]);
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/up to date/);
+    const out2 = tmp();
+    redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'onnx', '--out', out2]);
+    expect(fs.readFileSync(path.join(out2, 'model.onnx')).equals(bytes)).toBe(true);
+    const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+    expect(cfg.contentHash).toBe(doc.contentHash);
+    expect(cfg.io.inputs[0]).toMatchObject({ name: 'x', dtype: 'float32', shape: ['batch', '4'] });
+  });
+  it('plan build (dry run) lists every TensorRT call', () => {
+    const out = tmp();
+    const r = redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--dry-run', '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(fs.readFileSync(path.join(out, 'plan.json'), 'utf8'));
+    expect(Array.isArray(plan.layers)).toBe(true);
+    expect(plan.layers.length).toBeGreaterThan(0);
+  });
+  it('the example custom drafter builds to ONNX', () => {
+    const out = tmp();
+    const r = redraft(['build', '--model', 'models/examples/custom-drafter.ts', '--target', 'onnx', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(files(out)).toContain('model.onnx');
+  });
+  it('SIGTERM during a build exits 143, removes temporaries and keeps the earlier build', async () => {
+    const out = tmp();
+    expect(redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'onnx', '--out', out]).code).toBe(0);
+    const before = fs.readFileSync(path.join(out, 'model.onnx'));
+    const child = spawn(process.execPath, [CLI, 'build', '--model', 'tiny-redrafter', '--target', 'onnx', '--out', out, '--force'], { cwd: ROOT });
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect([143, 0]).toContain(code); // 0 only if the build won the race
+    expect(files(out).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    if (code === 143) expect(fs.readFileSync(path.join(out, 'model.onnx')).equals(before)).toBe(true);
+  });
+});
+
+describe('machine-readable output', () => {
+  it('doctor --json prints one object with tensorrtHeaders', () => {
+    const r = redraft(['doctor', '--json']);
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(typeof d.tensorrtHeaders).toBe('boolean');
+  });
+  it('conformance exits 5 on failures and prints N passed, M failed last', () => {
+    const dir = tmp();
+    fs.mkdirSync(path.join(dir, 'tree_attention'));
+    const c = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'tree_attention/dedup_prefix_0.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'tree_attention/ok.json'), JSON.stringify(c));
+    c.outputs.prefix_tree.data[0] = 7;
+    fs.writeFileSync(path.join(dir, 'tree_attention/bad.json'), JSON.stringify(c));
+    const r = redraft(['conformance', dir]);
+    expect(r.code).toBe(5);
+    expect(r.stdout.trim().split('\n').pop()).toBe('1 passed, 1 failed');
+    expect(r.stdout).toMatch(/FAIL .*bad\.json: output 'prefix_tree' index \[0, 0, 0\]: want 7, got 0/);
+  });
+});
