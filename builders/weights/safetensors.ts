@@ -240,15 +240,18 @@ export interface TensorToWrite {
 /** Writes a safetensors file deterministically (sorted names), via a temp file and rename. */
 export function writeSafetensors(file: string, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): void {
   const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
+  // Entries are built as JSON text so names like '__proto__' or 'toString' stay plain keys.
+  const entries: string[] = [];
+  if (metadata) entries.push(`"__metadata__":${JSON.stringify(metadata)}`);
+  const names = new Set<string>();
   let off = 0;
   for (const t of sorted) {
-    if (t.name in header) throw new ModelError(`cannot write ${file}: tensor '${t.name}' is given twice`);
-    header[t.name] = { dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
+    if (names.has(t.name) || t.name === '__metadata__') throw new ModelError(`cannot write ${file}: tensor '${t.name}' is given twice or uses a reserved name`);
+    names.add(t.name);
+    entries.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [off, off + t.data.byteLength] })}`);
     off += t.data.byteLength;
   }
-  let json = JSON.stringify(header);
+  let json = `{${entries.join(',')}}`;
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // align the data to 8 bytes
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
