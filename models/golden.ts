@@ -6,6 +6,7 @@ import { acceptPrograms } from './golden/accept.js';
 import { treeAttentionPrograms } from './golden/tree_attention.js';
 import { llamaPrograms } from './golden/llama.js';
 import { drafterPrograms } from './golden/drafter.js';
+import { generatePrograms } from './golden/generate.js';
 import type { GoldenProgram } from './golden/types.js';
 
 export type { GoldenProgram, GoldenEnv, GoldenCaseLike } from './golden/types.js';
@@ -15,4 +16,5 @@ export const goldenFns: Record<string, GoldenProgram> = {
   ...acceptPrograms,
   ...llamaPrograms,
   ...drafterPrograms,
+  ...generatePrograms,
 };

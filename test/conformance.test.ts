@@ -3,15 +3,15 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findCases } from '../builders/conformance/load.js';
 import { runCase } from '../builders/conformance/runner.js';
-import { interpEnv } from '../builders/conformance/env.js';
+import { interpEnv, withGenerate } from '../builders/conformance/env.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { goldenFns } from '../models/golden.js';
 
 const GOLDEN = path.resolve(__dirname, '../../shared/golden');
 /** Suites implemented so far; each must pass in full. */
-export const SUITES = ['tree_attention', 'accept', 'llama', 'drafter'];
+export const SUITES = ['tree_attention', 'accept', 'llama', 'drafter', 'generate'];
 
-const BACKENDS = { interp: interpEnv(), onnx: onnxEnv() };
+const BACKENDS = { interp: interpEnv(), onnx: withGenerate(onnxEnv()) };
 for (const [backend, env] of Object.entries(BACKENDS))
 for (const suite of SUITES) {
   describe(`golden ${suite} (${backend})`, () => {

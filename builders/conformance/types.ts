@@ -17,6 +17,11 @@ export interface GoldenCase {
 }
 
 export interface CaseEnv {
+  /** The host generation loop over `run` (builders/generate), for whole-loop cases. */
+  generate?: {
+    redrafter(step: Graph, prompt: bigint[][], shape: unknown): Promise<{ outputIds: bigint[][]; lengthsPerStep: number[] }>;
+    autoregressive(llm: Graph, prompt: bigint[][], shape: unknown): Promise<bigint[][]>;
+  };
   run(graph: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
   loadModel(dir: string): {
     dir: string;

@@ -5,8 +5,8 @@
  */
 import type { Tensor } from '../../dsl/network.js';
 import {
-  add, arange, argmax, cast, concat, cumprod, cumsum, eq, expand, floordiv, gather, gather_nd, gt, logical_and,
-  logical_not, max, minimum, mod, shape, sub, sum, unsqueeze, view,
+  add, arange, argmax, cast, concat, cumsum, eq, expand, floordiv, gather, gather_nd, gt, logical_and,
+  logical_not, max, min, minimum, mod, shape, sub, sum, unsqueeze, view, where,
 } from '../../ops/index.js';
 
 /** a <= b, elementwise. */
@@ -132,9 +132,15 @@ export function causal_mask(padding_mask: Tensor, query_len: number | Tensor): T
   return logical_and(unsqueeze(tri, 0), pad);
 }
 
-/** Leading pad tokens per row: sum(cumprod(tokens == pad)). */
+/**
+ * Leading pad tokens per row. Equal to the reference's sum(cumprod(tokens == pad)), written as
+ * the position of the first non-pad token so the length may be a run-time dim.
+ */
 export function count_left_paddings(tokens: Tensor, pad_token_id: number): Tensor {
-  return sum(cumprod(cast(eq(tokens, pad_token_id), 'int64'), -1), -1);
+  const T = shape(tokens, 1);
+  const positions = unsqueeze(arange(0, T, 'int64'), 0); // (1, T)
+  const firstReal = where(logical_not(eq(tokens, pad_token_id)), positions, cast(unsqueeze(unsqueeze(T, 0), 0), 'int64'));
+  return min(firstReal, 1);
 }
 
 function staticDim(t: Tensor, i: number, op: string): number {
