@@ -1,0 +1,78 @@
+/** `redraft generate`: ReDrafter speculative decoding on the CPU (interpreter or ONNX Runtime). */
+import { UsageError } from '../../dsl/errors.js';
+import { backendEnv } from '../../builders/conformance/env.js';
+import { autoregressiveGenerate, redrafterGenerate, type GenerationShape } from '../../builders/generate/loop.js';
+import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
+import type { Output } from '../output.js';
+import { buildConfigFrom, resolveModel, type ModelFlags } from '../model.js';
+
+interface GenerateFlags extends ModelFlags {
+  promptIds: string;
+  maxLength: string;
+  backend: string;
+  autoregressive?: boolean;
+}
+
+function parsePrompt(s: string, vocab: number, pad: number): bigint[][] {
+  const rows = s.split(';').map((r) => r.trim()).filter(Boolean).map((r, i) =>
+    r.split(',').map((x) => {
+      const v = Number(x.trim());
+      if (!Number.isInteger(v) || v < 0 || v >= vocab) throw new UsageError(`--prompt-ids row ${i}: '${x.trim()}' is not a token id in [0, ${vocab})`, 'pass comma-separated integer ids, rows separated by ;');
+      return BigInt(v);
+    }),
+  );
+  if (!rows.length) throw new UsageError('--prompt-ids is empty', 'pass e.g. --prompt-ids 5,6,7');
+  const n = Math.max(...rows.map((r) => r.length));
+  return rows.map((r) => [...Array(n - r.length).fill(BigInt(pad)), ...r]); // left-pad to one length
+}
+
+export async function generate(flags: GenerateFlags, out: Output): Promise<void> {
+  const build = buildConfigFrom(flags);
+  const model = await resolveModel(flags, out);
+  const def = model.definition as Partial<RedrafterDefinition>;
+  if (!def.stepGraph || !def.llmConfig) throw new UsageError(`model '${model.definition.name}' is not a ReDrafter model`, 'generate needs a built-in ReDrafter model or --model DIR --drafter DIR');
+  const cfg = def.llmConfig;
+  const maxLength = Number(flags.maxLength);
+  const prompt = parsePrompt(flags.promptIds, cfg.vocabSize, cfg.padTokenId);
+  if (!Number.isInteger(maxLength) || maxLength <= prompt[0].length) throw new UsageError(`--max-length must be an integer above the prompt length (${prompt[0].length}), got ${JSON.stringify(flags.maxLength)}`);
+  const opts = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: Math.max(build.maxBatch, prompt.length), maxSeq: Math.max(build.maxSeq, maxLength + build.beamWidth * build.beamLength + 1) };
+  const shape: GenerationShape = {
+    beamWidth: build.beamWidth, beamLength: build.beamLength, maxLength, padTokenId: cfg.padTokenId, eosTokenIds: cfg.eosTokenIds,
+    numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, kvDtype: build.dtype,
+  };
+  const env = await backendEnv(flags.backend);
+  out.info(`generating with ${model.definition.name} on ${flags.backend} (beam width ${build.beamWidth}, length ${build.beamLength})`);
+  const t0 = performance.now();
+  let tokens: bigint[][];
+  let steps: { length: number; accepted: number[] }[] = [];
+  if (flags.autoregressive) tokens = await autoregressiveGenerate(def.llmGraph!(opts), env.run, prompt, shape);
+  else {
+    const r = await redrafterGenerate(def.stepGraph(opts), env.run, prompt, shape, (i, len) => out.progress('generate', Math.min(len, maxLength), maxLength));
+    tokens = r.outputIds;
+    steps = r.lengthsPerStep.map((length, i) => ({ length, accepted: r.acceptedPerStep[i] }));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const pad = BigInt(cfg.padTokenId);
+  const rows = tokens.map((r) => r.slice(r.findIndex((t) => t !== pad)).map(Number));
+  const generated = rows.reduce((a, r, b) => a + r.length - prompt[b].filter((t) => t !== pad).length, 0);
+  const meanAccepted = steps.length ? steps.reduce((a, s) => a + s.accepted.reduce((x, y) => x + y, 0) / s.accepted.length, 0) / steps.length : 0;
+  // Tokens per step = accepted drafts + the one token the LLM adds itself.
+  const result = {
+    model: model.definition.name,
+    backend: flags.backend,
+    mode: flags.autoregressive ? 'autoregressive' : 'redrafter',
+    tokens: rows,
+    steps: steps.length,
+    meanAcceptedPerStep: +meanAccepted.toFixed(3),
+    meanTokensPerStep: steps.length ? +(meanAccepted + 1).toFixed(3) : 1,
+    perStep: steps,
+    generatedTokens: generated,
+    seconds: +seconds.toFixed(3),
+    tokensPerSecond: +(generated / seconds).toFixed(2),
+  };
+  const text = [
+    ...rows.map((r, i) => `row ${i}: ${r.join(' ')}`),
+    flags.autoregressive ? `${generated} tokens in ${result.seconds}s` : `${steps.length} steps, mean accepted tokens per step ${result.meanAcceptedPerStep} (${result.meanTokensPerStep} tokens per step), ${result.tokensPerSecond} tokens/s`,
+  ].join('\n');
+  out.result(result, text);
+}

@@ -1,0 +1,163 @@
+/**
+ * IR → a plan of TensorRT network-definition calls: one entry per `INetworkDefinition::add*`
+ * call with its exact parameters (enum names as in NvInfer.h), the network inputs with their
+ * optimization-profile ranges, the outputs, and a weights table of zero-copy views. The native
+ * addon replays the plan on a real network; the plan executor replays it on the interpreter.
+ */
+import { createHash } from 'node:crypto';
+import type { DType, TypedArray } from '../../dsl/dtype.js';
+import { dimToString } from '../../dsl/dim.js';
+import type { DimsOrTensor, Graph, Layer, TensorId } from '../../dsl/ir.js';
+import { assertNever } from '../../dsl/ir.js';
+
+/** TensorRT DataType names. */
+export const TRT_DTYPE: Record<DType, string> = { float32: 'kFLOAT', float16: 'kHALF', bfloat16: 'kBF16', int32: 'kINT32', int64: 'kINT64', int8: 'kINT8', bool: 'kBOOL' };
+
+export interface PlanInput {
+  id: TensorId;
+  name: string;
+  dtype: string;
+  /** -1 for a run-time dim, as TensorRT network inputs declare them. */
+  dims: number[];
+  /** Optimization profile per input: min/opt/max of every dim. */
+  profile: { min: number[]; opt: number[]; max: number[] };
+}
+
+export interface PlanLayer {
+  method: string;
+  name: string;
+  /** Tensor ids: inputs[i] goes to the layer's input i (setInput for i ≥ the add* arguments). */
+  inputs: TensorId[];
+  outputs: TensorId[];
+  params: Record<string, number | boolean | string | number[]>;
+  outputShapes: string[][];
+  outputDtypes: string[];
+}
+
+export interface PlanWeights {
+  index: number;
+  name?: string;
+  dtype: string;
+  shape: number[];
+  data: TypedArray;
+}
+
+export interface TrtPlan {
+  version: 1;
+  name: string;
+  inputs: PlanInput[];
+  layers: PlanLayer[];
+  outputs: { id: TensorId; name: string }[];
+  weights: PlanWeights[];
+}
+
+const ELEMENTWISE: Record<string, string> = { sum: 'kSUM', prod: 'kPROD', max: 'kMAX', min: 'kMIN', sub: 'kSUB', div: 'kDIV', pow: 'kPOW', floor_div: 'kFLOOR_DIV', and: 'kAND', or: 'kOR', xor: 'kXOR', equal: 'kEQUAL', greater: 'kGREATER', less: 'kLESS' };
+const UNARY: Record<string, string> = { exp: 'kEXP', log: 'kLOG', sqrt: 'kSQRT', recip: 'kRECIP', abs: 'kABS', neg: 'kNEG', sin: 'kSIN', cos: 'kCOS', floor: 'kFLOOR', ceil: 'kCEIL', round: 'kROUND', not: 'kNOT', erf: 'kERF', sign: 'kSIGN', isnan: 'kISNAN', isinf: 'kISINF' };
+const ACTIVATION: Record<string, string> = { relu: 'kRELU', sigmoid: 'kSIGMOID', tanh: 'kTANH', leaky_relu: 'kLEAKY_RELU', elu: 'kELU', softplus: 'kSOFTPLUS', clip: 'kCLIP', gelu_erf: 'kGELU_ERF', gelu_tanh: 'kGELU_TANH' };
+const REDUCE: Record<string, string> = { sum: 'kSUM', prod: 'kPROD', max: 'kMAX', min: 'kMIN', avg: 'kAVG' };
+const MATRIX: Record<string, string> = { none: 'kNONE', transpose: 'kTRANSPOSE', vector: 'kVECTOR' };
+const SLICE: Record<string, string> = { strict: 'kSTRICT_BOUNDS', wrap: 'kWRAP', clamp: 'kCLAMP', fill: 'kFILL' };
+const GATHER: Record<string, string> = { default: 'kDEFAULT', element: 'kELEMENT', nd: 'kND' };
+const SCATTER: Record<string, string> = { element: 'kELEMENT', nd: 'kND' };
+
+export const PLAN_ENUMS = { TRT_DTYPE, ELEMENTWISE, UNARY, ACTIVATION, REDUCE, MATRIX, SLICE, GATHER, SCATTER };
+
+/** A static-or-tensor parameter: static dims as a param, a tensor as an extra input (setInput). */
+function dimsParam(p: DimsOrTensor, key: string, params: PlanLayer['params']): void {
+  if (Array.isArray(p)) params[key] = [...p];
+  else params[`${key}Input`] = p.tensor;
+}
+
+function lowerLayer(l: Layer, weights: PlanWeights[]): Pick<PlanLayer, 'method' | 'params'> {
+  const params: PlanLayer['params'] = {};
+  switch (l.kind) {
+    case 'constant':
+      weights.push({ index: weights.length, name: l.weights.name, dtype: TRT_DTYPE[l.weights.dtype], shape: [...l.weights.shape], data: l.weights.data });
+      return { method: 'addConstant', params: { dims: [...l.weights.shape], weights: weights.length - 1, dtype: TRT_DTYPE[l.weights.dtype] } };
+    case 'shape':
+      return { method: 'addShape', params };
+    case 'shuffle':
+      if (l.first) params.firstTranspose = [...l.first];
+      if (l.reshape !== undefined) dimsParam(l.reshape, 'reshapeDims', params);
+      if (l.second) params.secondTranspose = [...l.second];
+      params.zeroIsPlaceholder = l.zeroIsPlaceholder;
+      return { method: 'addShuffle', params };
+    case 'concatenation':
+      return { method: 'addConcatenation', params: { axis: l.axis } };
+    case 'gather':
+      return { method: 'addGatherV2', params: { mode: GATHER[l.mode], axis: l.axis, nbElementWiseDims: l.nbElementWiseDims } };
+    case 'slice':
+      dimsParam(l.start, 'start', params);
+      dimsParam(l.size, 'size', params);
+      dimsParam(l.stride, 'stride', params);
+      params.mode = SLICE[l.mode];
+      if (l.mode === 'fill') params.fillValue = l.fillValue ?? 0;
+      return { method: 'addSlice', params };
+    case 'elementwise':
+      return { method: 'addElementWise', params: { op: ELEMENTWISE[l.op] } };
+    case 'unary':
+      return { method: 'addUnary', params: { op: UNARY[l.op] } };
+    case 'activation':
+      return { method: 'addActivation', params: { type: ACTIVATION[l.op], alpha: l.alpha ?? 0, beta: l.beta ?? 0 } };
+    case 'matmul':
+      return { method: 'addMatrixMultiply', params: { op0: MATRIX[l.opA], op1: MATRIX[l.opB] } };
+    case 'softmax':
+      return { method: 'addSoftMax', params: { axes: 1 << l.axis } };
+    case 'topk':
+      return { method: 'addTopK', params: { op: l.op === 'max' ? 'kMAX' : 'kMIN', k: l.k, reduceAxes: 1 << l.axis } };
+    case 'reduce':
+      return { method: 'addReduce', params: { op: REDUCE[l.op], reduceAxes: l.axes.reduce((m, a) => m | (1 << a), 0), keepDimensions: l.keepDims } };
+    case 'select':
+      return { method: 'addSelect', params };
+    case 'fill':
+      dimsParam(l.dims, 'dims', params);
+      return { method: 'addFill', params: { ...params, op: 'kLINSPACE', dtype: TRT_DTYPE[l.dtype], alpha: l.alpha, beta: l.beta } };
+    case 'cumulative':
+      return { method: 'addCumulative', params: { op: 'kSUM', axis: l.axis, exclusive: l.exclusive, reverse: l.reverse } };
+    case 'cast':
+      return { method: 'addCast', params: { toType: TRT_DTYPE[l.dtype] } };
+    case 'scatter':
+      return { method: 'addScatter', params: { mode: SCATTER[l.mode], axis: l.axis } };
+    case 'nonzero':
+      return { method: 'addNonZero', params };
+    default:
+      return assertNever(l);
+  }
+}
+
+/** Lowers a graph to its TensorRT call plan. */
+export function lowerToPlan(g: Graph): TrtPlan {
+  const weights: PlanWeights[] = [];
+  const inputs: PlanInput[] = g.inputs.map((b) => {
+    const t = g.tensors[b.id];
+    const prof = (k: 'min' | 'opt' | 'max') =>
+      t.shape.map((d) => {
+        if (typeof d === 'number') return d;
+        let v = d.coef;
+        for (const f of d.factors) v *= g.symbols[f]?.[k] ?? 1;
+        return v;
+      });
+    return { id: b.id, name: b.name, dtype: TRT_DTYPE[t.dtype], dims: t.shape.map((d) => (typeof d === 'number' ? d : -1)), profile: { min: prof('min'), opt: prof('opt'), max: prof('max') } };
+  });
+  const layers: PlanLayer[] = g.layers.map((l) => ({
+    ...lowerLayer(l, weights),
+    name: l.name,
+    inputs: [...l.inputs],
+    outputs: [...l.outputs],
+    outputShapes: l.outputs.map((id) => g.tensors[id].shape.map(dimToString)),
+    outputDtypes: l.outputs.map((id) => TRT_DTYPE[g.tensors[id].dtype]),
+  }));
+  return { version: 1, name: g.name, inputs, layers, outputs: g.outputs.map((o) => ({ ...o })), weights };
+}
+
+/** The plan as JSON (weights summarised by dtype, shape, byte length and sha256). */
+export function planToJson(p: TrtPlan): Record<string, unknown> {
+  return {
+    version: p.version,
+    name: p.name,
+    inputs: p.inputs,
+    outputs: p.outputs,
+    layers: p.layers,
+    weights: p.weights.map((w) => ({ index: w.index, name: w.name, dtype: w.dtype, shape: w.shape, bytes: w.data.byteLength, sha256: createHash('sha256').update(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength)).digest('hex') })),
+  };
+}
