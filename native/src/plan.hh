@@ -1,0 +1,63 @@
+// A TensorRT call plan decoded from JavaScript (builders/trt/plan.ts) into the structures the
+// network builder replays. Enum values mirror NvInfer.h; with the headers present they are
+// checked against TensorRT's own enums at compile time (trt_build.cc).
+#pragma once
+#include <napi.h>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace redraft {
+
+enum class Method { Constant, Shape, Shuffle, Concatenation, GatherV2, Slice, ElementWise, Unary, Activation, MatrixMultiply, SoftMax, TopK, Reduce, Select, Fill, Cumulative, Cast, Scatter, NonZero };
+
+// Name tables: TensorRT enum name -> value (as in NvInfer.h).
+const std::map<std::string, int>& enumTable(const std::string& kind);
+std::string enumName(const std::string& kind, int value);
+
+struct PlanWeights {
+  int index = 0;
+  int dtype = 0;  // DataType value
+  std::vector<int64_t> shape;
+  const uint8_t* data = nullptr;  // zero-copy view into the JS ArrayBuffer
+  size_t bytes = 0;
+};
+
+struct PlanInput {
+  int id = 0;
+  std::string name;
+  int dtype = 0;
+  std::vector<int64_t> dims, min, opt, max;
+};
+
+struct PlanLayer {
+  Method method{};
+  std::string methodName, name;
+  std::vector<int> inputs, outputs;
+  // Parameters (only those of the method are set).
+  int op = 0;  // ElementWise/Unary/Activation/Reduce/TopK/Gather/Scatter/Slice mode, Cast/Fill type
+  int op1 = 0;  // MatrixMultiply second operand
+  int axis = 0, nbElementWiseDims = 0, k = 0, weights = -1, dtype = 0;
+  uint32_t axesMask = 0;
+  bool keepDims = false, zeroIsPlaceholder = true, exclusive = false, reverse = false, hasReshape = false;
+  double alpha = 0, beta = 0, fillValue = 0;
+  std::vector<int64_t> dims, first, second, start, size, stride;
+  // Run-time shape tensors fed with setInput (-1 when static).
+  int dimsInput = -1, startInput = -1, sizeInput = -1, strideInput = -1;
+};
+
+struct Plan {
+  std::string name;
+  std::vector<PlanInput> inputs;
+  std::vector<PlanLayer> layers;
+  std::vector<std::pair<int, std::string>> outputs;
+  std::vector<PlanWeights> weights;
+};
+
+// Decodes a plan; throws Napi::Error naming the layer on any malformed entry.
+Plan decodePlan(const Napi::Object& plan);
+// The decoded structures back as JS objects (enums by name, weights as byte copies).
+Napi::Object describePlan(Napi::Env env, const Plan& plan);
+
+}  // namespace redraft
