@@ -145,6 +145,7 @@ Plan decodePlan(const Napi::Object& js) {
       case Method::Constant:
         l.dims = ints(env, where + ".dims", p.Get("dims"));
         l.weights = intOf(p, "weights", -1);
+        l.dtype = decodeEnum(env, where, "DataType", p.Get("dtype"));
         if (l.weights < 0 || l.weights >= static_cast<int>(plan.weights.size())) fail(env, where, "weights index out of range");
         break;
       case Method::Shuffle:
@@ -234,7 +235,7 @@ Napi::Object describePlan(Napi::Env env, const Plan& plan) {
     o.Set("outputs", toArray(env, l.outputs));
     auto put = [&](const char* k, const std::string& kind, int v) { o.Set(k, enumName(kind, v)); };
     switch (l.method) {
-      case Method::Constant: o.Set("dims", toArray(env, l.dims)); o.Set("weights", l.weights); break;
+      case Method::Constant: o.Set("dims", toArray(env, l.dims)); o.Set("weights", l.weights); put("dtype", "DataType", l.dtype); break;
       case Method::Shuffle:
         if (!l.first.empty()) o.Set("firstTranspose", toArray(env, l.first));
         if (!l.second.empty()) o.Set("secondTranspose", toArray(env, l.second));

@@ -1,0 +1,140 @@
+/**
+ * The TensorRT path without a GPU: every golden function and the combined ReDrafter graph
+ * lower to a plan that replays on the interpreter to the IR's outputs; the addon decodes
+ * every layer kind of a plan exactly; a build without TensorRT fails with the fix.
+ */
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildNetwork } from '../dsl/network.js';
+import type { Graph } from '../dsl/ir.js';
+import { LAYER_KINDS } from '../dsl/ir.js';
+import type { HostTensor } from '../dsl/host.js';
+import { hostTensor } from '../dsl/host.js';
+import { runGraph } from '../builders/interp/index.js';
+import { lowerToPlan } from '../builders/trt/plan.js';
+import { executePlan } from '../builders/trt/plan-exec.js';
+import { tryNative } from '../builders/trt/native.js';
+import { doctor } from '../builders/trt/doctor.js';
+import { assertTensorRtUsable } from '../builders/trt/build.js';
+import { MissingBackendError } from '../dsl/errors.js';
+import { findCases, loadCase } from '../builders/conformance/load.js';
+import { interpEnv } from '../builders/conformance/env.js';
+import { goldenFns } from '../models/golden.js';
+import {
+  add, arange, cast, concat, cumsum, exp, gather, gather_nd, gelu, matmul, nonzero, relu, scatter, shape, slice, softmax, sum, topk, view, where, gt,
+} from '../ops/index.js';
+import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
+import { redrafterModel } from '../models/redrafter/engine.js';
+
+const GOLDEN = path.resolve(__dirname, '../../shared/golden');
+
+/** Captures the graphs a golden program builds, by running it with a recording env. */
+async function graphsOf(file: string): Promise<{ graph: Graph; inputs: Record<string, HostTensor> }[]> {
+  const c = loadCase(file);
+  const base = interpEnv();
+  const seen: { graph: Graph; inputs: Record<string, HostTensor> }[] = [];
+  await goldenFns[c.fn](c as never, { ...base, run: async (g: Graph, i: Record<string, HostTensor>) => (seen.push({ graph: g, inputs: i }), base.run(g, i)) } as never);
+  return seen;
+}
+
+function same(a: Record<string, HostTensor>, b: Record<string, HostTensor>): void {
+  for (const k of Object.keys(a)) {
+    expect(b[k].shape).toEqual(a[k].shape);
+    expect(Array.from(b[k].data as ArrayLike<unknown>)).toEqual(Array.from(a[k].data as ArrayLike<unknown>));
+  }
+}
+
+describe('TensorRT plans replay on the interpreter', () => {
+  for (const suite of ['tree_attention', 'accept', 'drafter', 'llama']) {
+    it(`golden ${suite}: plan == IR for every case`, async () => {
+      for (const f of findCases(path.join(GOLDEN, suite))) {
+        for (const { graph, inputs } of await graphsOf(f)) same(runGraph(graph, inputs), executePlan(lowerToPlan(graph), inputs, graph));
+      }
+    });
+  }
+  it('the combined ReDrafter step graph lowers completely and replays', () => {
+    const def = redrafterModel(tinyLlama(), tinyDrafter(), { name: 'tiny' });
+    const graph = def.build({ dtype: 'float32', beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64 });
+    const plan = lowerToPlan(graph);
+    expect(plan.layers.length).toBe(graph.layers.length);
+    const B = 1;
+    const inputs: Record<string, HostTensor> = {
+      is_context: hostTensor('bool', [B], [1]),
+      input_ids: hostTensor('int64', [B, 3], [5, 6, 7]),
+      beams: hostTensor('int64', [B, 2, 3], [0, 0, 0, 0, 0, 0]),
+      past_padding_mask: hostTensor('int64', [B, 0], []),
+      past_kv: hostTensor('float32', [2, 2, B, 2, 0, 8], []),
+    };
+    same(runGraph(graph, inputs), executePlan(plan, inputs, graph));
+  });
+});
+
+/** A graph using every layer kind. */
+function everyKind(): Graph {
+  return buildNetwork('every', (net) => {
+    const x = net.input('x', 'float32', ['batch', 4]);
+    const w = net.constant(new Float32Array(16).fill(0.25), 'float32', [4, 4], 'w');
+    const y = softmax(gelu(relu(exp(matmul(x, w)))), -1);
+    const idx = net.constant([0, 2], 'int64', [2]);
+    const g = gather(view(y, concat([shape(x, 0), 2, 2])), 2, view(cast(topk(y, 2)[1], 'int64'), concat([shape(x, 0), 2, 1])));
+    const s = slice(y, [0, 1], [shape(x, 0), 2], undefined, 'fill', 0);
+    const c = cumsum(sum(add(s, 1), 1, true), 1);
+    const nz = nonzero(gt(y, 0.2));
+    const sc = scatter(y, 1, view(idx, [1, 2]), net.constant([9, 9], 'float32', [1, 2]));
+    net.markOutput(g, 'g');
+    net.markOutput(where(gt(c, 0), c, 0), 'c');
+    net.markOutput(nz, 'nz');
+    net.markOutput(sc, 'sc');
+    net.markOutput(gather_nd(y, view(arange(0, 1, 'int64'), [1, 1]), 0), 'nd');
+  });
+}
+
+describe('native addon', () => {
+  const n = tryNative();
+  it('builds and loads here; doctor reports it', () => {
+    expect(n, 'native/build/Release/redraft_native.node should exist after npm install').toBeDefined();
+    const d = doctor();
+    expect(d.addon).toBe(true);
+    expect(typeof d.tensorrtHeaders).toBe('boolean');
+    expect(d.library.found).toBe(false);
+  });
+  it('describePlan decodes every layer kind into the TensorRT call structures, weights byte for byte', () => {
+    const g = everyKind();
+    const plan = lowerToPlan(g);
+    const kinds = new Set(g.layers.map((l) => l.kind));
+    expect([...LAYER_KINDS].filter((k) => !kinds.has(k))).toEqual([]);
+    const d = n!.describePlan(plan);
+    expect(d.layers.length).toBe(plan.layers.length);
+    plan.layers.forEach((l, i) => {
+      const got = d.layers[i];
+      expect(got.method).toBe(l.method);
+      expect(got.inputs).toEqual(l.inputs);
+      expect(got.outputs).toEqual(l.outputs);
+      for (const [k, v] of Object.entries(l.params)) expect(got[k], `${l.name}.${k}`).toEqual(v);
+    });
+    expect(d.inputs[0]).toMatchObject({ name: 'x', dtype: 'kFLOAT', dims: [-1, 4] });
+    plan.weights.forEach((w, i) => {
+      const bytes = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+      expect(Buffer.from(d.weights[i].data as unknown as Uint8Array).equals(Buffer.from(bytes))).toBe(true);
+    });
+  });
+  it('rejects an unknown call and a bad enum with the layer name', () => {
+    const plan = lowerToPlan(everyKind());
+    expect(() => n!.describePlan({ ...plan, layers: [{ ...plan.layers[0], method: 'addPlugin' }] })).toThrow(/unknown TensorRT call 'addPlugin'/);
+    const i = plan.layers.findIndex((l) => l.method === 'addElementWise');
+    const bad = plan.layers.map((l, j) => (j === i ? { ...l, params: { op: 'kMODULO' } } : l));
+    expect(() => n!.describePlan({ ...plan, layers: bad })).toThrow(new RegExp(`layer ${i} '.*': unknown ElementWiseOperation 'kMODULO'`));
+  });
+  it('a TensorRT build fails before any work, naming what is missing and the fix', () => {
+    let err: unknown;
+    try {
+      assertTensorRtUsable();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MissingBackendError);
+    expect((err as MissingBackendError).exitCode).toBe(3);
+    expect((err as Error).message).toMatch(/TensorRT headers|libnvinfer/);
+    expect((err as Error).message).toMatch(/fix:/);
+  });
+});
