@@ -55,6 +55,7 @@ const root = protobuf.Root.fromJSON({
             shape: { rule: 'repeated', type: 'uint32', id: 2 },
             data: { type: 'bytes', id: 3 },
             name: { type: 'string', id: 4 },
+            byReference: { type: 'bool', id: 5 },
           },
         },
         Binding: { fields: { id: { type: 'uint32', id: 1 }, name: { type: 'string', id: 2 } } },
@@ -83,8 +84,12 @@ function canonical(v: unknown): string {
 
 const dimStr = (d: Dim) => dimToString(d);
 
-/** Serializes a graph (weights included) to bytes. */
-export function serializeGraph(g: Graph): Uint8Array {
+/**
+ * Serializes a graph to bytes. `weights: 'reference'` records each constant's name, dtype and
+ * shape but not its bytes (for structure-only snapshots of very large models).
+ */
+export function serializeGraph(g: Graph, opts: { weights?: 'inline' | 'reference' } = {}): Uint8Array {
+  const byRef = opts.weights === 'reference';
   const msg = {
     version: GRAPH_FORMAT_VERSION,
     name: g.name,
@@ -96,7 +101,7 @@ export function serializeGraph(g: Graph): Uint8Array {
       return {
         kind, name, inputs, outputs,
         attrs: canonical(rest),
-        weights: weights ? { dtype: weights.dtype, shape: weights.shape, data: new Uint8Array(weights.data.buffer, weights.data.byteOffset, weights.data.byteLength), name: weights.name ?? '' } : undefined,
+        weights: weights ? { dtype: weights.dtype, shape: weights.shape, data: byRef ? new Uint8Array(0) : new Uint8Array(weights.data.buffer, weights.data.byteOffset, weights.data.byteLength), name: weights.name ?? '', byReference: byRef } : undefined,
       };
     }),
     inputs: g.inputs,
@@ -181,7 +186,7 @@ export function deserializeGraph(bytes: Uint8Array, source = '<bytes>'): Graph {
     produced.add(b.id);
     return { id: b.id, name: b.name };
   });
-  const layers: Layer[] = (m.layers as { kind: string; name: string; inputs: number[]; outputs: number[]; attrs: string; weights?: { dtype: string; shape: number[]; data: Uint8Array; name: string } }[]).map((l, i) => {
+  const layers: Layer[] = (m.layers as { kind: string; name: string; inputs: number[]; outputs: number[]; attrs: string; weights?: { dtype: string; shape: number[]; data: Uint8Array; name: string; byReference?: boolean } }[]).map((l, i) => {
     const where = `${source}: layer #${i} '${l.name}'`;
     if (!(LAYER_KINDS as readonly string[]).includes(l.kind)) bad(where, `unknown layer kind ${JSON.stringify(l.kind)}`);
     const kind = l.kind as LayerKind;
@@ -204,6 +209,7 @@ export function deserializeGraph(bytes: Uint8Array, source = '<bytes>'): Graph {
     if (kind === 'constant') {
       const w = l.weights;
       if (!w || !isDType(w.dtype)) bad(where, 'constant without valid weights');
+      if ((w as { byReference?: boolean }).byReference) bad(where, `weights '${w.name}' were saved by reference, without their bytes`);
       const n = w.shape.reduce((a, b) => a * b, 1);
       if (!Number.isSafeInteger(n) || n * dtypeSize(w.dtype) !== w.data.byteLength) bad(where, `weights hold ${w.data.byteLength} bytes, shape [${w.shape}] of ${w.dtype} needs ${n * dtypeSize(w.dtype)}`);
       const data = n === 0 ? allocate(w.dtype, 0) : viewBytes(w.dtype, new Uint8Array(w.data));
