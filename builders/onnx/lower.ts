@@ -328,7 +328,10 @@ export function lowerLayer(ctx: Ctx, l: Layer): Val[] {
     case 'nonzero': {
       const v = x();
       const c = v.dtype === 'bfloat16' ? 'float32' : v.dtype === 'int8' ? 'int32' : v.dtype;
-      return [ctx.op('NonZero', [ctx.cast(v, c)], 'int64')];
+      if (ctx.rankOf(l.inputs[0]) > 0) return [ctx.op('NonZero', [ctx.cast(v, c)], 'int64')];
+      // A 0-D input has [0, count] indices in TensorRT; ORT treats it as 1-D and returns [1, count].
+      const rows = ctx.op('NonZero', [ctx.op('Reshape', [ctx.cast(v, c), ctx.i64([1])], c)], 'int64');
+      return [ctx.op('Slice', [rows, ctx.i64([0]), ctx.i64([0]), ctx.i64([0])], 'int64')];
     }
     default:
       return assertNever(l);
@@ -625,22 +628,33 @@ function slice(ctx: Ctx, l: Extract<Layer, { kind: 'slice' }>, x: Val): Val {
     const e = s + z * t;
     return t < 0 && e < 0 ? INT64_MIN : BigInt(e);
   };
+  // An empty axis is [0, 0) step 1: ONNX would clamp an out-of-range start and still read one element.
+  const startsOf = (axes: number[]) => ctx.i64(axes.map((d) => (sz[d] === 0 ? 0 : st[d]!)));
+  const endsOf = (axes: number[]) => ctx.i64(axes.map((d) => (sz[d] === 0 ? 0n : endOf(st[d]!, sz[d]!, sd[d]!))));
+  const stepsOf = (axes: number[]) => ctx.i64(axes.map((d) => (sz[d] === 0 ? 1 : sd[d]!)));
 
   if (l.mode === 'strict' && sd.every((t) => t !== undefined && t !== 0)) {
     const axes = range(r).filter((d) => !identity(d));
     if (axes.length === 0) return ctx.op('Identity', [x], x.dtype);
     if (axes.every((d) => st[d] !== undefined && sz[d] !== undefined)) {
-      const ends = axes.map((d) => endOf(st[d]!, sz[d]!, sd[d]!));
-      return ctx.op('Slice', [x, ctx.i64(axes.map((d) => st[d]!)), ctx.i64(ends), ctx.i64(axes), ctx.i64(axes.map((d) => sd[d]!))], x.dtype);
+      return ctx.op('Slice', [x, startsOf(axes), endsOf(axes), ctx.i64(axes), stepsOf(axes)], x.dtype);
     }
     // Run-time start/size: ends computed in the graph, over every axis.
-    const starts = ctx.param(l.start);
+    let starts = ctx.param(l.start);
+    const size = ctx.param(l.size);
     const steps = ctx.i64(sd as number[]);
-    let ends = ctx.op('Add', [starts, ctx.op('Mul', [ctx.param(l.size), steps], 'int64')], 'int64');
+    let ends = ctx.op('Add', [starts, ctx.op('Mul', [size, steps], 'int64')], 'int64');
     if (sd.some((t) => t! < 0)) {
       const neg = ctx.constant('bool', [r], sd.map((t) => (t! < 0 ? 1 : 0)));
       const wrapsToEnd = ctx.op('And', [ctx.op('Less', [ends, ctx.scalar('int64', 0)], 'bool'), neg], 'bool');
       ends = ctx.op('Where', [wrapsToEnd, ctx.scalar('int64', INT64_MIN), ends], 'int64');
+    }
+    if (sz.some((z) => z === undefined)) {
+      // Run-time empty axes become [0, 0) (see startsOf); a negative step from 0 to 0 is empty too.
+      const empty = ctx.op('Equal', [size, ctx.scalar('int64', 0)], 'bool');
+      const zero = ctx.scalar('int64', 0);
+      starts = ctx.op('Where', [empty, zero, starts], 'int64');
+      ends = ctx.op('Where', [empty, zero, ends], 'int64');
     }
     return ctx.op('Slice', [x, starts, ends, ctx.i64(range(r)), steps], x.dtype);
   }
@@ -648,13 +662,7 @@ function slice(ctx: Ctx, l: Extract<Layer, { kind: 'slice' }>, x: Val): Val {
   let v = x;
   const plain = range(r).filter((d) => !identity(d) && inside(d));
   if (plain.length) {
-    v = ctx.op('Slice', [
-      v,
-      ctx.i64(plain.map((d) => st[d]!)),
-      ctx.i64(plain.map((d) => endOf(st[d]!, sz[d]!, sd[d]!))),
-      ctx.i64(plain),
-      ctx.i64(plain.map((d) => sd[d]!)),
-    ], x.dtype);
+    v = ctx.op('Slice', [v, startsOf(plain), endsOf(plain), ctx.i64(plain), stepsOf(plain)], x.dtype);
   }
   for (const d of range(r)) {
     if (identity(d) || plain.includes(d)) continue;

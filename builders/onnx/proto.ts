@@ -5,10 +5,11 @@
  * default import; this works the same under Node, tsx and vitest.
  */
 import onnxPkg from 'onnx-proto';
+import type { onnx as OnnxTypes } from 'onnx-proto';
 
 export const onnx = onnxPkg.onnx;
-// The namespace's type, for `onnx.ITensorProto` etc. in signatures.
-export type { onnx as OnnxTypes } from 'onnx-proto';
+// The namespace's type, for `OnnxTypes.ITensorProto` etc. in signatures.
+export type { OnnxTypes };
 
 /** protobufjs decodes int64 fields as Long objects when the `long` package is present, else as numbers. */
 export interface LongLike {
@@ -45,9 +46,25 @@ export function int64ToNumber(v: Int64Field): number {
   return n;
 }
 
+/**
+ * A decoded message with nothing optional: protobufjs decode sets repeated fields on the
+ * instance and scalar defaults on the prototype. Sub-messages absent from the bytes are null
+ * despite this type (redraft's own models always have a graph and value types).
+ */
+export type Decoded<T> = T extends Uint8Array
+  ? T
+  : T extends readonly (infer E)[]
+    ? Decoded<E>[]
+    : T extends LongLike
+      ? T
+      : T extends object
+        ? { [K in keyof T]-?: Decoded<NonNullable<T[K]>> }
+        : T;
+export type DecodedModel = Decoded<OnnxTypes.IModelProto>;
+
 /** Decodes ModelProto bytes (a thin wrapper so callers need not import onnx-proto). */
-export function decodeModel(bytes: Uint8Array): InstanceType<typeof onnx.ModelProto> {
-  return onnx.ModelProto.decode(bytes);
+export function decodeModel(bytes: Uint8Array): DecodedModel {
+  return onnx.ModelProto.decode(bytes) as unknown as DecodedModel;
 }
 
 /** ONNX TensorProto.DataType numbers (onnx.proto), for readability at call sites. */
