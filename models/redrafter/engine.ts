@@ -164,7 +164,7 @@ export function buildLlmStepGraph(llm: LoadedModel, s: EngineShape): Graph {
   return buildNetwork('llm_step', (net) => {
     net.dimRange('batch', { min: 1, opt: 1, max: s.maxBatch });
     net.dimRange('seq', { min: 1, opt: 1, max: s.maxSeq });
-    net.dimRange('past', { min: 0, opt: 16, max: s.maxSeq });
+    net.dimRange('past', { min: 0, opt: Math.min(16, s.maxSeq), max: s.maxSeq });
     const input_ids = net.input('input_ids', 'int64', ['batch', 'seq']);
     const mask = net.input('attention_mask', 'bool', ['batch', 'seq', '(past+seq)']);
     const positions = net.input('position_ids', 'int64', ['batch', 'seq']);

@@ -41,7 +41,12 @@ async function genRun(step: Graph, llmGraph: Graph, run: Runner, prompt: bigint[
   const pad = BigInt(shape.padTokenId);
   const count = (rows: bigint[][]) => rows.reduce((a, r, b) => a + r.filter((t) => t !== pad).length - prompt[b].filter((t) => t !== pad).length, 0);
   const meanAccepted = rd.acceptedPerStep.reduce((a, s) => a + s.reduce((x, y) => x + y, 0) / s.length, 0) / Math.max(1, rd.steps);
-  const lossless = rd.outputIds.every((r, b) => r.filter((t) => t !== pad).join() === ar[b].filter((t) => t !== pad).slice(0, r.filter((t) => t !== pad).length).join());
+  const lossless = rd.outputIds.every((r, b) => {
+    const x = r.filter((t) => t !== pad);
+    const y = ar[b].filter((t) => t !== pad);
+    const n = Math.min(x.length, y.length);
+    return x.slice(0, n).join() === y.slice(0, n).join();
+  });
   return {
     redrafterTokPerS: count(rd.outputIds) / (tRd / 1000),
     greedyTokPerS: count(ar) / (tAr / 1000),

@@ -111,6 +111,8 @@ export function randomModel(name: string, shapes: Map<string, number[]>, config:
   for (const [n, s] of shapes) {
     const count = s.reduce((x, y) => x * y, 1);
     const data = n.includes('norm') ? new Float32Array(count).fill(1) : Float32Array.from({ length: count }, next);
+    // Row 0 of the LLM head is zero so the pad id (0) is never generated, as in the golden models.
+    if (n === 'lm_head.weight') data.fill(0, 0, s[1]);
     tensors.set(n, { dtype: 'float32', shape: s, data });
   }
   return {
