@@ -2,7 +2,11 @@
 
 #include <dlfcn.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -248,6 +252,7 @@ class BuildWorker : public Napi::AsyncWorker {
     keep_ = Napi::Persistent(keepAlive);  // weights stay alive until the build finishes
     workspace_ = config.Get("workspaceBytes").IsNumber() ? config.Get("workspaceBytes").As<Napi::Number>().DoubleValue() : 0;
     optLevel_ = config.Get("optimizationLevel").IsNumber() ? config.Get("optimizationLevel").As<Napi::Number>().Int32Value() : 3;
+    timingCache_ = config.Get("timingCache").IsString() ? config.Get("timingCache").As<Napi::String>().Utf8Value() : "";
     if (!onProgress.IsEmpty()) progress_ = Napi::ThreadSafeFunction::New(env, onProgress, "redraft-progress", 0, 1);
     if (!onLog.IsEmpty()) log_ = Napi::ThreadSafeFunction::New(env, onLog, "redraft-log", 0, 1);
   }
@@ -292,11 +297,35 @@ class BuildWorker : public Napi::AsyncWorker {
     config->addOptimizationProfile(profile);
     if (workspace_ > 0) config->setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, static_cast<size_t>(workspace_));
     config->setBuilderOptimizationLevel(optLevel_);
+    // Timing cache in and out: reuse kernel timings across builds of similar networks.
+    std::unique_ptr<ITimingCache> cache;
+    if (!timingCache_.empty()) {
+      std::vector<char> blob;
+      if (FILE* f = std::fopen(timingCache_.c_str(), "rb")) {
+        std::fseek(f, 0, SEEK_END);
+        blob.resize(static_cast<size_t>(std::ftell(f)));
+        std::fseek(f, 0, SEEK_SET);
+        if (!blob.empty() && std::fread(blob.data(), 1, blob.size(), f) != blob.size()) blob.clear();
+        std::fclose(f);
+      }
+      cache.reset(config->createTimingCache(blob.empty() ? nullptr : blob.data(), blob.size()));
+      if (cache) config->setTimingCache(*cache, false);
+    }
     Progress monitor([this](const std::string& p, int32_t d, int32_t t) { emitProgress(p, d, t); });
     config->setProgressMonitor(&monitor);
     std::unique_ptr<IHostMemory> engine(builder->buildSerializedNetwork(*net, *config));
     if (!engine) return SetError("TensorRT could not build the engine (see the TensorRT log above)");
     bytes_.assign(static_cast<const uint8_t*>(engine->data()), static_cast<const uint8_t*>(engine->data()) + engine->size());
+    if (cache) {
+      std::unique_ptr<IHostMemory> out(cache->serialize());
+      std::string tmp = timingCache_ + ".tmp";
+      if (FILE* f = out ? std::fopen(tmp.c_str(), "wb") : nullptr) {
+        bool ok = std::fwrite(out->data(), 1, out->size(), f) == out->size();
+        std::fclose(f);
+        if (ok) std::rename(tmp.c_str(), timingCache_.c_str());  // atomic replace
+        else std::remove(tmp.c_str());
+      }
+    }
   }
   void OnOK() override {
     release();
@@ -336,6 +365,7 @@ class BuildWorker : public Napi::AsyncWorker {
   Napi::ObjectReference keep_;
   Napi::ThreadSafeFunction progress_, log_;
   double workspace_ = 0;
+  std::string timingCache_;
   int32_t optLevel_ = 3;
   std::vector<uint8_t> bytes_;
 };
