@@ -182,3 +182,49 @@ describe('machine-readable output', () => {
     expect(r.stdout).toMatch(/FAIL .*bad\.json: output 'prefix_tree' index \[0, 0, 0\]: want 7, got 0/);
   });
 });
+
+describe('inspect, run, generate, export', () => {
+  it('inspect prints a table, JSON with estimates, and Graphviz', () => {
+    const t = redraft(['inspect', '--model', 'tiny-redrafter']);
+    expect(t.code).toBe(0);
+    expect(t.stdout).toMatch(/layers by kind:/);
+    expect(t.stdout).toMatch(/past_kv\s+float32/);
+    const j = redraft(['inspect', '--model', 'tiny-redrafter', '--format', 'json', '--batch', '2']);
+    const s = JSON.parse(j.stdout);
+    expect(s.parameters.byDtype.float32.count).toBeGreaterThan(10000);
+    expect(s.estimate.flops).toBeGreaterThan(0);
+    const d = redraft(['inspect', '--model', path.join(FIX, 'small-model.ts'), '--format', 'dot']);
+    expect(d.stdout).toMatch(/^digraph "small"/);
+  });
+  it('export --format graph, then run it on JSON inputs and write safetensors', () => {
+    const dir = tmp();
+    const g = path.join(dir, 'small.graph');
+    expect(redraft(['export', '--model', path.join(FIX, 'small-model.ts'), '--format', 'graph', '--out', g]).code).toBe(0);
+    const inputs = path.join(dir, 'in.json');
+    fs.writeFileSync(inputs, JSON.stringify({ x: { dtype: 'float32', shape: [1, 4], data: [1, 0, 0, 0] } }));
+    const r = redraft(['run', '--graph', g, '--inputs', inputs, '--out', path.join(dir, 'out.safetensors'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.outputs.y.shape).toEqual([1, 4]);
+    expect(fs.existsSync(path.join(dir, 'out.safetensors'))).toBe(true);
+    const onnx = redraft(['run', '--graph', g, '--inputs', inputs, '--backend', 'onnx', '--json']);
+    expect(JSON.parse(onnx.stdout).outputs.y.head.map((v: number) => v.toFixed(5))).toEqual(doc.outputs.y.head.map((v: number) => v.toFixed(5)));
+  });
+  it('generate on the golden distilled models prints tokens and mean accepted tokens per step', () => {
+    const m = path.join(GOLDEN, 'models');
+    const r = redraft(['generate', '--model', path.join(m, 'distilled_llama_1'), '--drafter', path.join(m, 'distilled_drafter_1'), '--prompt-ids', '5,18,5,3', '--max-length', '40', '--beam-width', '4', '--beam-length', '5', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    const golden = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'generate/distilled_greedy_0.json'), 'utf8'));
+    expect(doc.tokens[0]).toEqual(golden.outputs.output_ids.data);
+    expect(doc.steps).toBe(golden.outputs.lengths_per_step.data.length);
+    expect(doc.meanAcceptedPerStep).toBeGreaterThan(0.5);
+    const text = redraft(['generate', '--model', path.join(m, 'distilled_llama_1'), '--drafter', path.join(m, 'distilled_drafter_1'), '--prompt-ids', '5,18,5,3', '--max-length', '20']);
+    expect(text.stdout).toMatch(/mean accepted tokens per step/);
+  });
+  it('generate rejects token ids outside the vocabulary', () => {
+    const r = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5,999']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--prompt-ids row 0: '999' is not a token id in \[0, 64\)/);
+  });
+});
