@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
-import { onnxEnv } from '../builders/onnx/env.js';
+import { onnxEnv, runGraphOnnx, sessionForGraph } from '../builders/onnx/env.js';
 import { EXTERNAL_ALIGN, exportOnnx, FORCE_EXTERNAL_BYTES } from '../builders/onnx/export.js';
 import { exportOnnxFiles } from '../builders/onnx/files.js';
 import { decodeModel, int64ToBigInt, int64ToNumber, onnx } from '../builders/onnx/proto.js';
@@ -249,7 +249,31 @@ describe('options and errors', () => {
   });
 });
 
+describe('opsets', () => {
+  it('every supported opset (17..21, IR 8..10) loads and runs in ORT', async () => {
+    const g = net1('ops', [['x', 'float32', [2, 3]]], (net, [x]) => {
+      const [a] = net.addLayer({ kind: 'activation', op: 'gelu_tanh', inputs: [x.id] });
+      const [r] = net.addLayer({ kind: 'reduce', op: 'max', axes: [1], keepDims: false, inputs: [a.id] });
+      return { r };
+    });
+    for (let opset = 17; opset <= 21; opset++) {
+      expect(int64ToNumber(decodeModel(exportOnnx(g, { opset }).model).irVersion)).toBe(opset <= 18 ? 8 : opset <= 20 ? 9 : 10);
+      await agree(g, { x: randn('float32', [2, 3]) }, {}, { opset });
+    }
+  });
+});
+
 describe('onnxEnv', () => {
+  it('sessionForGraph loads weights kept in a side file (written to a temporary directory)', async () => {
+    const g = model(512);
+    const s = await sessionForGraph(g, ORT_OPTS, { externalDataThreshold: 0 });
+    try {
+      const got = await runGraphOnnx(s, g, { tokens });
+      expectClose(got.hidden, runGraph(g, { tokens }).hidden, 'hidden');
+    } finally {
+      await s.release();
+    }
+  });
   it('runs graphs with bfloat16 inputs and outputs (float32 at the boundary), one session per graph', async () => {
     const env = onnxEnv(ORT_OPTS);
     const g = net1('bfenv', [['x', 'bfloat16', [4]]], (net, [x]) => ({ y: net.addLayer({ kind: 'activation', op: 'sigmoid', inputs: [x.id] })[0] }));

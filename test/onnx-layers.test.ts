@@ -426,6 +426,10 @@ describe('cast', () => {
         await agree(g, { x: t(from, [10], v) });
       }
   });
+  it('float → int truncates toward zero', async () => {
+    const g = net1('trunc', [['x', 'float32', [4]]], (net, [x]) => ({ y: one(net, { kind: 'cast', inputs: [x.id], dtype: 'int32' }) }));
+    expect(toNumbers((await agree(g, { x: t('float32', [4], [-2.75, -1.5, 2.75, 0.9]) })).y)).toEqual([-2, -1, 2, 0]);
+  });
   it('float → bool maps NaN to false (ONNX Cast makes it true)', async () => {
     const g = net1('nanbool', [['x', 'float32', [3]]], (net, [x]) => ({ y: one(net, { kind: 'cast', inputs: [x.id], dtype: 'bool' }) }));
     expect(toNumbers((await agree(g, { x: t('float32', [3], [NaN, 0, -0.5]) })).y)).toEqual([0, 0, 1]);
