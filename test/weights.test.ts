@@ -93,6 +93,22 @@ describe('safetensors', () => {
     expect(warnings[0]).toMatch(/hold NaN or Inf/);
     expect(() => loadModelDir(dir, 'llama', { strict: true })).toThrow(ModelError);
   });
+  it('loads a sharded checkpoint and names a missing shard', () => {
+    const dir = tmp();
+    const src = loadWeights(path.join(GOLDEN, 'llama_1_0'));
+    const names = src.names();
+    const half = Math.ceil(names.length / 2);
+    const shard = (f: string, ns: string[]) => writeSafetensors(path.join(dir, f), ns.map((n) => ({ name: n, ...src.get(n) })));
+    shard('model-00001-of-00002.safetensors', names.slice(0, half));
+    shard('model-00002-of-00002.safetensors', names.slice(half));
+    const map = Object.fromEntries(names.map((n, i) => [n, i < half ? 'model-00001-of-00002.safetensors' : 'model-00002-of-00002.safetensors']));
+    fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: map }));
+    const w = loadWeights(dir);
+    expect(w.names()).toEqual(names);
+    expect(Array.from(w.get(names[names.length - 1]).data as Float32Array)).toEqual(Array.from(src.get(names[names.length - 1]).data as Float32Array));
+    fs.rmSync(path.join(dir, 'model-00002-of-00002.safetensors'));
+    expect(() => loadWeights(dir)).toThrow(/maps weight '.*' to shard 'model-00002-of-00002\.safetensors', which does not exist/);
+  });
   it('validates config.json with the key and the file', () => {
     const dir = tmp();
     const cfg = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'llama_1_0', 'config.json'), 'utf8'));
