@@ -45,13 +45,12 @@ export interface Init {
 }
 
 type Attr = OnnxTypes.IAttributeProto;
-const AT = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, INTS: 7 } as const;
+const AT = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const;
 export const attr = {
   i: (name: string, i: number): Attr => ({ name, type: AT.INT, i }),
   f: (name: string, f: number): Attr => ({ name, type: AT.FLOAT, f }),
   ints: (name: string, ints: number[]): Attr => ({ name, type: AT.INTS, ints }),
   s: (name: string, s: string): Attr => ({ name, type: AT.STRING, s: new TextEncoder().encode(s) }),
-  t: (name: string, t: OnnxTypes.ITensorProto): Attr => ({ name, type: AT.TENSOR, t }),
 };
 
 function bytesOf(a: ArrayBufferView): Uint8Array {
