@@ -102,10 +102,13 @@ Examples:
     .option('--max-length <n>', 'stop when a row reaches this many tokens (prompt included)', '64')
     .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
     .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
+    .option('--temperature <t>', 'speculative sampling at this temperature (default: greedy)')
+    .option('--seed <n>', 'seed of the uniforms used for sampling', '0')
     .addHelpText('after', `
 Examples:
   redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --max-length 32
-  redraft generate --model ./llm --drafter ./drafter --prompt-ids 5,6,7 --beam-width 4 --beam-length 5 --json`)
+  redraft generate --model ./llm --drafter ./drafter --prompt-ids 5,6,7 --beam-width 4 --beam-length 5 --json
+  redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --temperature 0.8 --seed 1`)
     .action(async (_o, cmd: Command) => (await import('./commands/generate.js')).generate(cmd.opts(), output(cmd)));
 
   p.command('conformance')

@@ -93,3 +93,22 @@ describe('half-precision drafter builds', () => {
     });
   }
 });
+
+describe('speculative sampling', () => {
+  it('is reproducible for a seed, and at a tiny temperature equals greedy decoding', async () => {
+    const { llm, drafter } = models(5, 16, 8, 1);
+    const def = redrafterModel(llm, drafter, { name: 's' });
+    const o = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 1, maxSeq: 40 };
+    const prompt = [[3n, 4n, 5n]];
+    const base = shapeOf(def, 2, 3, 16);
+    const step = def.stepGraph(o, true);
+    const sample = (temperature: number, seed: number) => redrafterGenerate(step, interp, prompt, { ...base, sampling: { temperature, seed, vocabSize: 16 } });
+    const a = await sample(1, 7);
+    const b = await sample(1, 7);
+    expect(b.outputIds).toEqual(a.outputIds);
+    expect(a.outputIds[0].every((t) => t >= 0n && t < 16n)).toBe(true);
+    const cold = await sample(1e-4, 3);
+    const greedy = await redrafterGenerate(def.stepGraph(o), interp, prompt, base);
+    expect(cold.outputIds).toEqual(greedy.outputIds);
+  });
+});

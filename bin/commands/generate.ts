@@ -11,6 +11,8 @@ interface GenerateFlags extends ModelFlags {
   maxLength: string;
   backend: string;
   autoregressive?: boolean;
+  temperature?: string;
+  seed: string;
 }
 
 function parsePrompt(s: string, vocab: number, pad: number): bigint[][] {
@@ -40,6 +42,14 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
     beamWidth: build.beamWidth, beamLength: build.beamLength, maxLength, padTokenId: cfg.padTokenId, eosTokenIds: cfg.eosTokenIds,
     numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, kvDtype: build.dtype,
   };
+  if (flags.temperature !== undefined) {
+    const t = Number(flags.temperature);
+    const seed = Number(flags.seed);
+    if (!(t > 0) || !Number.isFinite(t)) throw new UsageError(`--temperature must be a positive number, got ${JSON.stringify(flags.temperature)}`, 'omit it for greedy decoding');
+    if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${JSON.stringify(flags.seed)}`);
+    if (flags.autoregressive) throw new UsageError('--temperature applies to speculative sampling; --autoregressive is greedy only');
+    shape.sampling = { temperature: t, seed, vocabSize: cfg.vocabSize };
+  }
   const env = await backendEnv(flags.backend);
   out.info(`generating with ${model.definition.name} on ${flags.backend} (beam width ${build.beamWidth}, length ${build.beamLength})`);
   const t0 = performance.now();
@@ -47,7 +57,7 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   let steps: { length: number; accepted: number[] }[] = [];
   if (flags.autoregressive) tokens = await autoregressiveGenerate(def.llmGraph!(opts), env.run, prompt, shape);
   else {
-    const r = await redrafterGenerate(def.stepGraph(opts), env.run, prompt, shape, (i, len) => out.progress('generate', Math.min(len, maxLength), maxLength));
+    const r = await redrafterGenerate(def.stepGraph(opts, !!shape.sampling), env.run, prompt, shape, (i, len) => out.progress('generate', Math.min(len, maxLength), maxLength));
     tokens = r.outputIds;
     steps = r.lengthsPerStep.map((length, i) => ({ length, accepted: r.acceptedPerStep[i] }));
   }
@@ -60,7 +70,7 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   const result = {
     model: model.definition.name,
     backend: flags.backend,
-    mode: flags.autoregressive ? 'autoregressive' : 'redrafter',
+    mode: flags.autoregressive ? 'autoregressive' : shape.sampling ? 'redrafter-sampling' : 'redrafter',
     tokens: rows,
     steps: steps.length,
     meanAcceptedPerStep: +meanAccepted.toFixed(3),

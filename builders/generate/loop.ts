@@ -22,6 +22,8 @@ export interface GenerationShape {
   numKvHeads: number;
   headDim: number;
   kvDtype: DType;
+  /** Speculative sampling instead of greedy (the step graph must be built with sampling). */
+  sampling?: { temperature: number; seed: number; vocabSize: number };
 }
 
 export interface GenerationResult {
@@ -64,6 +66,16 @@ class KvCache {
   }
 }
 
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 const i64 = (shape: number[], v: bigint[]): HostTensor => ({ dtype: 'int64', shape, data: BigInt64Array.from(v) });
 
 function leftPads(row: bigint[], pad: bigint): number {
@@ -86,6 +98,18 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
   const B = prompt.length;
   const T = prompt[0].length;
   const { beamWidth: W, beamLength: L } = s;
+  // Sampling: uniforms from a seeded generator so a run is reproducible.
+  const rand = mulberry32(s.sampling?.seed ?? 0);
+  const uniforms = (n: number): HostTensor['data'] => Float32Array.from({ length: n }, rand);
+  const samplingInputs = (prevLogProbs?: HostTensor): Record<string, HostTensor> =>
+    s.sampling
+      ? {
+          temperature: { dtype: 'float32', shape: [B], data: new Float32Array(B).fill(s.sampling.temperature) },
+          prev_log_probs: prevLogProbs ?? { dtype: 'float32', shape: [B, W, L - 1, s.sampling.vocabSize], data: new Float32Array(B * W * (L - 1) * s.sampling.vocabSize) },
+          uniform_accept: { dtype: 'float32', shape: [B, W, L - 1], data: uniforms(B * W * (L - 1)) },
+          uniform_sample: { dtype: 'float32', shape: [B], data: uniforms(B) },
+        }
+      : {};
   const pad = BigInt(s.padTokenId);
   const flat = (rows: bigint[][]) => rows.flat();
   // Context call: every row processes its prompt.
@@ -95,10 +119,12 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
     beams: i64([B, W, L], Array(B * W * L).fill(0n)),
     past_padding_mask: i64([B, 0], []),
     past_kv: KvCache.empty(s, B).tensor,
+    ...samplingInputs(),
   });
   let cache = KvCache.assemble(s, B, T, prompt.map(() => ({ pad: 0, runs: [{ src: ctx.prompt_kv, start: 0, count: T }] })));
   let ids = prompt.map((r) => [...r]);
   let beams = ctx.next_beams;
+  let logProbs = ctx.next_log_probs;
   const nextToken = (bm: HostTensor) => Array.from({ length: B }, (_, b) => (bm.data as BigInt64Array)[b * W * L]);
   let output = ids.map((r, b) => [...r, nextToken(beams)[b]]);
   let seqLen = T;
@@ -112,6 +138,7 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
       beams,
       past_padding_mask: i64([B, S], flat(ids).map((t) => (t === pad ? 0n : 1n))),
       past_kv: cache.tensor,
+      ...samplingInputs(logProbs),
     });
     const n = Array.from(r.n_accepted.data as BigInt64Array, Number);
     const accepted = r.accepted_tokens.data as BigInt64Array;
@@ -128,6 +155,7 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
     );
     ids = newIds;
     beams = r.next_beams;
+    logProbs = r.next_log_probs;
     const next = nextToken(beams);
     output = ids.map((row, b) => [...row, next[b]]);
     seqLen = output[0].length;

@@ -13,14 +13,14 @@ import type { Graph } from '../../dsl/ir.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import { buildNetwork } from '../../dsl/network.js';
 import {
-  add, arange, argmax, cast, concat, eq, expand, gather_nd, gt, logical_and, logical_not, mul, permute, select, shape, slice,
-  sub, sum, unsqueeze, view, where,
+  add, arange, argmax, cast, concat, div, eq, expand, gather_nd, gt, log_softmax, logical_and, logical_not, mul, permute, select, shape, slice,
+  softmax, sub, sum, unsqueeze, view, where,
 } from '../../ops/index.js';
 import type { LoadedModel } from '../env.js';
 import type { BuildOptions, ModelDefinition } from '../definition.js';
 import { llamaConfigFromHf, type LlamaConfig } from '../llama/config.js';
 import { llama_forward, llamaWeights, type LlamaWeights } from '../llama/model.js';
-import { greedy_choose_from_candidates, greedy_prepare_next_input } from './accept.js';
+import { choose_from_candidates, greedy_choose_from_candidates, greedy_prepare_next_input, prepare_next_input, sample_from } from './accept.js';
 import { beam_search_candidates } from './beam_search.js';
 import { drafterConfigFromHf, drafterWeights, type DrafterWeights } from './drafter.js';
 import { warp_logits } from './logits.js';
@@ -33,6 +33,8 @@ export interface EngineShape {
   maxBatch: number;
   maxSeq: number;
   dtype: DType;
+  /** Speculative sampling (temperature, input uniforms) instead of greedy acceptance. */
+  sampling?: boolean;
 }
 
 /** Names, dtypes and dims of the step graph's inputs and outputs (README: "The ReDrafter engine graph"). */
@@ -78,6 +80,16 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
     const beams = net.input('beams', 'int64', ['batch', W, L]);
     const past_mask = net.input('past_padding_mask', 'int64', ['batch', 'past']);
     const past_kv = net.input('past_kv', s.dtype, [cfg.numLayers, 2, 'batch', cfg.numKvHeads, 'past', cfg.headDim]);
+    // Sampling inputs: temperature per row, the drafter log-probs of `beams` (the previous
+    // call's next_log_probs) and uniforms, so runs are reproducible.
+    const sampling = s.sampling
+      ? {
+          temperature: net.input('temperature', 'float32', ['batch']),
+          prev_log_probs: net.input('prev_log_probs', 'float32', ['batch', W, L - 1, cfg.vocabSize]),
+          uniform_accept: net.input('uniform_accept', 'float32', ['batch', W, L - 1]),
+          uniform_sample: net.input('uniform_sample', 'float32', ['batch']),
+        }
+      : undefined;
     const w = loadWeights(net, cfg, llm, drafter, s.dtype);
     const T = shape(input_ids, 1);
     const B = shape(input_ids, 0);
@@ -109,14 +121,29 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
     // Context rows: the token after the prompt and the hidden state of the last prompt token.
     const lastPrompt = sub(T, 1);
     const ctxHidden = select(out.hidden_states, 1, lastPrompt); // (B, H)
-    const ctxToken = argmax(warp_logits(select(out.logits, 1, lastPrompt)), -1, false, 'int64'); // (B)
+    const ctxLogits = warp_logits(select(out.logits, 1, lastPrompt)); // (B, V)
+    const ctxToken = sampling
+      ? sample_from(softmax(div(ctxLogits, unsqueeze(sampling.temperature, 1)), -1), sampling.uniform_sample)
+      : argmax(ctxLogits, -1, false, 'int64'); // (B)
 
     // Generation rows: unpack the draft slot, accept greedily, prepare the drafter's input.
     const draftLogits = slice(out.logits, [0, T, 0], [B, N, cfg.vocabSize]);
     const draftHidden = slice(out.hidden_states, [0, T, 0], [B, N, cfg.hiddenSize]);
-    const by_llm = argmax(unpack(warp_logits(draftLogits), packed.unpacker), -1, false, 'int64'); // (B, W, L)
-    const [n_accepted, seq_in_beam] = greedy_choose_from_candidates(beams, by_llm);
-    const [genHidden, genToken] = greedy_prepare_next_input(by_llm, unpack(draftHidden, packed.unpacker), seq_in_beam, n_accepted);
+    const llmLogits = unpack(warp_logits(draftLogits), packed.unpacker); // (B, W, L, V)
+    const hiddenBeams = unpack(draftHidden, packed.unpacker);
+    let n_accepted: Tensor, seq_in_beam: Tensor, genHidden: Tensor, genToken: Tensor;
+    if (sampling) {
+      const t = view(sampling.temperature, concat([B, 1, 1, 1]));
+      const log_probs_by_llm = log_softmax(div(llmLogits, t), -1);
+      [n_accepted, seq_in_beam] = choose_from_candidates(beams, log_probs_by_llm, sampling.prev_log_probs, sampling.uniform_accept);
+      let probs: Tensor;
+      [genHidden, probs] = prepare_next_input(sampling.prev_log_probs, log_probs_by_llm, hiddenBeams, seq_in_beam, n_accepted);
+      genToken = sample_from(probs, sampling.uniform_sample);
+    } else {
+      const by_llm = argmax(llmLogits, -1, false, 'int64'); // (B, W, L)
+      [n_accepted, seq_in_beam] = greedy_choose_from_candidates(beams, by_llm);
+      [genHidden, genToken] = greedy_prepare_next_input(by_llm, hiddenBeams, seq_in_beam, n_accepted);
+    }
 
     // Per row: which hidden state and first token seed the drafter.
     const state = where(unsqueeze(is_context, 1), ctxHidden, genHidden);
@@ -181,8 +208,8 @@ export interface RedrafterDefinition extends ModelDefinition {
   llm: LoadedModel;
   drafter: LoadedModel;
   llmConfig: LlamaConfig;
-  /** The step graph for these options (what `build` compiles). */
-  stepGraph(opts: BuildOptions): Graph;
+  /** The step graph for these options (what `build` compiles); `sampling` adds the sampling inputs. */
+  stepGraph(opts: BuildOptions, sampling?: boolean): Graph;
   /** The LLM-only graph for plain greedy decoding. */
   llmGraph(opts: BuildOptions): Graph;
 }
@@ -199,7 +226,7 @@ export function redrafterModel(llm: LoadedModel, drafter: LoadedModel, opts: { n
     drafter,
     llmConfig,
     build: (o) => buildStepGraph(llm, drafter, shapeOf(o)),
-    stepGraph: (o) => buildStepGraph(llm, drafter, shapeOf(o)),
+    stepGraph: (o, sampling = false) => buildStepGraph(llm, drafter, { ...shapeOf(o), sampling }),
     llmGraph: (o) => buildLlmStepGraph(llm, shapeOf(o)),
   };
 }
