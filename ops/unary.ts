@@ -69,7 +69,7 @@ const geluTanh = activationOp('gelu', 'gelu_tanh');
 export const relu = (input: Tensor): Tensor => reluA(input);
 export const sigmoid = (input: Tensor): Tensor => sigmoidA(input);
 export const tanh = (input: Tensor): Tensor => tanhA(input);
-export const softplus = (input: Tensor): Tensor => softplusA(input);
+export const softplus = (input: Tensor): Tensor => softplusA(input, 1, 1);
 export const leaky_relu = (input: Tensor, alpha = 0.01): Tensor => leakyA(input, alpha);
 /** Clamps to [min, max]. */
 export function clip(input: Tensor, min: number, max: number): Tensor {

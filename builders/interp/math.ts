@@ -46,7 +46,7 @@ function bigOp(op: ElementWiseOp): (a: bigint, b: bigint) => bigint {
       const q = a / b;
       return (a % b !== 0n && (a < 0n) !== (b < 0n)) ? q - 1n : q;
     };
-    case 'pow': return (a, b) => (b < 0n ? 0n : BigInt.asIntN(64, a ** b));
+    case 'pow': return (a, b) => (b >= 0n ? BigInt.asIntN(64, a ** b) : a === 1n ? 1n : a === -1n ? (b % 2n === 0n ? 1n : -1n) : 0n);
     case 'max': return (a, b) => (a > b ? a : b);
     case 'min': return (a, b) => (a < b ? a : b);
     case 'equal': return (a, b) => (a === b ? 1n : 0n);
@@ -136,7 +136,7 @@ function roundHalfEven(x: number): number {
 export function unary(op: UnaryOp, x: HostTensor): HostTensor {
   const n = x.data.length;
   if (op === 'not') {
-    const out = tensor('bool', x.shape);
+    const out = tensor(x.dtype, x.shape);
     for (let i = 0; i < n; i++) (out.data as Uint8Array)[i] = x.data[i] ? 0 : 1;
     return out;
   }
@@ -168,7 +168,8 @@ export function activation(l: ActivationLayer, x: HostTensor): HostTensor {
     tanh: Math.tanh,
     leaky_relu: (z: number) => (z >= 0 ? z : a * z),
     elu: (z: number) => (z >= 0 ? z : a * (Math.exp(z) - 1)),
-    softplus: (z: number) => (z > 20 ? z : Math.log1p(Math.exp(z))),
+    // TensorRT: alpha·log(1 + exp(beta·x)).
+    softplus: (z: number) => (l.alpha ?? 1) * (z * (l.beta ?? 1) > 20 ? z * (l.beta ?? 1) : Math.log1p(Math.exp(z * (l.beta ?? 1)))),
     clip: (z: number) => Math.min(Math.max(z, a), b),
     gelu_erf: (z: number) => 0.5 * z * (1 + erf(z / Math.SQRT2)),
     gelu_tanh: (z: number) => 0.5 * z * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (z + 0.044715 * z * z * z))),

@@ -130,7 +130,7 @@ export function slice(l: SliceLayer, x: HostTensor, start: number[], size: numbe
   const src = x.data as Float32Array;
   const o = out.data as Float32Array;
   const fill = l.fillValue ?? 0;
-  const fillValue: number | bigint = x.dtype === 'int64' ? BigInt(Math.trunc(fill)) : fill;
+  const fillValue: number | bigint = x.dtype === 'int64' ? BigInt(Math.trunc(fill)) : x.dtype === 'bool' ? (fill ? 1 : 0) : fill;
   forEachIndex(size, (f, idx) => {
     let off = 0;
     let outside = false;
