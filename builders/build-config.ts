@@ -112,9 +112,9 @@ export function canonicalJson(v: unknown): string {
 }
 
 /** Content hash of a build: graph bytes (weights included) + build config + tool version. */
-export function contentHash(graphBytes: readonly Uint8Array[], config: unknown, version: string): string {
+export function contentHash(graphBytes: Iterable<Uint8Array>, config: unknown, version: string): string {
   const h = createHash('sha256');
-  for (const b of graphBytes) h.update(b);
+  for (const b of graphBytes) h.update(b); // one chunk at a time: weights may be streamed
   h.update(canonicalJson(config));
   h.update(version);
   return h.digest('hex');

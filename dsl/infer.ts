@@ -102,7 +102,8 @@ export function inferLayer(layer: Layer, get: Get): OutInfo[] {
     case 'constant': {
       const w = layer.weights;
       let values: Dim[] | undefined;
-      if ((w.dtype === 'int32' || w.dtype === 'int64') && w.shape.length <= 1 && w.data.length <= MAX_TRACKED)
+      // Count from the shape: reading `data` would load a lazy weight.
+      if ((w.dtype === 'int32' || w.dtype === 'int64') && w.shape.length <= 1 && w.shape.reduce((a, b) => a * b, 1) <= MAX_TRACKED)
         values = Array.from(w.data as ArrayLike<number | bigint>, (v) => Number(v));
       return [{ dtype: w.dtype, shape: [...w.shape], values }];
     }

@@ -24,6 +24,12 @@ export interface Weights {
   data: TypedArray;
   /** Name of the weight in its source file (e.g. a safetensors key), for messages and export. */
   name?: string;
+  /**
+   * True when `data` is a getter that reads the weight from its source on every access and
+   * keeps nothing: consumers take it, use it and drop it, so a model larger than memory can
+   * be exported one weight at a time.
+   */
+  lazy?: boolean;
 }
 
 /**

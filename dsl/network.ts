@@ -132,6 +132,24 @@ export class Network {
     return this.addLayer({ kind: 'constant', inputs: [], weights, name: name ?? 'constant' })[0];
   }
 
+  /**
+   * A constant whose data is read by `read()` whenever a backend needs it and never kept by
+   * the graph (weights streamed from a checkpoint). `read` must return `dtype`[`shape`].
+   */
+  lazyConstant(dtype: DType, shape: readonly number[], read: () => TypedArray, name?: string): Tensor {
+    const weights = { dtype, shape: [...shape], name, lazy: true } as Weights;
+    const n = shape.reduce((a, b) => a * b, 1);
+    Object.defineProperty(weights, 'data', {
+      enumerable: true,
+      get: () => {
+        const d = read();
+        if (d.byteLength !== n * dtypeSize(dtype)) throw new DslError('constant', `lazy weight '${name ?? '?'}' read ${d.byteLength} bytes, expected ${n * dtypeSize(dtype)} for ${dtype}${shapeToString(shape)}`);
+        return d;
+      },
+    });
+    return this.addLayer({ kind: 'constant', inputs: [], weights, name: name ?? 'constant' })[0];
+  }
+
   /** Appends a layer, infers its outputs, and returns them as tensors. */
   addLayer(spec: LayerSpec): Tensor[] {
     const base = spec.name ?? spec.kind;

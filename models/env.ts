@@ -21,6 +21,11 @@ export interface WeightSource {
   /** The weight, or a ModelError naming it, the file, and (when given) the expected shape. */
   get(name: string, expectShape?: readonly number[]): WeightTensor;
   has(name: string): boolean;
+  /**
+   * Optional: the weight as a reader that loads it on each call and keeps nothing (for
+   * checkpoints larger than memory). Sources offer it only when streaming pays off.
+   */
+  lazy?(name: string, expectShape?: readonly number[]): { dtype: DType; shape: number[]; read(): TypedArray };
 }
 
 /** A model directory: its parsed config.json and its weights. */

@@ -53,9 +53,16 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   }
   ensureWritableDir(flags.out);
 
-  const graphBytes = serializeGraph(graph);
+  // Structure plus every weight's bytes, one weight at a time (lazy weights are streamed).
+  function* graphChunks(): Generator<Uint8Array> {
+    yield serializeGraph(graph, { weights: 'reference' });
+    for (const l of graph.layers) if (l.kind === 'constant') {
+      const d = l.weights.data;
+      yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    }
+  }
   const hashedConfig = { ...cfg, target };
-  const hash = contentHash([graphBytes], hashedConfig, VERSION);
+  const hash = contentHash(graphChunks(), hashedConfig, VERSION);
   const existing = readExisting(flags.out);
   if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
     const result = { status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing.files };

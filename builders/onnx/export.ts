@@ -33,7 +33,9 @@ export interface ExportOptions {
 export interface ExternalTensor {
   name: string;
   offset: number;
-  data: Uint8Array;
+  byteLength: number;
+  /** The bytes: a view of in-memory weights, or read on access for lazy weights. */
+  readonly data: Uint8Array;
 }
 export interface ExternalData {
   /** The side file's name, as recorded in the model (relative to the model file). */
@@ -152,25 +154,26 @@ export function exportOnnx(graph: Graph, opts: ExportOptions = {}): OnnxExport {
   }
 
   const inits = ctx.inits;
-  const totalBytes = inits.reduce((a, t) => a + t.bytes.byteLength, 0);
+  const totalBytes = inits.reduce((a, t) => a + t.byteLength, 0);
   const external = totalBytes > threshold || totalBytes >= FORCE_EXTERNAL_BYTES;
   const tensors: ExternalTensor[] = [];
   let offset = 0;
   const initializer = inits.map((t): OnnxTypes.ITensorProto => {
     const base = { name: t.name, dataType: ONNX_TYPE[t.dtype], dims: t.dims };
-    if (!external || t.bytes.byteLength < EXTERNAL_MIN_TENSOR_BYTES) return { ...base, rawData: t.bytes };
+    if (!external || t.byteLength < EXTERNAL_MIN_TENSOR_BYTES) return { ...base, rawData: t.bytes };
     offset = Math.ceil(offset / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
-    tensors.push({ name: t.name, offset, data: t.bytes });
+    // `data` stays a getter for lazy weights: the side file is written one tensor at a time.
+    tensors.push(Object.defineProperty({ name: t.name, offset, byteLength: t.byteLength } as ExternalTensor, 'data', { enumerable: true, get: () => t.bytes }));
     const entry = {
       ...base,
       dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
       externalData: [
         { key: 'location', value: dataPath },
         { key: 'offset', value: String(offset) },
-        { key: 'length', value: String(t.bytes.byteLength) },
+        { key: 'length', value: String(t.byteLength) },
       ],
     };
-    offset += t.bytes.byteLength;
+    offset += t.byteLength;
     return entry;
   });
 

@@ -1,7 +1,7 @@
 /** The CLI's entry point for ONNX output (`redraft export`, `redraft build --target onnx`). */
 import type { Graph } from '../../dsl/ir.js';
 import { exportOnnx, type ExportOptions } from './export.js';
-import { onnxFiles } from './write.js';
+import { onnxFiles, type FileContent } from './write.js';
 
 /**
  * Exports `graph` as the files `baseName` (+ `baseName.data` when the weights go external),
@@ -12,7 +12,7 @@ export function exportOnnxFiles(
   baseName: string,
   onProgress?: (done: number, total: number) => void,
   opts: Omit<ExportOptions, 'onProgress' | 'externalDataPath'> = {},
-): Record<string, Uint8Array | readonly Uint8Array[]> {
+): Record<string, FileContent> {
   const result = exportOnnx(graph, { ...opts, externalDataPath: `${baseName}.data`, onProgress });
   return onnxFiles(baseName, result);
 }

@@ -10,7 +10,7 @@
  * each layer output), and int8/bool arithmetic goes through int32 (wrapping back on the cast).
  */
 import type { DType } from '../../dsl/dtype.js';
-import { allocate, isFloat, setNumber } from '../../dsl/dtype.js';
+import { allocate, dtypeSize, isFloat, setNumber } from '../../dsl/dtype.js';
 import type { DimsOrTensor, Graph, Layer, TensorId, Weights } from '../../dsl/ir.js';
 import { assertNever } from '../../dsl/ir.js';
 import type { OnnxTypes } from './proto.js';
@@ -41,7 +41,9 @@ export interface Init {
   name: string;
   dtype: VT;
   dims: number[];
-  bytes: Uint8Array;
+  /** The tensor's bytes; for lazy weights a getter that reads them on each access. */
+  readonly bytes: Uint8Array;
+  byteLength: number;
 }
 
 type Attr = OnnxTypes.IAttributeProto;
@@ -93,7 +95,7 @@ export class Ctx {
   private readonly valueNames = new Set<string>();
   private readonly nodeNames = new Set<string>();
   private readonly constCache = new Map<string, Val>();
-  private readonly weightInits = new Map<Weights['data'], { dtype: DType; shape: string; val: Val }>();
+  private readonly weightInits = new Map<object, { dtype: DType; shape: string; val: Val }>();
   private prefix = 'graph';
   private nodeCount = 0;
 
@@ -168,7 +170,8 @@ export class Ctx {
     const hit = key && this.constCache.get(key);
     if (hit) return hit;
     const v = { name: this.uniqueValue(`${this.prefix}/const`), dtype };
-    this.inits.push({ name: v.name, dtype, dims, bytes: valueBytes(dtype, values) });
+    const bytes = valueBytes(dtype, values);
+    this.inits.push({ name: v.name, dtype, dims, bytes, byteLength: bytes.byteLength });
     if (key) this.constCache.set(key, v);
     return v;
   }
@@ -182,11 +185,15 @@ export class Ctx {
   /** An IR constant as an initializer; the same weights buffer used twice is stored once. */
   weights(w: Weights, fallbackName: string): Val {
     const shapeKey = w.shape.join(',');
-    const seen = this.weightInits.get(w.data);
+    // Lazy weights are keyed by their Weights object: touching `data` would read them.
+    const key: object = w.lazy ? w : w.data;
+    const seen = this.weightInits.get(key);
     if (seen && seen.dtype === w.dtype && seen.shape === shapeKey) return seen.val;
     const val = { name: this.uniqueValue(w.name ?? fallbackName), dtype: w.dtype };
-    this.inits.push({ name: val.name, dtype: w.dtype, dims: [...w.shape], bytes: bytesOf(w.data) });
-    if (!seen) this.weightInits.set(w.data, { dtype: w.dtype, shape: shapeKey, val });
+    const byteLength = w.shape.reduce((a, b) => a * b, 1) * dtypeSize(w.dtype);
+    if (w.lazy) this.inits.push({ name: val.name, dtype: w.dtype, dims: [...w.shape], get bytes() { return bytesOf(w.data); }, byteLength });
+    else this.inits.push({ name: val.name, dtype: w.dtype, dims: [...w.shape], bytes: bytesOf(w.data), byteLength });
+    if (!seen) this.weightInits.set(key, { dtype: w.dtype, shape: shapeKey, val });
     return val;
   }
 

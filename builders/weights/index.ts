@@ -25,6 +25,10 @@ export interface Checkpoint {
   has(name: string): boolean;
   get(name: string, expectShape?: readonly number[]): LoadedTensor;
   entry(name: string): TensorEntry & { file: string };
+  /** Total tensor bytes of the checkpoint. */
+  readonly byteLength: number;
+  /** A reader that loads the tensor on each call (offered when the checkpoint is large). */
+  lazy?(name: string, expectShape?: readonly number[]): { dtype: DType; shape: number[]; read(): TypedArray };
   /** Names of float tensors with NaN/Inf. */
   nonFinite(): string[];
   close(): void;
@@ -80,39 +84,52 @@ function resolveFiles(p: string): { root: string; files: Map<string, Safetensors
   throw new ModelError(`no weights in '${p}': expected model.safetensors or model.safetensors.index.json`, 'convert the checkpoint to safetensors (Hugging Face: save_pretrained(..., safe_serialization=True))');
 }
 
-/** Opens a checkpoint; tensors are read when first requested and kept. */
-export function loadWeights(p: string): Checkpoint {
+/** Checkpoints above this many bytes stream their weights instead of keeping them (REDRAFT_LAZY_WEIGHTS_BYTES). */
+export const LAZY_WEIGHTS_BYTES = Number(process.env.REDRAFT_LAZY_WEIGHTS_BYTES ?? 2 ** 30);
+
+/** Opens a checkpoint; tensors are read when first requested and kept (or streamed, when large). */
+export function loadWeights(p: string, opts: { lazyAbove?: number } = {}): Checkpoint {
   const { root, files, owner } = resolveFiles(p);
   const cache = new Map<string, LoadedTensor>();
+  const byteLength = [...files.values()].reduce((a, f) => a + [...f.tensors.values()].reduce((b, e) => b + e.byteLength, 0), 0);
+  const lazyAbove = opts.lazyAbove ?? LAZY_WEIGHTS_BYTES;
   const fileOf = (name: string) => {
     const f = owner.get(name);
     if (!f) throw new ModelError(`weight '${name}' is missing from ${root}`, 'check that the checkpoint matches the model config (architecture, layer count, names)');
     return files.get(f)!;
+  };
+  const checkShape = (name: string, shape: number[], expectShape?: readonly number[]) => {
+    if (expectShape && (shape.length !== expectShape.length || shape.some((d, i) => d !== expectShape[i])))
+      throw new ModelError(`weight '${name}' in ${owner.get(name)} has shape [${shape.join(', ')}], expected [${expectShape.join(', ')}]`, 'the checkpoint does not match config.json (hidden size, heads, vocabulary)');
+  };
+  const reader = (name: string, expectShape?: readonly number[]) => {
+    const f = fileOf(name);
+    const e = f.entry(name);
+    checkShape(name, e.shape, expectShape);
+    const dtype: DType | undefined = e.stDtype === 'F64' ? 'float32' : e.dtype;
+    if (!dtype) throw new ModelError(`weight '${name}' in ${owner.get(name)} has dtype ${e.stDtype}, which redraft cannot use`, 'convert it to F32, F16 or BF16');
+    const read = (): TypedArray => {
+      const data = f.typed(name);
+      return (e.stDtype === 'F64' ? Float32Array.from(data as Float64Array) : data) as TypedArray;
+    };
+    return { dtype, shape: [...e.shape], read };
   };
   return {
     path: root,
     names: () => [...owner.keys()].sort(),
     has: (name) => owner.has(name),
     entry: (name) => ({ ...fileOf(name).entry(name), file: owner.get(name)! }),
+    byteLength,
     get(name, expectShape) {
-      const f = fileOf(name);
-      const e = f.entry(name);
-      if (expectShape && (e.shape.length !== expectShape.length || e.shape.some((d, i) => d !== expectShape[i])))
-        throw new ModelError(`weight '${name}' in ${owner.get(name)} has shape [${e.shape.join(', ')}], expected [${expectShape.join(', ')}]`, 'the checkpoint does not match config.json (hidden size, heads, vocabulary)');
       let t = cache.get(name);
       if (!t) {
-        let data = f.typed(name);
-        let dtype = e.dtype;
-        if (e.stDtype === 'F64') {
-          data = Float32Array.from(data as Float64Array);
-          dtype = 'float32';
-        }
-        if (!dtype) throw new ModelError(`weight '${name}' in ${owner.get(name)} has dtype ${e.stDtype}, which redraft cannot use`, 'convert it to F32, F16 or BF16');
-        t = { dtype, shape: [...e.shape], data: data as TypedArray };
+        const r = reader(name, expectShape);
+        t = { dtype: r.dtype, shape: r.shape, data: r.read() };
         cache.set(name, t);
-      }
+      } else checkShape(name, t.shape, expectShape);
       return t;
     },
+    lazy: byteLength > lazyAbove ? (name, expectShape) => reader(name, expectShape) : undefined,
     nonFinite: () => [...files.values()].flatMap((f) => f.nonFinite()),
     close: () => files.forEach((f) => f.close()),
   };

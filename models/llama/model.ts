@@ -26,15 +26,24 @@ export interface LlamaWeights {
 
 /** A weight as a constant of `dtype` (float32 checkpoints are converted at load time). */
 export function weightConstant(net: Network, ws: WeightSource, name: string, shape: number[], dtype: DType): Tensor {
+  const lazy = ws.lazy?.(name, shape);
+  if (lazy && (lazy.dtype === dtype || lazy.dtype === 'float32')) {
+    // Streamed: read (and converted) whenever a backend needs the bytes, never kept.
+    return net.lazyConstant(dtype, lazy.shape, () => (lazy.dtype === dtype ? lazy.read() : convertF32(lazy.read() as Float32Array, dtype)), name);
+  }
   const w = ws.get(name, shape);
   if (w.dtype === dtype) return net.constant(w.data, dtype, w.shape, name);
   if (w.dtype !== 'float32') return cast(net.constant(w.data, w.dtype, w.shape, name), dtype);
-  const src = w.data as Float32Array;
-  if (dtype === 'float32') return net.constant(src, dtype, w.shape, name);
+  return net.constant(convertF32(w.data as Float32Array, dtype), dtype, w.shape, name);
+}
+
+/** float32 weights in `dtype` (half types rounded to nearest even). */
+function convertF32(src: Float32Array, dtype: DType): Float32Array | Uint16Array {
+  if (dtype === 'float32') return src;
   const conv = dtype === 'float16' ? f32ToF16 : f32ToBf16;
   const out = new Uint16Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = conv(src[i]);
-  return net.constant(out, dtype, w.shape, name);
+  return out;
 }
 
 /** Loads and shape-checks every weight against the config (names as Hugging Face). */
