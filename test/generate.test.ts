@@ -112,3 +112,41 @@ describe('speculative sampling', () => {
     expect(cold.outputIds).toEqual(greedy.outputIds);
   });
 });
+
+describe('in-flight batching', () => {
+  it('a batch mixing a context row and a generation row gives each row its solo result', async () => {
+    const { llm, drafter } = models(9, 16, 8, 1);
+    const def = redrafterModel(llm, drafter, { name: 'mix' });
+    const W = 2;
+    const L = 3;
+    const step = def.stepGraph({ dtype: 'float32', beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: 40 });
+    const c = def.llmConfig;
+    const kv = (B: number, S: number, data?: ArrayLike<number>) => hostTensor('float32', [c.numLayers, 2, B, c.numKvHeads, S, c.headDim], data ?? new Array(c.numLayers * 2 * B * c.numKvHeads * S * c.headDim).fill(0));
+    const noBeams = (B: number) => hostTensor('int64', [B, W, L], new Array(B * W * L).fill(0));
+    // Row B first processes its prompt alone, giving it a cache and beams.
+    const promptB = [7, 8, 9];
+    const ctxB = runGraph(step, { is_context: hostTensor('bool', [1], [1]), input_ids: hostTensor('int64', [1, 3], promptB), beams: noBeams(1), past_padding_mask: hostTensor('int64', [1, 0], []), past_kv: kv(1, 0) });
+    const genInputs = (T: number) => ({ beams: ctxB.next_beams, past_padding_mask: hostTensor('int64', [1, 3], [1, 1, 1]), past_kv: ctxB.prompt_kv, pad: T });
+    const soloB = runGraph(step, { is_context: hostTensor('bool', [1], [0]), input_ids: hostTensor('int64', [1, 1], [0]), beams: genInputs(1).beams, past_padding_mask: genInputs(1).past_padding_mask, past_kv: ctxB.prompt_kv });
+    const promptA = [3, 4, 5, 6];
+    const soloA = runGraph(step, { is_context: hostTensor('bool', [1], [1]), input_ids: hostTensor('int64', [1, 4], promptA), beams: noBeams(1), past_padding_mask: hostTensor('int64', [1, 0], []), past_kv: kv(1, 0) });
+    // Mixed: row 0 = A (context, no history), row 1 = B (generation); the past is B's cache.
+    const pastB = Array.from(ctxB.prompt_kv.data as Float32Array);
+    const perRow = c.numKvHeads * 3 * c.headDim;
+    const mixedPast: number[] = [];
+    for (let lk = 0; lk < c.numLayers * 2; lk++) mixedPast.push(...new Array(perRow).fill(0), ...pastB.slice(lk * perRow, (lk + 1) * perRow));
+    const beamsB = Array.from(ctxB.next_beams.data as BigInt64Array);
+    const mixed = runGraph(step, {
+      is_context: hostTensor('bool', [2], [1, 0]),
+      input_ids: hostTensor('int64', [2, 4], [...promptA, 0, 0, 0, 0]),
+      beams: hostTensor('int64', [2, W, L], [...new Array(W * L).fill(0n), ...beamsB]),
+      past_padding_mask: hostTensor('int64', [2, 3], [0, 0, 0, 1, 1, 1]),
+      past_kv: kv(2, 3, mixedPast),
+    });
+    const row = (t: { data: ArrayLike<unknown>; shape: number[] }, b: number) => Array.from(t.data).slice((b * t.data.length) / t.shape[0], ((b + 1) * t.data.length) / t.shape[0]);
+    expect(row(mixed.next_beams, 0)).toEqual(row(soloA.next_beams, 0));
+    expect(row(mixed.next_beams, 1)).toEqual(row(soloB.next_beams, 0));
+    expect(row(mixed.n_accepted, 1)).toEqual(row(soloB.n_accepted, 0));
+    expect(row(mixed.accepted_tokens, 1)).toEqual(row(soloB.accepted_tokens, 0));
+  });
+});
