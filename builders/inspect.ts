@@ -3,8 +3,11 @@
  * dtype, inputs/outputs with dim ranges, and FLOPs / activation memory for concrete dims.
  */
 import { dtypeSize } from '../dsl/dtype.js';
+import { dimToString, evalDim as evalDimWith } from '../dsl/dim.js';
 import type { Dim } from '../dsl/dim.js';
-import { dimToString } from '../dsl/dim.js';
+import { engineIoTable } from './engine-io.js';
+
+const evalDim = (d: Dim, env: Record<string, number>) => evalDimWith(d, (n) => env[n]);
 import type { Graph, TensorInfo } from '../dsl/ir.js';
 
 export interface GraphSummary {
@@ -15,31 +18,6 @@ export interface GraphSummary {
   inputs: { name: string; dtype: string; shape: string[]; ranges: Record<string, { min: number; opt: number; max: number }> }[];
   outputs: { name: string; dtype: string; shape: string[] }[];
   estimate?: { dims: Record<string, number>; flops: number; activationBytes: number; weightBytes: number };
-}
-
-/** Evaluates a dim for concrete symbol values; undefined when a factor is unknown. */
-export function evalDim(d: Dim, env: Record<string, number>): number | undefined {
-  if (typeof d === 'number') return d;
-  let v = d.coef;
-  for (const f of d.factors) {
-    const x = evalFactor(f, env);
-    if (x === undefined) return undefined;
-    v *= x;
-  }
-  return v;
-}
-
-function evalFactor(f: string, env: Record<string, number>): number | undefined {
-  if (f in env) return env[f];
-  // Opaque factors are small expressions: (a+b), (a-b), (a/b), max(a,b), min(a,b).
-  const src = f.replace(/[A-Za-z_][A-Za-z0-9_#]*/g, (name) => (name === 'max' || name === 'min' ? `Math.${name}` : name in env ? String(env[name]) : 'NaN'));
-  if (!/^[0-9+\-*/(),. Mathaxin]*$/.test(src)) return undefined;
-  try {
-    const v = Function(`"use strict"; return (${src.replace(/\//g, '/')});`)() as number;
-    return Number.isFinite(v) ? Math.floor(v) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function numel(t: TensorInfo, env: Record<string, number>): number {
@@ -94,13 +72,8 @@ export function summarize(g: Graph, dims?: Record<string, number>): GraphSummary
     layers: g.layers.length,
     layersByKind: Object.fromEntries(Object.entries(layersByKind).sort(([a], [b]) => a.localeCompare(b))),
     parameters: { count, bytes, byDtype },
-    inputs: g.inputs.map((b) => {
-      const t = g.tensors[b.id];
-      const ranges: GraphSummary['inputs'][number]['ranges'] = {};
-      for (const d of t.shape) if (typeof d !== 'number') for (const f of d.factors) if (g.symbols[f]) ranges[f] = g.symbols[f];
-      return { name: b.name, dtype: t.dtype, shape: t.shape.map(dimToString), ranges };
-    }),
-    outputs: g.outputs.map((b) => ({ name: b.name, dtype: g.tensors[b.id].dtype, shape: g.tensors[b.id].shape.map(dimToString) })),
+    inputs: engineIoTable(g).inputs,
+    outputs: engineIoTable(g).outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
   };
   if (dims) {
     const env = { ...Object.fromEntries(Object.entries(g.symbols).map(([k, r]) => [k, r.opt])), ...dims };

@@ -140,3 +140,73 @@ export interface DimRange {
   opt: number;
   max: number;
 }
+
+/**
+ * The value of a dim for concrete symbol values (`lookup(name)`), or undefined when a symbol is
+ * unknown. Opaque factors such as `(past+seq)` or `max(a,b)` are evaluated too.
+ */
+export function evalDim(d: Dim, lookup: (name: string) => number | undefined): number | undefined {
+  if (typeof d === 'number') return d;
+  let v = d.coef;
+  for (const f of d.factors) {
+    const x = evalFactor(f, lookup);
+    if (x === undefined) return undefined;
+    v *= x;
+  }
+  return v;
+}
+
+/** A tiny recursive-descent evaluator for the factor strings dims are made of. */
+function evalFactor(src: string, lookup: (name: string) => number | undefined): number | undefined {
+  const direct = lookup(src);
+  if (direct !== undefined) return direct;
+  const tokens = src.match(/[A-Za-z_][A-Za-z0-9_#]*|\d+|[-+*/(),]/g) ?? [];
+  let i = 0;
+  const peek = () => tokens[i];
+  const next = () => tokens[i++];
+  const atom = (): number | undefined => {
+    const t = next();
+    if (t === undefined) return undefined;
+    if (t === '(') {
+      const v = sum();
+      next(); // ')'
+      return v;
+    }
+    if (t === '-') {
+      const v = atom();
+      return v === undefined ? undefined : -v;
+    }
+    if (/^\d+$/.test(t)) return Number(t);
+    if ((t === 'max' || t === 'min') && peek() === '(') {
+      next();
+      const a = sum();
+      next(); // ','
+      const b = sum();
+      next(); // ')'
+      return a === undefined || b === undefined ? undefined : t === 'max' ? Math.max(a, b) : Math.min(a, b);
+    }
+    return lookup(t);
+  };
+  const product = (): number | undefined => {
+    let v = atom();
+    while (peek() === '*' || peek() === '/') {
+      const op = next();
+      const r = atom();
+      if (v === undefined || r === undefined) return undefined;
+      v = op === '*' ? v * r : Math.floor(v / r);
+    }
+    return v;
+  };
+  const sum = (): number | undefined => {
+    let v = product();
+    while (peek() === '+' || peek() === '-') {
+      const op = next();
+      const r = product();
+      if (v === undefined || r === undefined) return undefined;
+      v = op === '+' ? v + r : v - r;
+    }
+    return v;
+  };
+  const v = sum();
+  return i === tokens.length ? v : undefined;
+}

@@ -66,3 +66,16 @@ describe('graph serialization', () => {
     expect(() => deserializeGraph(new Uint8Array([1, 2, 3, 255, 255]), 'bad.graph')).toThrow(ModelError);
   });
 });
+
+import { evalDim } from '../dsl/dim.js';
+describe('evalDim', () => {
+  it('evaluates monomials and opaque sums/max for concrete symbols', () => {
+    const env: Record<string, number> = { batch: 3, past: 5, seq: 2 };
+    const look = (n: string) => env[n];
+    expect(evalDim(dimMul(sym('batch'), 4), look)).toBe(12);
+    expect(evalDim(dimAdd(sym('past'), sym('seq')), look)).toBe(7);
+    expect(evalDim(parseDim('2*(past-seq)'), look)).toBe(6);
+    expect(evalDim(parseDim('max(past,seq)'), look)).toBe(5);
+    expect(evalDim(sym('unknown'), look)).toBeUndefined();
+  });
+});

@@ -3,8 +3,7 @@
  * layer semantics. float16/bfloat16 are stored as raw bits and computed in float32 or wider;
  * int64 is exact (BigInt64Array). Intermediates are freed after their last use.
  */
-import type { Dim } from '../../dsl/dim.js';
-import { dimToString, shapeToString } from '../../dsl/dim.js';
+import { dimToString, evalDim, shapeToString } from '../../dsl/dim.js';
 import { RedraftError, UsageError } from '../../dsl/errors.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { DimsOrTensor, Graph, Layer } from '../../dsl/ir.js';
@@ -20,18 +19,6 @@ export class InterpError extends RedraftError {
   constructor(layer: Layer, message: string) {
     super(`${message}${layer.site && !message.includes(layer.site) ? `\n  (layer '${layer.name}' built at ${layer.site})` : ''}`, { exitCode: 4 });
   }
-}
-
-/** Evaluates a dim for bound symbol values. */
-function evalDim(d: Dim, env: Map<string, number>): number | undefined {
-  if (typeof d === 'number') return d;
-  let v = d.coef;
-  for (const f of d.factors) {
-    const x = env.get(f);
-    if (x === undefined) return undefined;
-    v *= x;
-  }
-  return v;
 }
 
 /** Checks inputs against the declared dtypes, ranks, static dims and named-dim ranges. */
@@ -69,7 +56,7 @@ export function checkInputs(graph: Graph, inputs: Record<string, HostTensor>): v
   for (const b of graph.inputs) {
     const t = graph.tensors[b.id];
     t.shape.forEach((d, i) => {
-      const want = evalDim(d, env);
+      const want = evalDim(d, (n) => env.get(n));
       if (want !== undefined && want !== inputs[b.name].shape[i]) throw new UsageError(`input '${b.name}' dim ${i} is ${inputs[b.name].shape[i]}, expected ${dimToString(d)} = ${want}`);
     });
   }

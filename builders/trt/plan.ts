@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { DType, TypedArray } from '../../dsl/dtype.js';
-import { dimToString } from '../../dsl/dim.js';
+import { dimToString, evalDim } from '../../dsl/dim.js';
 import type { DimsOrTensor, Graph, Layer, TensorId } from '../../dsl/ir.js';
 import { assertNever } from '../../dsl/ir.js';
 
@@ -130,13 +130,8 @@ export function lowerToPlan(g: Graph): TrtPlan {
   const weights: PlanWeights[] = [];
   const inputs: PlanInput[] = g.inputs.map((b) => {
     const t = g.tensors[b.id];
-    const prof = (k: 'min' | 'opt' | 'max') =>
-      t.shape.map((d) => {
-        if (typeof d === 'number') return d;
-        let v = d.coef;
-        for (const f of d.factors) v *= g.symbols[f]?.[k] ?? 1;
-        return v;
-      });
+    // Profile dims from the named dims' ranges (compound dims like (past+seq) evaluated).
+    const prof = (k: 'min' | 'opt' | 'max') => t.shape.map((d) => evalDim(d, (n) => g.symbols[n]?.[k]) ?? 1);
     return { id: b.id, name: b.name, dtype: TRT_DTYPE[t.dtype], dims: t.shape.map((d) => (typeof d === 'number' ? d : -1)), profile: { min: prof('min'), opt: prof('opt'), max: prof('max') } };
   });
   const layers: PlanLayer[] = g.layers.map((l) => ({
