@@ -8,3 +8,4 @@ export { Tensor, Network, defaultNet, withNetwork, buildNetwork } from './networ
 export type { LayerSpec, InputSpec } from './network.js';
 export * from './host.js';
 export { serializeGraph, deserializeGraph, GRAPH_FORMAT_VERSION } from './serialize.js';
+export { mulberry32 } from './random.js';

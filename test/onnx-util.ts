@@ -1,5 +1,6 @@
 /** Shared by the onnx*.test.ts files: export a graph, run it in ONNX Runtime and on the interpreter, compare. */
 import { expect } from 'vitest';
+import { mulberry32 } from '../dsl/random.js';
 import { runGraph } from '../builders/interp/index.js';
 import { runGraphOnnx, sessionForGraph } from '../builders/onnx/env.js';
 import type { ExportOptions } from '../builders/onnx/export.js';
@@ -70,16 +71,7 @@ export function net1(name: string, inputs: [string, HostTensor['dtype'], (number
 }
 
 /** Deterministic pseudo-random numbers (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 export function randn(dtype: HostTensor['dtype'], shape: number[], seed = 1, scale = 2): HostTensor {
   const r = rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);

@@ -9,6 +9,7 @@ import type { DType, TypedArray } from '../../dsl/dtype.js';
 import { allocate } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { Graph } from '../../dsl/ir.js';
+import { mulberry32 } from '../../dsl/random.js';
 
 export type Runner = (graph: Graph, inputs: Record<string, HostTensor>) => Promise<Record<string, HostTensor>>;
 
@@ -64,16 +65,6 @@ class KvCache {
         }
     return new KvCache(s, B, S, out);
   }
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const i64 = (shape: number[], v: bigint[]): HostTensor => ({ dtype: 'int64', shape, data: BigInt64Array.from(v) });

@@ -5,6 +5,7 @@
  */
 import type { LoadedModel, WeightTensor } from '../env.js';
 import { memoryWeights } from '../memory-weights.js';
+import { mulberry32 } from '../../dsl/random.js';
 
 export const TINY_LLAMA_CONFIG = {
   model_type: 'llama',
@@ -34,17 +35,8 @@ export const TINY_DRAFTER_CONFIG = {
   rnn: true,
 };
 
-/** mulberry32: a tiny deterministic PRNG, so the same seed gives the same weights everywhere. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The same seed gives the same weights everywhere. */
+const rng = mulberry32;
 
 function normal(next: () => number, shape: number[], std: number): WeightTensor {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -9,6 +9,7 @@
  */
 import { buildNetwork } from '../../dsl/network.js';
 import type { Network, Tensor } from '../../dsl/network.js';
+import { mulberry32 } from '../../dsl/random.js';
 import {
   add, cast, concat, embedding, floordiv, linear, log_softmax, mod, shape, silu, topk, unsqueeze, view, expand,
 } from '../../ops/index.js';
@@ -20,13 +21,8 @@ const HIDDEN = 32;
 const EXIT = 64;
 
 function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5) * 0.4;
-  };
+  const next = mulberry32(seed);
+  return () => (next() - 0.5) * 0.4;
 }
 
 function weight(net: Network, next: () => number, name: string, shape: number[]): Tensor {

@@ -11,6 +11,7 @@ import type { DType } from '../../dsl/dtype.js';
 import { hostTensor } from '../../dsl/host.js';
 import type { HostTensor } from '../../dsl/host.js';
 import { buildNetwork } from '../../dsl/network.js';
+import { mulberry32 } from '../../dsl/random.js';
 import { serializeGraph } from '../../dsl/serialize.js';
 import { runGraph } from '../../builders/interp/index.js';
 import { exportOnnx } from '../../builders/onnx/export.js';
@@ -100,13 +101,8 @@ export const DRAFTER_7B = { model_type: 'recurrent_drafting_drafter', vocab_size
 
 /** Random-valued weights (seeded), materialized: for execution benchmarks. */
 export function randomModel(name: string, shapes: Map<string, number[]>, config: Record<string, unknown>, seed: number, scale = 0.05): LoadedModel {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5) * 2 * scale;
-  };
+  const uniform = mulberry32(seed);
+  const next = () => (uniform() - 0.5) * 2 * scale;
   const tensors = new Map<string, WeightTensor>();
   for (const [n, s] of shapes) {
     const count = s.reduce((x, y) => x * y, 1);
