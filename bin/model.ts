@@ -9,6 +9,7 @@ import { ModelError, RedraftError, UsageError } from '../dsl/errors.js';
 import type { Graph } from '../dsl/ir.js';
 import { resolveBuildConfig, type BuildConfig } from '../builders/build-config.js';
 import { loadModelDir } from '../builders/model-dir.js';
+import { checkPair } from '../builders/config.js';
 import type { LoadedModel } from '../models/env.js';
 import { isModelDefinition, type ModelDefinition } from '../models/definition.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
@@ -75,8 +76,9 @@ export async function resolveModel(flags: ModelFlags, out: Output): Promise<Reso
     throw new UsageError(`--model '${m}' is neither a built-in model, a directory nor a model module`, `built-in models: ${BUILTIN_MODELS.join(', ')}; or pass a directory holding config.json and model.safetensors`);
   if (!fs.statSync(m).isDirectory()) throw new UsageError(`--model '${m}' is a file but not a .ts/.js module`, 'pass a directory holding config.json, or a model module');
   if (!flags.drafter) throw new UsageError(`--model '${m}' is a base model directory; a ReDrafter build also needs --drafter DIR`, 'pass the drafter checkpoint directory with --drafter');
-  const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s) });
-  const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s) });
+  const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking base model weights', d, t) });
+  const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking drafter weights', d, t) });
+  checkPair(llm.config, path.join(m, 'config.json'), drafter.config, path.join(flags.drafter, 'config.json'));
   return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), llm, drafter };
 }
 

@@ -33,12 +33,12 @@ export function readConfigJson(dir: string): Record<string, unknown> {
 }
 
 /** Loads and validates a model directory; warns (or fails with strict) on NaN/Inf weights. */
-export function loadModelDir(dir: string, kind: ModelKind, opts: { strict?: boolean; warn?: (msg: string) => void } = {}): LoadedModelDir {
+export function loadModelDir(dir: string, kind: ModelKind, opts: { strict?: boolean; warn?: (msg: string) => void; progress?: (done: number, total: number) => void } = {}): LoadedModelDir {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelError(`model directory '${dir}' does not exist`, 'check the path');
   const config = readConfigJson(dir);
   validateConfig(config, kind, path.join(dir, 'config.json'));
   const weights = loadWeights(dir);
-  const bad = weights.nonFinite();
+  const bad = weights.nonFinite(opts.progress);
   if (bad.length) {
     const msg = `${weights.path}: ${bad.length} weight tensor(s) hold NaN or Inf: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''}`;
     if (opts.strict) throw new ModelError(msg, 'fix the checkpoint, or drop --strict to build anyway');

@@ -76,6 +76,13 @@ describe('bad models and weights (exit 4)', () => {
     expect(r.stderr).toMatch(/config\.json: missing required field "num_hidden_layers"/);
     expect(files(out)).toEqual([]);
   });
+  it('a drafter that does not match its base model', () => {
+    const out = tmp();
+    const r = redraft(['build', '--model', path.join(GOLDEN, 'models/llama_1_0'), '--drafter', path.join(GOLDEN, 'models/drafter_1_0'), '--target', 'onnx', '--out', out]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/vocab_size differs: .*llama_1_0\/config\.json has 32, .*drafter_1_0\/config\.json has 7/);
+    expect(files(out)).toEqual([]);
+  });
   it('truncated weights', () => {
     const dir = tmp();
     fs.copyFileSync(path.join(GOLDEN, 'models/llama_1_0/config.json'), path.join(dir, 'config.json'));

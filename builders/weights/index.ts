@@ -29,8 +29,8 @@ export interface Checkpoint {
   readonly byteLength: number;
   /** A reader that loads the tensor on each call (offered when the checkpoint is large). */
   lazy?(name: string, expectShape?: readonly number[]): { dtype: DType; shape: number[]; read(): TypedArray };
-  /** Names of float tensors with NaN/Inf. */
-  nonFinite(): string[];
+  /** Names of float tensors with NaN/Inf (reads every tensor once; `onProgress(done, total)`). */
+  nonFinite(onProgress?: (done: number, total: number) => void): string[];
   close(): void;
 }
 
@@ -130,7 +130,11 @@ export function loadWeights(p: string, opts: { lazyAbove?: number } = {}): Check
       return t;
     },
     lazy: byteLength > lazyAbove ? (name, expectShape) => reader(name, expectShape) : undefined,
-    nonFinite: () => [...files.values()].flatMap((f) => f.nonFinite()),
+    nonFinite: (onProgress) => {
+      let done = 0;
+      const total = owner.size;
+      return [...files.values()].flatMap((f) => f.nonFinite(() => onProgress?.(++done, total)));
+    },
     close: () => files.forEach((f) => f.close()),
   };
 }

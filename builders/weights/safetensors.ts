@@ -209,9 +209,10 @@ export class SafetensorsFile {
   }
 
   /** Names of float tensors holding NaN or ±Inf (scanned one tensor at a time). */
-  nonFinite(): string[] {
+  nonFinite(onTensor?: () => void): string[] {
     const bad: string[] = [];
     for (const e of this.tensors.values()) {
+      onTensor?.();
       if (!['F32', 'F16', 'BF16', 'F64'].includes(e.stDtype)) continue;
       const a = this.typed(e.name);
       if (e.stDtype === 'F32' || e.stDtype === 'F64') {
