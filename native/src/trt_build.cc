@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,7 +38,12 @@ LoadResult loadTensorRT(const std::string& explicitPath) {
   std::vector<std::string> names;
   if (!explicitPath.empty()) names.push_back(explicitPath);
   if (const char* env = std::getenv("TENSORRT_LIB")) names.push_back(env);
-  for (const char* n : {"libnvinfer.so.10", "libnvinfer.so.11", "libnvinfer.so"}) names.push_back(n);
+#ifdef REDRAFT_HAVE_TRT_HEADERS
+  // The library's major version must match the headers compiled in: try that one first.
+  names.push_back("libnvinfer.so." + std::to_string(NV_TENSORRT_MAJOR));
+#endif
+  for (const char* n : {"libnvinfer.so.10", "libnvinfer.so.11", "libnvinfer.so"})
+    if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
   std::string errors;
   for (const auto& n : names) {
     r.tried.push_back(n);
@@ -88,9 +94,15 @@ Napi::Value buildEngine(const Napi::CallbackInfo& info) {
 
 using namespace nvinfer1;
 
+// Public-header differences across the 10.x line (11.x has all of these):
+// 10.1 adds UnaryOperation::kISNAN, 10.8 addCumulative, 10.14 the index dtype of addTopK/addNonZero.
+#define REDRAFT_TRT_AT_LEAST(maj, min) (NV_TENSORRT_MAJOR > (maj) || (NV_TENSORRT_MAJOR == (maj) && NV_TENSORRT_MINOR >= (min)))
+
 // The plan's enum tables mirror NvInfer.h; make the compiler check them.
 static_assert(static_cast<int>(ElementWiseOperation::kLESS) == 13, "ElementWiseOperation values changed");
+#if REDRAFT_TRT_AT_LEAST(10, 1)
 static_assert(static_cast<int>(UnaryOperation::kISNAN) == 24, "UnaryOperation values changed");
+#endif
 static_assert(static_cast<int>(ActivationType::kGELU_TANH) == 13, "ActivationType values changed");
 static_assert(static_cast<int>(ReduceOperation::kAVG) == 4, "ReduceOperation values changed");
 static_assert(static_cast<int>(SampleMode::kFILL) == 3, "SampleMode values changed");
@@ -222,7 +234,12 @@ struct Replay {
         s->setAxes(l.axesMask);
         return s;
       }
-      case Method::TopK: return net.addTopK(in(0), static_cast<TopKOperation>(l.op), l.k, l.axesMask, DataType::kINT32);
+      case Method::TopK:
+#if REDRAFT_TRT_AT_LEAST(10, 14)
+        return net.addTopK(in(0), static_cast<TopKOperation>(l.op), l.k, l.axesMask, DataType::kINT32);
+#else
+        return net.addTopK(in(0), static_cast<TopKOperation>(l.op), l.k, l.axesMask);  // int32 indices
+#endif
       case Method::Reduce: return net.addReduce(in(0), static_cast<ReduceOperation>(l.op), l.axesMask, l.keepDims);
       case Method::Select: return net.addSelect(in(0), in(1), in(2));
       case Method::Fill: {
@@ -232,14 +249,25 @@ struct Replay {
         f->setBeta(l.beta);
         return f;
       }
-      case Method::Cumulative: return net.addCumulative(in(0), scalarAxis(l.axis), CumulativeOperation::kSUM, l.exclusive, l.reverse);
+      case Method::Cumulative:
+#if REDRAFT_TRT_AT_LEAST(10, 8)
+        return net.addCumulative(in(0), scalarAxis(l.axis), CumulativeOperation::kSUM, l.exclusive, l.reverse);
+#else
+        throw std::runtime_error("layer '" + l.name + "': addCumulative needs TensorRT 10.8 or newer; these headers are " + headersVersion() +
+                                 " (rebuild with TENSORRT_INCLUDE_DIR pointing at 10.8+ headers)");
+#endif
       case Method::Cast: return net.addCast(in(0), static_cast<DataType>(l.dtype));
       case Method::Scatter: {
         IScatterLayer* s = net.addScatter(in(0), in(1), in(2), static_cast<ScatterMode>(l.op));
         s->setAxis(l.axis);
         return s;
       }
-      case Method::NonZero: return net.addNonZero(in(0), DataType::kINT64);
+      case Method::NonZero:
+#if REDRAFT_TRT_AT_LEAST(10, 14)
+        return net.addNonZero(in(0), DataType::kINT64);
+#else
+        return net.addNonZero(in(0));  // int64 indices before 10.14
+#endif
     }
     return nullptr;
   }
