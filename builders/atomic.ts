@@ -30,10 +30,27 @@ export function cleanupTemporaries(): void {
   live.clear();
 }
 
+/**
+ * `mkdir -p` one level at a time. Node's own `{ recursive: true }` spins forever where mkdir
+ * answers ENOENT under an existing parent (e.g. below /proc); this fails instead.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let p = path.resolve(dir);
+  while (!fs.existsSync(p)) {
+    missing.push(p);
+    const parent = path.dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  for (const d of missing.reverse()) fs.mkdirSync(d);
+}
+
 /** Checks that `dir` can be created and written, with a message naming it. */
 export function ensureWritableDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
+    if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
     throw new RedraftError(`output directory '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {

@@ -5,7 +5,7 @@ import { isDType } from '../dsl/dtype.js';
 import { UsageError } from '../dsl/errors.js';
 import type { HostTensor } from '../dsl/host.js';
 import { hostTensor, toNumbers } from '../dsl/host.js';
-import { writeFileAtomic } from './atomic.js';
+import { ensureWritableDir, writeFileAtomic } from './atomic.js';
 import { loadWeights, writeSafetensors } from './weights/index.js';
 
 export function readTensors(file: string): Record<string, HostTensor> {
@@ -38,7 +38,7 @@ export function readTensors(file: string): Record<string, HostTensor> {
 }
 
 export function writeTensors(file: string, tensors: Record<string, HostTensor>): void {
-  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  ensureWritableDir(path.dirname(path.resolve(file)));
   if (file.endsWith('.safetensors')) {
     writeSafetensors(file, Object.entries(tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, data: t.data })));
     return;

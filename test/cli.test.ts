@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'bin', 'redraft.js');
-const GOLDEN = path.resolve(ROOT, '../shared/golden');
+import { GOLDEN } from './golden-root.js';
 const FIX = path.join(ROOT, 'test', 'fixtures');
 
 function redraft(args: string[], opts: { cwd?: string } = {}) {
@@ -60,6 +60,11 @@ describe('usage errors (exit 2)', () => {
     const r = redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'onnx', '--out', path.join(f, 'sub')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is not writable/);
+  });
+  it('an output path below /proc fails at once instead of spinning in mkdir -p', () => {
+    const r = redraft(['export', '--model', path.join(FIX, 'small-model.ts'), '--format', 'graph', '--out', '/proc/redraft-no/such/model.graph']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/'\/proc\/redraft-no\/such' is not writable/);
   });
 });
 

@@ -7,7 +7,7 @@ import { interpEnv, withGenerate } from '../builders/conformance/env.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { goldenFns } from '../models/golden.js';
 
-const GOLDEN = path.resolve(__dirname, '../../shared/golden');
+import { GOLDEN } from './golden-root.js';
 /** Suites implemented so far; each must pass in full. */
 export const SUITES = ['tree_attention', 'accept', 'llama', 'drafter', 'generate'];
 

@@ -16,8 +16,9 @@ import { buildNetwork } from '../dsl/network.js';
 import { hostTensor } from '../dsl/host.js';
 import { llamaConfigFromHf } from '../models/llama/config.js';
 import { llama_forward, llamaWeights } from '../models/llama/model.js';
+import { GOLDEN } from './golden-root.js';
 
-const MODEL = path.resolve(__dirname, '../../shared/golden/models/llama_1_0');
+const MODEL = path.join(GOLDEN, 'models/llama_1_0');
 
 function graphWith(lazyAbove: number) {
   const cfg = llamaConfigFromHf(readConfigJson(MODEL));

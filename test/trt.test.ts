@@ -26,7 +26,7 @@ import {
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 
-const GOLDEN = path.resolve(__dirname, '../../shared/golden');
+import { GOLDEN } from './golden-root.js';
 
 /** Captures the graphs a golden program builds, by running it with a recording env. */
 async function graphsOf(file: string): Promise<{ graph: Graph; inputs: Record<string, HostTensor> }[]> {

@@ -3,10 +3,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadWeights, SafetensorsFile, writeSafetensors } from '../builders/weights/index.js';
+import { GOLDEN as GOLDEN_ROOT } from './golden-root.js';
 import { loadModelDir } from '../builders/model-dir.js';
 import { ModelError } from '../dsl/errors.js';
 
-const GOLDEN = path.resolve(__dirname, '../../shared/golden/models');
+const GOLDEN = path.join(GOLDEN_ROOT, 'models');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-w-'));
 
 function rawFile(header: unknown, data: Uint8Array = new Uint8Array(0), lenOverride?: bigint): Uint8Array {
