@@ -4,7 +4,8 @@
  * mask (masked scores get float32's lowest finite value), SiLU-gated MLP, final norm, lm_head.
  */
 import type { DType } from '../../dsl/dtype.js';
-import { f32ToBf16, f32ToF16 } from '../../dsl/dtype.js';
+import { f32ToBf16, f32ToF16, FLOAT_DTYPES } from '../../dsl/dtype.js';
+import { ModelError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
   add, cast, concat, constant, cos, div, embedding, linear, matmul, mul, neg, permute, repeat_interleave, rms_norm, select, shape,
@@ -27,6 +28,10 @@ export interface LlamaWeights {
 /** A weight as a constant of `dtype` (float32 checkpoints are converted at load time). */
 export function weightConstant(net: Network, ws: WeightSource, name: string, shape: number[], dtype: DType): Tensor {
   const lazy = ws.lazy?.(name, shape);
+  // A cast would turn integer bits into plausible-looking floats: refuse instead.
+  const stored = lazy?.dtype ?? ws.get(name, shape).dtype;
+  if (!FLOAT_DTYPES.includes(stored))
+    throw new ModelError(`weight '${name}' in ${ws.path} has dtype ${stored}; the model needs a float weight (float32, float16 or bfloat16) of shape [${shape.join(', ')}]`, 'the checkpoint is not this model\'s float weights: re-export it with float tensors');
   if (lazy && (lazy.dtype === dtype || lazy.dtype === 'float32')) {
     // Streamed: read (and converted) whenever a backend needs the bytes, never kept.
     return net.lazyConstant(dtype, lazy.shape, () => (lazy.dtype === dtype ? lazy.read() : convertF32(lazy.read() as Float32Array, dtype)), name);
