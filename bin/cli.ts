@@ -142,21 +142,29 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal('SIGINT'));
   process.once('SIGTERM', onSignal('SIGTERM'));
+  // Read from argv, not from parsed options: parsing itself may be what failed.
+  const json = argv.slice(2).includes('--json');
   try {
-    const code = await program().parseAsync(argv);
-    void code;
+    await program().parseAsync(argv);
     return (process.exitCode as number | undefined) ?? ExitCode.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
-      return ExitCode.usage; // commander already printed the message
+      // commander already printed the message on stderr
+      return failure(json, ExitCode.usage, 'UsageError', e.message.replace(/^error: /, ''));
     }
     cleanupTemporaries();
     if (e instanceof RedraftError) {
       process.stderr.write(`${chalk.red('error')} ${e.message}\n`);
-      return e.exitCode;
+      return failure(json, e.exitCode, e.name, e.message.split('\n  fix: ')[0]!, e.hint);
     }
     process.stderr.write(`${chalk.red('internal error')} ${(e as Error)?.stack ?? String(e)}\n  please report this with the command you ran\n`);
-    return ExitCode.internal;
+    return failure(json, ExitCode.internal, 'InternalError', String((e as Error)?.message ?? e));
   }
+}
+
+/** With --json a failure is still exactly one document on stdout, so CI can parse every run. */
+function failure(json: boolean, exitCode: number, kind: string, message: string, hint?: string): number {
+  if (json && !Output.resultWritten) process.stdout.write(JSON.stringify({ ok: false, exitCode, error: { kind, message, ...(hint ? { hint } : {}) } }, null, 2) + '\n');
+  return exitCode;
 }

@@ -65,10 +65,14 @@ export class Output {
     }
   }
 
-  /** The command's result: a JSON document with --json, else the human text. */
-  result(obj: unknown, text: string): void {
+  /** Set once a command has printed its result, so a later failure adds no second JSON document. */
+  static resultWritten = false;
+
+  /** The command's result: a JSON document (with `ok`) with --json, else the human text. */
+  result(obj: object, text: string, ok = true): void {
     this.stopBar();
-    if (this.json) process.stdout.write(JSON.stringify(obj, null, 2) + '\n');
+    Output.resultWritten = true;
+    if (this.json) process.stdout.write(JSON.stringify({ ok, ...obj }, null, 2) + '\n');
     else if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
   }
 }

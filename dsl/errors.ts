@@ -19,6 +19,11 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+// A user's .ts model runs through tsx and imports redraft's sources, while the CLI runs the
+// compiled copy: two RedraftError classes. Errors carry their class names under a global
+// symbol so `instanceof` holds across both copies.
+const KINDS = Symbol.for('redraft.error.kinds');
+
 /** Base of every error redraft throws on purpose. `hint` says what to do about it. */
 export class RedraftError extends Error {
   readonly exitCode: number;
@@ -28,6 +33,13 @@ export class RedraftError extends Error {
     this.name = new.target.name;
     this.exitCode = opts.exitCode ?? ExitCode.internal;
     this.hint = opts.hint;
+    const kinds: string[] = [];
+    for (let c: unknown = new.target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) kinds.push((c as { name: string }).name);
+    Object.defineProperty(this, KINDS, { value: kinds });
+  }
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    const kinds = (x as { [KINDS]?: string[] } | null)?.[KINDS];
+    return Array.isArray(kinds) ? kinds.includes(this.name) : false;
   }
 }
 

@@ -192,6 +192,20 @@ describe('machine-readable output', () => {
     expect(r.code).toBe(5);
     expect(r.stdout.trim().split('\n').pop()).toBe('1 passed, 1 failed');
     expect(r.stdout).toMatch(/FAIL .*bad\.json: output 'prefix_tree' index \[0, 0, 0\]: want 7, got 0/);
+    const j = redraft(['conformance', dir, '--json']);
+    expect(j.code).toBe(5);
+    const doc = JSON.parse(j.stdout); // exactly one document, even though the run failed
+    expect([doc.ok, doc.passed, doc.failed]).toEqual([false, 1, 1]);
+  });
+  it('with --json every failure is still one JSON document on stdout', () => {
+    const usage = redraft(['build', '--model', 'tiny-redrafter', '--bogus', '--json']);
+    expect(usage.code).toBe(2);
+    expect(JSON.parse(usage.stdout)).toEqual({ ok: false, exitCode: 2, error: { kind: 'UsageError', message: "unknown option '--bogus'" } });
+    const model = redraft(['build', '--model', path.join(FIX, 'shape-error-model.ts'), '--target', 'onnx', '--out', tmp(), '--json']);
+    expect(model.code).toBe(4);
+    const doc = JSON.parse(model.stdout);
+    expect(doc).toMatchObject({ ok: false, exitCode: 4, error: { kind: 'DslError' } });
+    expect(doc.error.message).toMatch(/matmul: contracted dims differ[\s\S]*shape-error-model\.ts:12:\d+/);
   });
 });
 

@@ -17,6 +17,6 @@ export async function conformance(dir: string, opts: { backend: string; filter?:
     filter: opts.filter,
     onCase: (c, i, n) => out.progress(`conformance (${opts.backend})`, i, n),
   });
-  out.result({ backend: opts.backend, dir, passed: r.passed, failed: r.failed, results: r.results }, formatResults(r));
+  out.result({ backend: opts.backend, dir, passed: r.passed, failed: r.failed, results: r.results }, formatResults(r), r.failed === 0);
   if (r.failed > 0) throw new RedraftError(`${r.failed} of ${r.passed + r.failed} golden cases failed on ${opts.backend}`, { exitCode: ExitCode.conformance });
 }
