@@ -1,4 +1,5 @@
 /** The reference interpreter's own contract: input checks, exact int64, half rounding, layer edge cases. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
 import { Network, buildNetwork } from '../dsl/network.js';
@@ -72,5 +73,30 @@ describe('layer edge cases', () => {
       net.markOutput(net.addLayer({ kind: 'gather', inputs: [x.id, i.id], mode: 'default', axis: 0, nbElementWiseDims: 0 })[0], 'y');
     });
     expect(() => runGraph(g, { x: hostTensor('float32', [3], [1, 2, 3]), i: hostTensor('int64', [1], [7]) })).toThrow(/gather 'gather'.*index 7 is out of range for a dim of size 3/);
+  });
+});
+
+describe('topk selection for small k', () => {
+  // k * 16 <= n takes the selection path; it must rank exactly as a stable full sort:
+  // NaN first, then by value, ties to the lower index.
+  it('matches a stable sort on lines full of ties and NaNs, largest and smallest', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(0, 1, 2, -1, 2.5, NaN), { minLength: 48, maxLength: 200 }), fc.integer({ min: 1, max: 3 }), fc.boolean(), (xs, k, largest) => {
+        const g = single((net) => {
+          const x = net.input('x', 'float32', [1, xs.length]);
+          const [v, i] = net.addLayer({ kind: 'topk', inputs: [x.id], op: largest ? 'max' : 'min', k, axis: 1 });
+          net.markOutput(v, 'v');
+          net.markOutput(i, 'i');
+        });
+        const r = runGraph(g, { x: hostTensor('float32', [1, xs.length], xs) });
+        const want = xs
+          .map((v, j) => [v, j] as const)
+          .sort(([a, p], [b, q]) => (Number.isNaN(a) || Number.isNaN(b) ? (Number.isNaN(a) && Number.isNaN(b) ? p - q : Number.isNaN(a) ? -1 : 1) : a === b ? p - q : largest ? b - a : a - b))
+          .slice(0, k);
+        expect(toNumbers(r.i!)).toEqual(want.map(([, j]) => j));
+        expect(toNumbers(r.v!)).toEqual(want.map(([v]) => v));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
