@@ -94,7 +94,15 @@ async function importDefinition(file: string): Promise<ModelDefinition> {
     } else mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (e) {
     if (e instanceof RedraftError) throw e;
-    throw new ModelError(`model module '${file}' threw while loading: ${(e as Error)?.message ?? String(e)}${userFrame(e, abs)}`, 'fix the error in the module (run it with `npx tsx` to see the full trace)', e);
+    const msg = (e as Error)?.message ?? String(e);
+    const missing = /Cannot find (?:module|package) '(redraft(?:\/[\w-]+)?)'/.exec(msg);
+    if (missing)
+      throw new ModelError(
+        `model module '${file}' imports '${missing[1]}', which does not resolve from ${path.dirname(abs)}`,
+        `install redraft in the model's project (npm install --save-dev redraft, or a path to this checkout) and run that project's redraft, or keep the model inside a project that depends on redraft`,
+        e,
+      );
+    throw new ModelError(`model module '${file}' threw while loading: ${msg}${userFrame(e, abs)}`, 'fix the error in the module (run it with `npx tsx` to see the full trace)', e);
   }
   const candidates = [mod.default, mod.model, (mod.default as Record<string, unknown> | undefined)?.default];
   const def = candidates.find(isModelDefinition);

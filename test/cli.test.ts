@@ -115,6 +115,43 @@ describe('bad models and weights (exit 4)', () => {
   });
 });
 
+describe('a model module in its own project', () => {
+  const source = `import { buildNetwork } from 'redraft/dsl';
+import { defineModel } from 'redraft/models';
+import { linear, silu, add, log_softmax } from 'redraft/ops';
+export default defineModel({
+  name: 'my-drafter',
+  build(opts) {
+    return buildNetwork('my-drafter', (net) => {
+      const x = net.input('x', 'float32', ['batch', 8], { batch: { min: 1, opt: 1, max: opts.maxBatch } });
+      const w = net.constant(new Float32Array(64), 'float32', [8, 8], 'w');
+      net.markOutput(log_softmax(add(x, silu(linear(x, w)))), 'log_probs');
+    });
+  },
+});
+`;
+  it('imports redraft by package name when the project depends on it (the README example)', () => {
+    const proj = tmp();
+    fs.writeFileSync(path.join(proj, 'my-drafter.ts'), source);
+    fs.mkdirSync(path.join(proj, 'node_modules'));
+    fs.symlinkSync(ROOT, path.join(proj, 'node_modules', 'redraft'));
+    const out = path.join(proj, 'out');
+    const r = redraft(['build', '--model', path.join(proj, 'my-drafter.ts'), '--target', 'onnx', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(files(out)).toEqual(['config.json', 'model.onnx']);
+  });
+  it('says how to install redraft when the import does not resolve', () => {
+    const proj = tmp();
+    fs.writeFileSync(path.join(proj, 'my-drafter.ts'), source);
+    const out = path.join(proj, 'out');
+    const r = redraft(['build', '--model', path.join(proj, 'my-drafter.ts'), '--target', 'onnx', '--out', out]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/imports 'redraft\/dsl', which does not resolve from/);
+    expect(r.stderr).toMatch(/fix: install redraft in the model's project/);
+    expect(files(out)).toEqual([]);
+  });
+});
+
 describe('missing TensorRT (exit 3)', () => {
   it('fails before any work, names libnvinfer, writes nothing', () => {
     const out = tmp();
