@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
 import { onnxEnv } from '../builders/onnx/env.js';
-import { autoregressiveGenerate, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
+import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 import { drafterShapes, llamaShapes, randomModel } from './bench/scenarios.js';
 import { buildNetwork } from '../dsl/network.js';
@@ -148,5 +148,44 @@ describe('in-flight batching', () => {
     expect(row(mixed.next_beams, 1)).toEqual(row(soloB.next_beams, 0));
     expect(row(mixed.n_accepted, 1)).toEqual(row(soloB.n_accepted, 0));
     expect(row(mixed.accepted_tokens, 1)).toEqual(row(soloB.accepted_tokens, 0));
+  });
+});
+
+describe('end of sequence', () => {
+  it('finishedRows strips left padding and cuts each row after its first EOS past its prompt', () => {
+    const rows = [
+      [0n, 0n, 5n, 2n, 7n, 2n, 9n], // prompt [5, 2]: the 2 inside the prompt is not an EOS
+      [0n, 4n, 6n, 8n, 3n, 3n, 1n],
+    ];
+    const prompt = [
+      [0n, 5n, 2n],
+      [4n, 6n, 8n],
+    ];
+    expect(finishedRows(rows, prompt, 0, [2, 3])).toEqual([
+      [5n, 2n, 7n, 2n],
+      [4n, 6n, 8n, 3n],
+    ]);
+    expect(finishedRows(rows, prompt, 0, [])).toEqual([
+      [5n, 2n, 7n, 2n, 9n],
+      [4n, 6n, 8n, 3n, 3n, 1n],
+    ]);
+  });
+  it('generation stops once every row has an EOS, and each row ends at its own', async () => {
+    const { llm, drafter } = models(41, 24, 16, 1);
+    const def = redrafterModel(llm, drafter, { name: 'eos' });
+    const opts = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64 };
+    const step = def.stepGraph(opts);
+    const prompt = [
+      [0n, 3n, 4n],
+      [5n, 6n, 7n],
+    ];
+    const free = await redrafterGenerate(step, interp, prompt, shapeOf(def, 2, 3, 24));
+    const plain = finishedRows(free.outputIds, prompt, 0, []);
+    const eos = Number(plain[0]![2]); // row 0's first generated token
+    const stopped = await redrafterGenerate(step, interp, prompt, { ...shapeOf(def, 2, 3, 24), eosTokenIds: [eos] });
+    const rows = finishedRows(stopped.outputIds, prompt, 0, [eos]);
+    expect(rows[0]).toEqual(plain[0]!.slice(0, 3)); // prompt + the EOS
+    rows.forEach((r, b) => expect(plain[b]!.slice(0, r.length)).toEqual(r)); // same tokens up to each row's end
+    if (stopped.steps < free.steps) rows.forEach((r, b) => expect(r.slice(b === 0 ? 2 : 3)).toContain(BigInt(eos)));
   });
 });

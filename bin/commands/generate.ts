@@ -1,7 +1,7 @@
 /** `redraft generate`: ReDrafter speculative decoding on the CPU (interpreter or ONNX Runtime). */
 import { UsageError } from '../../dsl/errors.js';
 import { backendEnv } from '../../builders/conformance/env.js';
-import { autoregressiveGenerate, redrafterGenerate, type GenerationShape } from '../../builders/generate/loop.js';
+import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../../builders/generate/loop.js';
 import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
 import type { Output } from '../output.js';
 import { buildConfigFrom, resolveModel, type ModelFlags } from '../model.js';
@@ -63,7 +63,7 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   }
   const seconds = (performance.now() - t0) / 1000;
   const pad = BigInt(cfg.padTokenId);
-  const rows = tokens.map((r) => r.slice(r.findIndex((t) => t !== pad)).map(Number));
+  const rows = finishedRows(tokens, prompt, cfg.padTokenId, cfg.eosTokenIds).map((r) => r.map(Number));
   const generated = rows.reduce((a, r, b) => a + r.length - prompt[b].filter((t) => t !== pad).length, 0);
   const meanAccepted = steps.length ? steps.reduce((a, s) => a + s.accepted.reduce((x, y) => x + y, 0) / s.accepted.length, 0) / steps.length : 0;
   // Tokens per step = accepted drafts + the one token the LLM adds itself.

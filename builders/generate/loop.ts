@@ -158,6 +158,23 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
   return { outputIds: output.map((row) => row.slice(0, s.maxLength)), lengthsPerStep, acceptedPerStep, steps: lengthsPerStep.length };
 }
 
+/**
+ * Each row without its left padding, ending at its first EOS after its prompt (inclusive).
+ * The loop itself stops only when every row has an EOS, as the reference does; a row that
+ * finished earlier went on decoding, and what it produced after its EOS is dropped here.
+ * `prompt` holds the (left-padded) prompt rows the generation started from.
+ */
+export function finishedRows(rows: readonly bigint[][], prompt: readonly bigint[][], padTokenId: number, eosTokenIds: readonly number[]): bigint[][] {
+  const pad = BigInt(padTokenId);
+  const eos = new Set(eosTokenIds.map(BigInt));
+  return rows.map((row, b) => {
+    const r = row.slice(leftPads(row, pad));
+    const promptLen = prompt[b]!.length - leftPads(prompt[b]!, pad);
+    const at = r.findIndex((t, i) => i >= promptLen && eos.has(t));
+    return at >= 0 ? r.slice(0, at + 1) : r;
+  });
+}
+
 /** Plain greedy decoding with the LLM-only graph (one token per call). */
 export async function autoregressiveGenerate(llm: Graph, run: Runner, prompt: bigint[][], s: GenerationShape): Promise<bigint[][]> {
   const B = prompt.length;
