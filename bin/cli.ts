@@ -43,6 +43,7 @@ export function program(): Command {
     .option('--json', 'print one machine-readable JSON document on stdout')
     .option('-q, --quiet', 'no progress output on stderr')
     .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ showGlobalOptions: true })
     .exitOverride();
   p.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
 
@@ -99,7 +100,7 @@ Examples:
   modelOptions(p.command('generate'))
     .description('generate tokens with ReDrafter speculative decoding on the CPU')
     .requiredOption('--prompt-ids <ids>', 'comma-separated prompt token ids (one row); use ; between rows')
-    .option('--max-length <n>', 'stop when a row reaches this many tokens (prompt included)', '64')
+    .option('--max-length <n>', 'stop once the (left-padded) batch is this many tokens long, prompt included, or every row has an EOS', '64')
     .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
     .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
     .option('--temperature <t>', 'speculative sampling at this temperature (default: greedy)')
@@ -143,7 +144,23 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal('SIGINT'));
   process.once('SIGTERM', onSignal('SIGTERM'));
   // Read from argv, not from parsed options: parsing itself may be what failed.
-  const json = argv.slice(2).includes('--json');
+  const args = argv.slice(2);
+  const json = args.includes('--json');
+  // chalk does not read NO_COLOR (https://no-color.org) on a terminal; honour it here.
+  if (process.env.NO_COLOR) chalk.level = 0;
+  // A reader that stops early (`| head`) closes the pipe: stop quietly, as Unix tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(ExitCode.ok);
+    throw e;
+  });
+  const commands = program().commands.map((c) => c.name());
+  const first = args.find((a) => !a.startsWith('-'));
+  if (!args.some((a) => ['-h', '--help', '-V', '--version'].includes(a)) && (!first || (first === 'help' && args.length > args.indexOf(first) + 1 && !commands.includes(args[args.indexOf(first) + 1]!)))) {
+    const why = !first ? 'no command given' : `unknown command '${args[args.indexOf(first) + 1]}'`;
+    program().outputHelp({ error: true });
+    process.stderr.write(`${chalk.red('error')} ${why}\n`);
+    return failure(json, ExitCode.usage, 'UsageError', `${why}; commands: ${commands.join(', ')}`);
+  }
   try {
     await program().parseAsync(argv);
     return (process.exitCode as number | undefined) ?? ExitCode.ok;

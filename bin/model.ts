@@ -71,7 +71,10 @@ export async function resolveModel(flags: ModelFlags, out: Output): Promise<Reso
     const drafter = tinyDrafter();
     return { definition: redrafterModel(llm, drafter, { name: m }), source: `builtin:${m}`, llm, drafter };
   }
-  if (MODULE_EXT.test(m)) return { definition: await importDefinition(m), source: path.resolve(m) };
+  if (MODULE_EXT.test(m)) {
+    if (flags.drafter) throw new UsageError(`--drafter cannot be combined with the model module '${m}'`, 'a model module builds its own drafter; drop --drafter');
+    return { definition: await importDefinition(m), source: path.resolve(m) };
+  }
   if (!fs.existsSync(m))
     throw new UsageError(`--model '${m}' is neither a built-in model, a directory nor a model module`, `built-in models: ${BUILTIN_MODELS.join(', ')}; or pass a directory holding config.json and model.safetensors`);
   if (!fs.statSync(m).isDirectory()) throw new UsageError(`--model '${m}' is a file but not a .ts/.js module`, 'pass a directory holding config.json, or a model module');

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ExitCode, RedraftError } from '../dsl/errors.js';
+import { UsageError } from '../dsl/errors.js';
 
 const live = new Set<string>();
 let hooked = false;
@@ -28,13 +28,20 @@ export function cleanupTemporaries(): void {
     }
   }
   live.clear();
+  for (const d of createdDirs.splice(0).reverse()) {
+    try {
+      fs.rmdirSync(d); // only succeeds when empty: a successful build keeps its directory
+    } catch {
+      /* not empty, or gone */
+    }
+  }
 }
 
 /**
  * `mkdir -p` one level at a time. Node's own `{ recursive: true }` spins forever where mkdir
  * answers ENOENT under an existing parent (e.g. below /proc); this fails instead.
  */
-export function makeDirs(dir: string): void {
+export function makeDirs(dir: string): string[] {
   const missing: string[] = [];
   let p = path.resolve(dir);
   while (!fs.existsSync(p)) {
@@ -43,21 +50,70 @@ export function makeDirs(dir: string): void {
     if (parent === p) break;
     p = parent;
   }
-  for (const d of missing.reverse()) fs.mkdirSync(d);
+  missing.reverse();
+  for (const d of missing) fs.mkdirSync(d);
+  return missing;
 }
+
+// Output directories this process created: removed again (when still empty) if it fails.
+const createdDirs: string[] = [];
 
 /** Checks that `dir` can be created and written, with a message naming it. */
 export function ensureWritableDir(dir: string): void {
   try {
-    makeDirs(dir);
+    createdDirs.push(...makeDirs(dir));
     if (!fs.statSync(dir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     fs.accessSync(dir, fs.constants.W_OK);
   } catch (e) {
-    throw new RedraftError(`output directory '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, {
-      exitCode: ExitCode.usage,
-      hint: 'pass --out with a directory you can write to',
-    });
+    throw new UsageError(`output directory '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'pass --out with a directory you can write to');
   }
+  removeStaleTemporaries(dir);
+}
+
+/** Checks an output file path before any work: not empty, not a directory, its folder writable. */
+export function ensureWritableFile(file: string, flag = '--out'): void {
+  if (!file || !path.basename(path.resolve(file)) || file.endsWith(path.sep)) throw new UsageError(`${flag} must name a file, got ${JSON.stringify(file)}`, `pass ${flag} path/to/file`);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UsageError(`${flag} '${file}' is a directory; it must name a file`, `pass ${flag} ${path.join(file, 'model.onnx')}, say`);
+  ensureWritableDir(path.dirname(path.resolve(file)));
+}
+
+const TEMP_NAME = /^\..+\.tmp-(\d+)-[a-z0-9]{1,8}$/;
+
+/** Temporaries left by a process that was killed outright (SIGKILL, out of memory). */
+function removeStaleTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = TEMP_NAME.exec(n);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    try {
+      fs.rmSync(path.join(dir, n), { force: true, recursive: true });
+    } catch {
+      /* another process may own it after all */
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Lets pending signals run their handlers. Long synchronous work (an export, an interpreter
+ * step) keeps the event loop from seeing SIGINT/SIGTERM; call this between steps and before
+ * committing outputs, so an interrupt is honoured instead of lost.
+ */
+export function yieldToSignals(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** A temporary path beside `target`, registered for cleanup. */

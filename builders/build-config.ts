@@ -51,13 +51,17 @@ const RULES: Record<keyof BuildConfig, Rule & { flag: string }> = {
   strict: { kind: 'bool', flag: '--strict' },
 };
 
-function check(key: keyof BuildConfig, v: unknown, where: string): unknown {
+function check(key: keyof BuildConfig, v: unknown, where: string, fromFlag = false): unknown {
   const r = RULES[key];
   switch (r.kind) {
     case 'int': {
-      const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
+      // Flags arrive as strings; a build.json must hold real numbers.
+      const n = fromFlag && typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
       if (typeof n !== 'number' || !Number.isInteger(n) || n < r.min || n > r.max)
-        throw new UsageError(`${where} must be an integer in [${r.min}, ${r.max}], got ${JSON.stringify(v)}`, key === 'beamWidth' ? 'beam width is at most 50 because drafter logits are warped to their top 50' : `pass a value between ${r.min} and ${r.max}`);
+        throw new UsageError(
+          `${where} must be an integer in [${r.min}, ${r.max}], got ${JSON.stringify(v)}`,
+          key === 'beamWidth' && typeof n === 'number' && n > r.max ? 'beam width is at most 50 because drafter logits are warped to their top 50' : `pass a value between ${r.min} and ${r.max}`,
+        );
       return n;
     }
     case 'enum':
@@ -84,7 +88,7 @@ export function readBuildConfigFile(file: string): Partial<BuildConfig> {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`build config '${file}' must hold a JSON object`);
   const out: Partial<BuildConfig> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (!(k in RULES)) throw new UsageError(`build config '${file}': unknown key '${k}'`, `known keys: ${Object.keys(RULES).join(', ')}`);
+    if (!Object.hasOwn(RULES, k)) throw new UsageError(`build config '${file}': unknown key '${k}'`, `known keys: ${Object.keys(RULES).join(', ')}`);
     (out as Record<string, unknown>)[k] = check(k as keyof BuildConfig, v, `${file}: ${k}`);
   }
   return out;
@@ -96,7 +100,7 @@ export function resolveBuildConfig(flags: Partial<Record<keyof BuildConfig, unkn
   const out: BuildConfig = { ...DEFAULT_BUILD_CONFIG, ...fromFile };
   for (const [k, v] of Object.entries(flags)) {
     if (v === undefined) continue;
-    (out as unknown as Record<string, unknown>)[k] = check(k as keyof BuildConfig, v, RULES[k as keyof BuildConfig].flag);
+    (out as unknown as Record<string, unknown>)[k] = check(k as keyof BuildConfig, v, RULES[k as keyof BuildConfig].flag, true);
   }
   return out;
 }

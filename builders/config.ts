@@ -6,6 +6,9 @@ import { ModelError } from '../dsl/errors.js';
 
 export type ModelKind = 'llama' | 'drafter';
 
+/** Hugging Face model types with Llama's architecture (RMSNorm, rotary, GQA, SiLU MLP, no biases). */
+const LLAMA_TYPES = ['llama'];
+
 type Rule = { key: string; type: 'posint' | 'number' | 'bool' | 'string' | 'int'; required: boolean };
 
 const LLAMA: Rule[] = [
@@ -22,6 +25,7 @@ const LLAMA: Rule[] = [
   { key: 'tie_word_embeddings', type: 'bool', required: false },
   { key: 'pad_token_id', type: 'int', required: false },
   { key: 'bos_token_id', type: 'int', required: false },
+  { key: 'max_position_embeddings', type: 'posint', required: false },
 ];
 const DRAFTER: Rule[] = [
   { key: 'vocab_size', type: 'posint', required: true },
@@ -67,6 +71,19 @@ export function validateConfig(raw: Record<string, unknown>, kind: ModelKind, fi
     const eos = raw.eos_token_id;
     if (eos !== undefined && eos !== null && !(Number.isSafeInteger(eos) || (Array.isArray(eos) && eos.every((e) => Number.isSafeInteger(e)))))
       throw new ModelError(`${file}: "eos_token_id" must be an integer or a list of integers, got ${JSON.stringify(eos)}`);
+    // Token ids the generation loop feeds back into the embedding must exist in the vocabulary.
+    const vocab = raw.vocab_size as number;
+    for (const key of ['pad_token_id', 'bos_token_id', 'eos_token_id'])
+      for (const id of ([] as unknown[]).concat(raw[key] ?? []))
+        if ((id as number) >= vocab) throw new ModelError(`${file}: "${key}" ${String(id)} is outside the vocabulary (vocab_size ${vocab})`, `fix "${key}" or "vocab_size" in config.json`);
+    // Only the Llama architecture is built; a config for another family would be silently wrong.
+    const type = raw.model_type;
+    if (type !== undefined && !LLAMA_TYPES.includes(type as string))
+      throw new ModelError(`${file}: model_type ${JSON.stringify(type)} is not a Llama-family model (supported: ${LLAMA_TYPES.join(', ')})`, 'redraft builds Llama-architecture base models; convert the checkpoint or pick a Llama-family model');
+    if (raw.rope_scaling !== undefined && raw.rope_scaling !== null)
+      throw new ModelError(`${file}: "rope_scaling" ${JSON.stringify(raw.rope_scaling)} is not supported; positions would be embedded wrongly`, 'use a checkpoint without rope scaling (or remove the key if the model was not trained with it)');
+    if (raw.attention_bias === true || raw.mlp_bias === true)
+      throw new ModelError(`${file}: ${raw.attention_bias === true ? '"attention_bias"' : '"mlp_bias"'} is true, but redraft's Llama has no projection biases`, 'use a checkpoint without projection biases');
   }
 }
 

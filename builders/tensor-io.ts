@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDType } from '../dsl/dtype.js';
-import { UsageError } from '../dsl/errors.js';
+import { RedraftError, UsageError } from '../dsl/errors.js';
+import type { DType } from '../dsl/dtype.js';
 import type { HostTensor } from '../dsl/host.js';
 import { hostTensor, toNumbers } from '../dsl/host.js';
 import { ensureWritableDir, writeFileAtomic } from './atomic.js';
@@ -10,11 +11,17 @@ import { loadWeights, writeSafetensors } from './weights/index.js';
 
 export function readTensors(file: string): Record<string, HostTensor> {
   if (file.endsWith('.safetensors')) {
-    const w = loadWeights(file);
     try {
-      return Object.fromEntries(w.names().map((n) => [n, { ...w.get(n) }]));
-    } finally {
-      w.close();
+      const w = loadWeights(file);
+      try {
+        return Object.fromEntries(w.names().map((n) => [n, { ...w.get(n) }]));
+      } finally {
+        w.close();
+      }
+    } catch (e) {
+      // Inputs are the command's arguments, not a model: a broken file is a usage error (exit 2).
+      if (e instanceof RedraftError) throw new UsageError(`inputs: ${e.message.split('\n  fix: ')[0]}`, 'pass a valid .safetensors file, or JSON {name: {dtype, shape, data}}');
+      throw e;
     }
   }
   if (!file.endsWith('.json')) throw new UsageError(`inputs file '${file}' must end in .safetensors or .json`);
@@ -32,9 +39,41 @@ export function readTensors(file: string): Record<string, HostTensor> {
     if (!Array.isArray(v.data)) throw new UsageError(`${file}: "${name}".data must be a flat array`);
     const n = (v.shape as number[]).reduce((a, b) => a * b, 1);
     if (v.data.length !== n) throw new UsageError(`${file}: "${name}" has ${v.data.length} values for shape [${v.shape}] (${n})`);
-    out[name] = hostTensor(v.dtype, v.shape as number[], v.data as number[]);
+    out[name] = hostTensor(v.dtype, v.shape as number[], (v.data as unknown[]).map((x, i) => element(file, name, v.dtype as DType, x, i)));
   }
   return out;
+}
+
+const INT_RANGE: Partial<Record<DType, [number, number]>> = { int32: [-(2 ** 31), 2 ** 31 - 1], int8: [-128, 127] };
+const SPECIAL: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+
+/** One JSON element as the dtype wants it; anything else names the tensor and the index. */
+function element(file: string, name: string, dtype: DType, x: unknown, i: number): number | bigint | boolean {
+  const bad = (want: string) => new UsageError(`${file}: "${name}".data[${i}] is ${JSON.stringify(x)}; ${dtype} wants ${want}`);
+  if (dtype === 'bool') {
+    if (x === true || x === false || x === 0 || x === 1) return x;
+    throw bad('true/false or 0/1');
+  }
+  if (dtype === 'int64') {
+    // Strings carry ids beyond 2^53 exactly.
+    if (typeof x === 'string' && /^-?\d+$/.test(x) && BigInt.asIntN(64, BigInt(x)) === BigInt(x)) return BigInt(x);
+    if (typeof x === 'number' && Number.isSafeInteger(x)) return x;
+    throw bad('an integer (as a string beyond 2^53)');
+  }
+  const range = INT_RANGE[dtype];
+  if (range) {
+    if (typeof x === 'number' && Number.isInteger(x) && x >= range[0] && x <= range[1]) return x;
+    throw bad(`an integer in [${range[0]}, ${range[1]}]`);
+  }
+  if (typeof x === 'number') return x;
+  if (typeof x === 'string' && x in SPECIAL) return SPECIAL[x]!;
+  throw bad('a number (or "NaN", "Infinity", "-Infinity")');
+}
+
+/** Data as JSON can hold it: int64 beyond 2^53 and non-finite floats as strings (readTensors takes them back). */
+function jsonData(t: HostTensor): (number | string)[] {
+  if (t.dtype === 'int64') return Array.from(t.data as BigInt64Array, (b) => (b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b.toString()));
+  return toNumbers(t).map((v) => (Number.isFinite(v) ? v : String(v)));
 }
 
 export function writeTensors(file: string, tensors: Record<string, HostTensor>): void {
@@ -44,6 +83,6 @@ export function writeTensors(file: string, tensors: Record<string, HostTensor>):
     return;
   }
   if (!file.endsWith('.json')) throw new UsageError(`outputs file '${file}' must end in .safetensors or .json`);
-  const obj = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { dtype: t.dtype, shape: t.shape, data: toNumbers(t) }]));
+  const obj = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [name, { dtype: t.dtype, shape: t.shape, data: jsonData(t) }]));
   writeFileAtomic(file, JSON.stringify(obj) + '\n');
 }

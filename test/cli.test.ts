@@ -285,9 +285,118 @@ describe('inspect, run, generate, export', () => {
     const text = redraft(['generate', '--model', path.join(m, 'distilled_llama_1'), '--drafter', path.join(m, 'distilled_drafter_1'), '--prompt-ids', '5,18,5,3', '--max-length', '20']);
     expect(text.stdout).toMatch(/mean accepted tokens per step/);
   });
-  it('generate rejects token ids outside the vocabulary', () => {
+  it('generate rejects token ids outside the vocabulary, empty items and non-decimal ids', () => {
     const r = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5,999']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--prompt-ids row 0: '999' is not a token id in \[0, 64\)/);
+    expect(r.stderr).toMatch(/--prompt-ids row 0: "999" is not a token id in \[0, 64\)/);
+    for (const [ids, msg] of [['5,,6', /row 0: "" is not a token id/], ['5;;6', /row 1 is empty/], ['1e1', /row 0: "1e1"/], ['0x5', /row 0: "0x5"/]] as const) {
+      const x = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', ids]);
+      expect(x.code, ids).toBe(2);
+      expect(x.stderr).toMatch(msg);
+    }
+  });
+  it('generate stops on SIGTERM between steps (exit 143)', async () => {
+    const child = spawn(process.execPath, [CLI, 'generate', '--model', 'tiny-redrafter', '--prompt-ids', '5,6,7', '--max-length', '4000', '-q'], { cwd: ROOT });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise((r) => setTimeout(r, 2500));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+  });
+});
+
+describe('outputs that are not what they seem', () => {
+  it('build refuses an --out holding a config.json it did not write (a model directory)', () => {
+    const dir = tmp();
+    fs.copyFileSync(path.join(GOLDEN, 'models/llama_1_0/config.json'), path.join(dir, 'config.json'));
+    const before = fs.readFileSync(path.join(dir, 'config.json'), 'utf8');
+    const r = redraft(['build', '--model', 'tiny-redrafter', '--target', 'plan', '--out', dir, '--force']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/holds a config\.json that is not a redraft build record/);
+    expect(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).toBe(before);
+    expect(files(dir)).toEqual(['config.json']);
+  });
+  it('export --out naming a directory or nothing is a usage error, before any work', () => {
+    const dir = tmp();
+    const a = redraft(['export', '--model', 'tiny-redrafter', '--out', dir]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/--out '.*' is a directory; it must name a file/);
+    const b = redraft(['export', '--model', 'tiny-redrafter', '--out', '']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/--out must name a file, got ""/);
+    expect(files(dir)).toEqual([]);
+  });
+  it('a failed build removes the --out directory it created, and stale temporaries of killed runs go', () => {
+    const parent = tmp();
+    const out = path.join(parent, 'new', 'engine');
+    const r = redraft(['build', '--model', path.join(FIX, 'shape-error-model.ts'), '--target', 'onnx', '--out', out]);
+    expect(r.code).toBe(4);
+    expect(files(parent)).toEqual([]);
+    const dir = tmp();
+    fs.writeFileSync(path.join(dir, '.model.onnx.tmp-999999-abc123'), 'left by a SIGKILLed build');
+    const ok = redraft(['build', '--model', path.join(FIX, 'small-model.ts'), '--target', 'onnx', '--out', dir]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(files(dir)).toEqual(['config.json', 'model.onnx']);
+  });
+  it('stdout closed early (| head) ends quietly', () => {
+    const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" inspect --model tiny-redrafter --format dot 2>/tmp/redraft-epipe.err | head -n1`], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^digraph/);
+    expect(fs.readFileSync('/tmp/redraft-epipe.err', 'utf8')).not.toMatch(/EPIPE|Error/);
+    expect(r.status).toBe(0);
+  });
+  it('no command, or help for an unknown one, is a usage error (one JSON document with --json)', () => {
+    const a = redraft([]);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/no command given/);
+    const b = redraft(['--json']);
+    expect(JSON.parse(b.stdout)).toMatchObject({ ok: false, exitCode: 2 });
+    expect(redraft(['help', 'bogus']).code).toBe(2);
+    expect(redraft(['help', 'build']).code).toBe(0);
+  });
+  it('run checks its inputs element by element and its --out before running', () => {
+    const dir = tmp();
+    const graph = path.join(dir, 'm.graph');
+    expect(redraft(['export', '--model', path.join(FIX, 'small-model.ts'), '--format', 'graph', '--out', graph]).code).toBe(0);
+    const inputs = path.join(dir, 'in.json');
+    fs.writeFileSync(inputs, JSON.stringify({ x: { dtype: 'float32', shape: [1, 4], data: [1, 'abc', 3, 4] } }));
+    const r = redraft(['run', '--graph', graph, '--inputs', inputs]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/"x"\.data\[1\] is "abc"; float32 wants a number/);
+    const bad = redraft(['run', '--graph', graph, '--inputs', inputs, '--out', path.join(dir, 'o.txt')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/must end in \.safetensors or \.json/);
+    const broken = path.join(dir, 'in.safetensors');
+    fs.writeFileSync(broken, Buffer.alloc(4));
+    const s = redraft(['run', '--graph', graph, '--inputs', broken]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toMatch(/inputs: .*in\.safetensors/);
+  });
+  it('build.json: inherited keys and strings for numbers are refused', () => {
+    for (const cfg of ['{"toString": 5}', '{"__proto__": {"beamWidth": 9}}', '{"beamWidth": "4"}']) {
+      const f = path.join(tmp(), 'build.json');
+      fs.writeFileSync(f, cfg);
+      const r = redraft(['build', '--model', 'tiny-redrafter', '--config', f, '--target', 'plan', '--out', tmp()]);
+      expect(r.code, cfg).toBe(2);
+      expect(r.stderr).toMatch(/unknown key|must be an integer/);
+    }
+  });
+  it('a base model config of another family, with rope scaling, or with a pad id outside the vocabulary is refused', () => {
+    const cfg = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'models/llama_1_0/config.json'), 'utf8'));
+    for (const [patch, msg] of [[{ model_type: 'gpt2' }, /model_type "gpt2" is not a Llama-family model/], [{ rope_scaling: { type: 'linear', factor: 2 } }, /"rope_scaling" .* is not supported/], [{ pad_token_id: 999 }, /"pad_token_id" 999 is outside the vocabulary/]] as const) {
+      const dir = tmp();
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, ...patch }));
+      fs.copyFileSync(path.join(GOLDEN, 'models/llama_1_0/model.safetensors'), path.join(dir, 'model.safetensors'));
+      const r = redraft(['build', '--model', dir, '--drafter', path.join(GOLDEN, 'models/llama_drafter_1_0'), '--target', 'plan', '--out', tmp()]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(msg);
+    }
+  });
+  it('inspect --seq sets the history length and --batch stays within the built range', () => {
+    const a = JSON.parse(redraft(['inspect', '--model', 'tiny-redrafter', '--seq', '20', '--format', 'json']).stdout);
+    const b = JSON.parse(redraft(['inspect', '--model', 'tiny-redrafter', '--seq', '200', '--format', 'json']).stdout);
+    expect(a.estimate.dims.past).toBe(20);
+    expect(b.estimate.flops).toBeGreaterThan(a.estimate.flops);
+    const c = redraft(['inspect', '--model', 'tiny-redrafter', '--batch', '99']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/--batch 99 is outside the range of dim 'batch' \[1, 4\]/);
   });
 });

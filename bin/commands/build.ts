@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { serializeGraph } from '../../dsl/serialize.js';
 import { canonicalJson, contentHash, type BuildConfig } from '../../builders/build-config.js';
-import { ensureWritableDir, writeFilesAtomic } from '../../builders/atomic.js';
+import { ensureWritableDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
+import { UsageError } from '../../dsl/errors.js';
 import { summarize } from '../../builders/inspect.js';
 import { engineIoTable } from '../../builders/engine-io.js';
 import type { Output } from '../output.js';
@@ -23,9 +24,9 @@ interface BuildFlags extends ModelFlags {
 }
 
 /** auto → trt where TensorRT is usable here, else onnx; returns the choice and why. */
-async function chooseTarget(build: BuildConfig, dryRun: boolean): Promise<{ target: Target; reason: string }> {
+async function chooseTarget(build: BuildConfig, dryRun: boolean, targetFlag: boolean): Promise<{ target: Target; reason: string }> {
   if (dryRun) return { target: 'plan', reason: '--dry-run lowers to a TensorRT plan only' };
-  if (build.target !== 'auto') return { target: build.target, reason: `--target ${build.target}` };
+  if (build.target !== 'auto') return { target: build.target, reason: `asked for with ${targetFlag ? '--target' : 'the build config'} (${build.target})` };
   const { doctor } = await import('../../builders/trt/doctor.js');
   const d = doctor();
   if (d.addon && d.tensorrtHeaders && d.library.found) return { target: 'trt', reason: `TensorRT ${d.library.version ?? ''} is usable (${d.library.path})`.replace('  ', ' ') };
@@ -33,18 +34,31 @@ async function chooseTarget(build: BuildConfig, dryRun: boolean): Promise<{ targ
   return { target: 'onnx', reason: `TensorRT is not usable here (${why}); building ONNX instead` };
 }
 
+/**
+ * The build record already in --out, if any. A config.json that redraft did not write (a
+ * model's own, say) is refused: building there would replace it.
+ */
 function readExisting(dir: string): { contentHash?: string; files?: string[] } | undefined {
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) return undefined;
+  let rec: unknown;
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    rec = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch {
-    return undefined;
+    rec = undefined;
   }
+  const r = rec as { redraft?: { version?: unknown }; contentHash?: unknown; files?: unknown } | undefined;
+  if (!r || typeof r !== 'object' || typeof r.redraft?.version !== 'string' || typeof r.contentHash !== 'string' || !Array.isArray(r.files))
+    throw new UsageError(`--out '${dir}' holds a config.json that is not a redraft build record (a model's config?); building there would replace it`, 'pass --out with an empty directory or one that holds an earlier redraft build');
+  return r as { contentHash?: string; files?: string[] };
 }
 
 export async function build(flags: BuildFlags, out: Output): Promise<void> {
   const t0 = performance.now();
+  if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
+  if (fs.existsSync(flags.out)) readExisting(flags.out); // refuse a foreign config.json before any work
   const { graph, model, build: cfg } = await loadGraph(flags, out);
-  const { target, reason } = await chooseTarget(cfg, !!flags.dryRun);
+  const { target, reason } = await chooseTarget(cfg, !!flags.dryRun, flags.target !== undefined);
   out.info(`target ${target}: ${reason}`);
   if (target === 'trt') {
     // Fail before any work when TensorRT cannot be used (exit 3, nothing written).
@@ -61,7 +75,9 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
       yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     }
   }
-  const hashedConfig = { ...cfg, target };
+  // TensorRT-only options change nothing in an ONNX model or a plan: keep them out of its hash.
+  const trtOnly = target === 'trt' ? {} : { workspaceMiB: undefined, optimizationLevel: undefined, timingCache: undefined };
+  const hashedConfig = { ...cfg, target, ...trtOnly }; // canonicalJson drops undefined keys
   const hash = contentHash(graphChunks(), hashedConfig, VERSION);
   const existing = readExisting(flags.out);
   if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
@@ -100,6 +116,7 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     io: engineIoTable(graph),
   };
   files['config.json'] = canonicalPretty(config);
+  await yieldToSignals(); // an interrupt during the export wins over committing its files
   writeFilesAtomic(flags.out, files);
   const s = summarize(graph);
   const result = {

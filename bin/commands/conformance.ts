@@ -8,7 +8,7 @@ import { runConformance, formatResults } from '../../builders/conformance/runner
 import { backendEnv } from '../../builders/conformance/env.js';
 
 export async function conformance(dir: string, opts: { backend: string; filter?: string }, out: Output): Promise<void> {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`conformance folder '${dir}' does not exist`, 'pass the path of a golden folder, e.g. ../shared/golden');
+  if (!fs.existsSync(dir) || !(fs.statSync(dir).isDirectory() || dir.endsWith('.json'))) throw new UsageError(`conformance folder '${dir}' does not exist`, 'pass the path of a golden folder (e.g. ../shared/golden) or of one case file');
   const env = await backendEnv(opts.backend);
   const r = await runConformance(dir, {
     fns: goldenFns,
@@ -17,6 +17,8 @@ export async function conformance(dir: string, opts: { backend: string; filter?:
     filter: opts.filter,
     onCase: (c, i, n) => out.progress(`conformance (${opts.backend})`, i, n),
   });
-  out.result({ backend: opts.backend, dir, passed: r.passed, failed: r.failed, results: r.results }, formatResults(r), r.failed === 0);
-  if (r.failed > 0) throw new RedraftError(`${r.failed} of ${r.passed + r.failed} golden cases failed on ${opts.backend}`, { exitCode: ExitCode.conformance });
+  const failure = r.failed > 0 ? new RedraftError(`${r.failed} of ${r.passed + r.failed} golden cases failed on ${opts.backend}`, { exitCode: ExitCode.conformance }) : undefined;
+  const doc = { backend: opts.backend, dir, passed: r.passed, failed: r.failed, results: r.results };
+  out.result(failure ? { ...doc, exitCode: failure.exitCode, error: { kind: 'ConformanceFailure', message: failure.message } } : doc, formatResults(r), !failure);
+  if (failure) throw failure;
 }

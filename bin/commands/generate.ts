@@ -16,13 +16,15 @@ interface GenerateFlags extends ModelFlags {
 }
 
 function parsePrompt(s: string, vocab: number, pad: number): bigint[][] {
-  const rows = s.split(';').map((r) => r.trim()).filter(Boolean).map((r, i) =>
-    r.split(',').map((x) => {
-      const v = Number(x.trim());
-      if (!Number.isInteger(v) || v < 0 || v >= vocab) throw new UsageError(`--prompt-ids row ${i}: '${x.trim()}' is not a token id in [0, ${vocab})`, 'pass comma-separated integer ids, rows separated by ;');
+  const rows = s.split(';').map((r, i) => {
+    if (!r.trim()) throw new UsageError(`--prompt-ids row ${i} is empty`, 'pass comma-separated integer ids, rows separated by ; (e.g. 5,6,7;8,9)');
+    return r.split(',').map((x) => {
+      const t = x.trim();
+      const v = /^\d+$/.test(t) ? Number(t) : NaN;
+      if (!Number.isSafeInteger(v) || v >= vocab) throw new UsageError(`--prompt-ids row ${i}: ${JSON.stringify(t)} is not a token id in [0, ${vocab})`, 'pass comma-separated integer ids, rows separated by ; (e.g. 5,6,7;8,9)');
       return BigInt(v);
-    }),
-  );
+    });
+  });
   if (!rows.length) throw new UsageError('--prompt-ids is empty', 'pass e.g. --prompt-ids 5,6,7');
   const n = Math.max(...rows.map((r) => r.length));
   return rows.map((r) => [...Array(n - r.length).fill(BigInt(pad)), ...r]); // left-pad to one length
@@ -36,7 +38,10 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   const cfg = def.llmConfig;
   const maxLength = Number(flags.maxLength);
   const prompt = parsePrompt(flags.promptIds, cfg.vocabSize, cfg.padTokenId);
-  if (!Number.isInteger(maxLength) || maxLength <= prompt[0].length) throw new UsageError(`--max-length must be an integer above the prompt length (${prompt[0].length}), got ${JSON.stringify(flags.maxLength)}`);
+  // Positions past what the model was trained for are not meaningful (and the loop is CPU-bound).
+  const maxPositions = cfg.maxPositionEmbeddings ?? 1 << 16;
+  if (!/^\d+$/.test(flags.maxLength) || maxLength <= prompt[0].length || maxLength > maxPositions)
+    throw new UsageError(`--max-length must be an integer above the prompt length (${prompt[0].length}) and at most ${maxPositions}${cfg.maxPositionEmbeddings ? ' (max_position_embeddings)' : ''}, got ${JSON.stringify(flags.maxLength)}`);
   const opts = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: Math.max(build.maxBatch, prompt.length), maxSeq: Math.max(build.maxSeq, maxLength + build.beamWidth * build.beamLength + 1) };
   const shape: GenerationShape = {
     beamWidth: build.beamWidth, beamLength: build.beamLength, maxLength, padTokenId: cfg.padTokenId, eosTokenIds: cfg.eosTokenIds,

@@ -9,6 +9,7 @@ import type { GoldenCase } from './types.js';
 
 /** Every case file under `dir`, sorted; model folders and non-case JSON are skipped. */
 export function findCases(dir: string): string[] {
+  if (dir.endsWith('.json') && fs.statSync(dir).isFile()) return [dir]; // one case file
   const out: string[] = [];
   const walk = (d: string) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -26,8 +27,10 @@ const DTYPES: Record<string, DType> = { float32: 'float32', int64: 'int64', int3
 
 function decodeTensor(file: string, name: string, raw: unknown): HostTensor {
   const r = raw as { dtype?: string; shape?: number[]; data?: unknown[] };
-  const dtype = DTYPES[r?.dtype ?? ''];
-  if (!dtype || !Array.isArray(r.shape) || !Array.isArray(r.data)) throw new ModelError(`${file}: tensor '${name}' needs dtype, shape and data`);
+  if (!r || typeof r !== 'object' || !Array.isArray(r.shape) || !Array.isArray(r.data)) throw new ModelError(`${file}: tensor '${name}' needs dtype, shape and data`);
+  const dtype = DTYPES[r.dtype ?? ''];
+  if (!dtype) throw new ModelError(`${file}: tensor '${name}' has dtype ${JSON.stringify(r.dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`);
+  if (!r.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new ModelError(`${file}: tensor '${name}' has shape ${JSON.stringify(r.shape)}; expected non-negative integers`);
   const n = r.shape.reduce((a, b) => a * b, 1);
   if (r.data.length !== n) throw new ModelError(`${file}: tensor '${name}' has ${r.data.length} values for shape [${r.shape}]`);
   // int64 values beyond 2^53 are kept exact when the JSON holds them as strings.
@@ -55,6 +58,8 @@ export function loadCase(file: string): GoldenCase {
     throw new ModelError(`${file}: not a readable JSON case (${(e as Error).message})`);
   }
   const decodeAll = (m: unknown) => Object.fromEntries(Object.entries((m ?? {}) as Record<string, unknown>).map(([k, v]) => [k, decodeTensor(file, k, v)]));
+  const outputs = decodeAll(raw.outputs);
+  if (!Object.keys(outputs).length) throw new ModelError(`${file}: the case declares no outputs, so it would check nothing`);
   const tol = (raw.tolerance ?? {}) as { atol?: number; rtol?: number };
   return {
     path: file,
@@ -62,8 +67,9 @@ export function loadCase(file: string): GoldenCase {
     fn: String(raw.fn ?? ''),
     attrs: (raw.attrs ?? {}) as Record<string, unknown>,
     inputs: decodeAll(raw.inputs),
-    outputs: decodeAll(raw.outputs),
+    outputs,
     models: Object.fromEntries(Object.entries((raw.models ?? {}) as Record<string, string>).map(([k, v]) => [k, resolveModel(file, v)])),
     tolerance: { atol: tol.atol ?? 1e-5, rtol: tol.rtol ?? 1e-5 },
   };
 }
+

@@ -3,6 +3,8 @@
  * the recorded outputs. A case whose fn is not implemented fails; nothing is skipped.
  */
 import * as path from 'node:path';
+import { UsageError } from '../../dsl/errors.js';
+import { yieldToSignals } from '../atomic.js';
 import type { HostTensor } from '../../dsl/host.js';
 import { compareTensor, validityRule } from './compare.js';
 import { findCases, loadCase } from './load.js';
@@ -16,6 +18,9 @@ export interface ConformanceOptions {
   filter?: string;
   onCase?: (result: CaseResult, index: number, total: number) => void;
 }
+
+/** int32 and int64 compare as integers; float and bool kinds must match. */
+const dtypeKind = (d: string) => (d.startsWith('float') || d === 'bfloat16' ? 'float' : d === 'bool' ? 'bool' : 'int');
 
 /** Half-precision outputs are compared as float32. */
 function asComparable(t: HostTensor): HostTensor {
@@ -37,11 +42,14 @@ export async function runCase(file: string, opts: Pick<ConformanceOptions, 'fns'
   try {
     got = await impl(c, opts.env);
   } catch (e) {
-    return done(false, `${(e as Error).name}: ${(e as Error).message}`, c.name, c.fn);
+    // A TypeError here almost always means the case lacks an input or attr the fn reads.
+    const hint = e instanceof TypeError ? ` (does the case hold every input '${c.fn}' needs? it has: ${Object.keys(c.inputs).join(', ') || 'none'}; attrs: ${Object.keys(c.attrs).join(', ') || 'none'})` : '';
+    return done(false, `${(e as Error).name}: ${(e as Error).message}${hint}`, c.name, c.fn);
   }
   for (const [name, want] of Object.entries(c.outputs)) {
     const g = got[name];
     if (!g) return done(false, `output '${name}' was not produced (got: ${Object.keys(got).join(', ') || 'none'})`, c.name, c.fn);
+    if (dtypeKind(g.dtype) !== dtypeKind(want.dtype)) return done(false, `output '${name}': dtype ${g.dtype}, want ${want.dtype}`, c.name, c.fn);
     const msg = compareTensor(name, want, asComparable(g), c.tolerance, validityRule(c, name, got));
     if (msg) return done(false, msg, c.name, c.fn);
   }
@@ -49,9 +57,14 @@ export async function runCase(file: string, opts: Pick<ConformanceOptions, 'fns'
 }
 
 export async function runConformance(dir: string, opts: ConformanceOptions): Promise<ConformanceReport> {
-  const files = findCases(dir).filter((f) => !opts.filter || f.includes(opts.filter));
+  const all = findCases(dir);
+  const files = all.filter((f) => !opts.filter || f.includes(opts.filter));
+  // A run that checks nothing must not pass (a wrong path in CI would go green).
+  if (!all.length) throw new UsageError(`no golden case files (*.json) under '${dir}'`, 'pass the golden root or one suite folder, e.g. ../shared/golden');
+  if (!files.length) throw new UsageError(`none of the ${all.length} cases under '${dir}' matches --filter ${JSON.stringify(opts.filter)}`);
   const results: CaseResult[] = [];
   for (const [i, f] of files.entries()) {
+    await yieldToSignals();
     const r = await runCase(f, opts);
     results.push(r);
     opts.onCase?.(r, i + 1, files.length);

@@ -10,6 +10,7 @@ import { allocate } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { Graph } from '../../dsl/ir.js';
 import { mulberry32 } from '../../dsl/random.js';
+import { yieldToSignals } from '../atomic.js';
 
 export type Runner = (graph: Graph, inputs: Record<string, HostTensor>) => Promise<Record<string, HostTensor>>;
 
@@ -122,6 +123,7 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
   const lengthsPerStep: number[] = [];
   const acceptedPerStep: number[][] = [];
   while (seqLen < s.maxLength) {
+    await yieldToSignals(); // each step is synchronous work: let Ctrl-C in between steps
     const S = ids[0].length;
     const r = await run(step, {
       is_context: { dtype: 'bool', shape: [B], data: new Uint8Array(B) },
@@ -197,6 +199,7 @@ export async function autoregressiveGenerate(llm: Graph, run: Runner, prompt: bi
     const next = Array.from(res.next_token.data as BigInt64Array);
     rows.forEach((r, b) => r.push(next[b]));
     if (rows[0].length >= s.maxLength || hasEos(rows, T, s.eosTokenIds)) break;
+    await yieldToSignals();
     const S = cache.shape[4];
     const m = new Uint8Array(B * (S + 1));
     for (let b = 0; b < B; b++) for (let j = 0; j <= S; j++) m[b * (S + 1) + j] = j < S ? (rows[b][j] !== pad ? 1 : 0) : 1;

@@ -12,6 +12,8 @@ export interface LlamaConfig {
   tieWordEmbeddings: boolean;
   padTokenId: number;
   eosTokenIds: number[];
+  /** Longest position the model was trained for, when config.json says. */
+  maxPositionEmbeddings?: number;
 }
 
 const num = (raw: Record<string, unknown>, k: string, d?: number): number => {
@@ -38,5 +40,6 @@ export function llamaConfigFromHf(raw: Record<string, unknown>): LlamaConfig {
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     padTokenId: num(raw, 'pad_token_id', 0),
     eosTokenIds: Array.isArray(eos) ? (eos as number[]) : typeof eos === 'number' ? [eos] : [],
+    maxPositionEmbeddings: typeof raw.max_position_embeddings === 'number' ? raw.max_position_embeddings : undefined,
   };
 }

@@ -55,7 +55,7 @@ LoadResult loadTensorRT(const std::string& explicitPath) {
     }
     void* create = dlsym(h, "createInferBuilder_INTERNAL");
     if (!create) {
-      errors += "; " + n + ": no createInferBuilder_INTERNAL";
+      errors += (errors.empty() ? "" : "; ") + n + ": no createInferBuilder_INTERNAL";
       dlclose(h);
       continue;
     }
