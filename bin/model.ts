@@ -117,6 +117,16 @@ async function importDefinition(file: string): Promise<ModelDefinition> {
   return def;
 }
 
+function isGraph(g: unknown): g is Graph {
+  const x = g as Partial<Graph> | null;
+  return !!x && typeof x === 'object' && Array.isArray(x.layers) && Array.isArray(x.inputs) && Array.isArray(x.outputs) && typeof x.name === 'string';
+}
+
+function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  return typeof v === 'object' ? `an object with keys ${Object.keys(v).slice(0, 5).join(', ') || '(none)'}` : `${typeof v} ${JSON.stringify(v)}`;
+}
+
 function userFrame(e: unknown, file: string): string {
   const stack = (e as Error)?.stack ?? '';
   const line = stack.split('\n').find((l) => l.includes(file));
@@ -134,6 +144,14 @@ export async function loadGraph(flags: ModelFlags, out: Output): Promise<{ graph
   } catch (e) {
     if (e instanceof RedraftError) throw e;
     throw new ModelError(`model '${model.definition.name}' failed to build its graph: ${(e as Error)?.message ?? String(e)}${userFrame(e, model.source)}`, 'fix the model definition', e);
+  }
+  if (!isGraph(graph))
+    throw new ModelError(`model '${model.definition.name}' (${model.source}): build() returned ${describeValue(graph)}, not a graph`, 'return buildNetwork(name, (net) => { ... }) from build(opts)');
+  // A checkpoint with tensors the model never reads is usually a config that does not match it
+  // (fewer layers, another architecture): say so rather than build something silently smaller.
+  for (const [what, m] of [['base model', model.llm], ['drafter', model.drafter]] as const) {
+    const unused = (m as { unusedWeights?: () => string[] } | undefined)?.unusedWeights?.() ?? [];
+    if (unused.length) out.warn(`${unused.length} ${what} weight(s) in ${m!.dir} are not used by the model: ${unused.slice(0, 4).join(', ')}${unused.length > 4 ? ', ...' : ''} (does config.json match the checkpoint?)`);
   }
   return { graph, model, build };
 }

@@ -12,6 +12,23 @@ export interface LoadedModelDir {
   dir: string;
   config: Record<string, unknown>;
   weights: Checkpoint;
+  /** Checkpoint tensors no graph has asked for yet (after a build: weights the model ignores). */
+  unusedWeights(): string[];
+}
+
+/** Buffers some checkpoints carry that are recomputed, not read (rotary inverse frequencies). */
+const DERIVED = /(^|\.)rotary_emb\.inv_freq$/;
+
+/** The checkpoint, recording which tensors the model reads. */
+function tracked(w: Checkpoint, used: Set<string>): Checkpoint {
+  return {
+    ...w,
+    path: w.path,
+    byteLength: w.byteLength,
+    get: (name, shape) => (used.add(name), w.get(name, shape)),
+    has: (name) => w.has(name),
+    lazy: w.lazy ? (name, shape) => (used.add(name), w.lazy!(name, shape)) : undefined,
+  };
 }
 
 export function readConfigJson(dir: string): Record<string, unknown> {
@@ -44,5 +61,6 @@ export function loadModelDir(dir: string, kind: ModelKind, opts: { strict?: bool
     if (opts.strict) throw new ModelError(msg, 'fix the checkpoint, or drop --strict to build anyway');
     opts.warn?.(msg);
   }
-  return { dir: path.resolve(dir), config, weights };
+  const used = new Set<string>();
+  return { dir: path.resolve(dir), config, weights: tracked(weights, used), unusedWeights: () => weights.names().filter((n) => !used.has(n) && !DERIVED.test(n)) };
 }

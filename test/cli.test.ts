@@ -390,6 +390,18 @@ describe('outputs that are not what they seem', () => {
       expect(r.stderr).toMatch(msg);
     }
   });
+  it('a model whose build() returns no graph is exit 4, and unused checkpoint weights are named', () => {
+    const a = redraft(['build', '--model', path.join(FIX, 'not-a-graph-model.ts'), '--target', 'onnx', '--out', tmp()]);
+    expect(a.code).toBe(4);
+    expect(a.stderr).toMatch(/build\(\) returned number 42, not a graph/);
+    const dir = tmp();
+    const cfg = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'models/llama_1_0/config.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, num_hidden_layers: 1 }));
+    fs.copyFileSync(path.join(GOLDEN, 'models/llama_1_0/model.safetensors'), path.join(dir, 'model.safetensors'));
+    const b = redraft(['build', '--model', dir, '--drafter', path.join(GOLDEN, 'models/llama_drafter_1_0'), '--target', 'plan', '--out', tmp()]);
+    expect(b.code).toBe(0);
+    expect(b.stderr).toMatch(/warning 9 base model weight\(s\) in .* are not used by the model: model\.layers\.1\./);
+  });
   it('inspect --seq sets the history length and --batch stays within the built range', () => {
     const a = JSON.parse(redraft(['inspect', '--model', 'tiny-redrafter', '--seq', '20', '--format', 'json']).stdout);
     const b = JSON.parse(redraft(['inspect', '--model', 'tiny-redrafter', '--seq', '200', '--format', 'json']).stdout);
