@@ -153,16 +153,20 @@ export async function main(argv: string[]): Promise<number> {
     if (e.code === 'EPIPE') process.exit(ExitCode.ok);
     throw e;
   });
-  const commands = program().commands.map((c) => c.name());
+  const prog = program();
+  const commands = prog.commands.map((c) => c.name());
+  // Commander answers a bare `redraft` or `redraft help bogus` with help and exit 0; both are mistakes.
   const first = args.find((a) => !a.startsWith('-'));
-  if (!args.some((a) => ['-h', '--help', '-V', '--version'].includes(a)) && (!first || (first === 'help' && args.length > args.indexOf(first) + 1 && !commands.includes(args[args.indexOf(first) + 1]!)))) {
-    const why = !first ? 'no command given' : `unknown command '${args[args.indexOf(first) + 1]}'`;
-    program().outputHelp({ error: true });
+  const helpFor = first === 'help' ? args[args.indexOf(first) + 1] : undefined;
+  const asksHelp = args.some((a) => ['-h', '--help', '-V', '--version'].includes(a));
+  if (!asksHelp && (!first || (helpFor !== undefined && !commands.includes(helpFor)))) {
+    const why = first ? `unknown command '${helpFor}'` : 'no command given';
+    prog.outputHelp({ error: true });
     process.stderr.write(`${chalk.red('error')} ${why}\n`);
     return failure(json, ExitCode.usage, 'UsageError', `${why}; commands: ${commands.join(', ')}`);
   }
   try {
-    await program().parseAsync(argv);
+    await prog.parseAsync(argv);
     return (process.exitCode as number | undefined) ?? ExitCode.ok;
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -56,7 +56,7 @@ function readExisting(dir: string): { contentHash?: string; files?: string[] } |
 export async function build(flags: BuildFlags, out: Output): Promise<void> {
   const t0 = performance.now();
   if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
-  if (fs.existsSync(flags.out)) readExisting(flags.out); // refuse a foreign config.json before any work
+  const existing = readExisting(flags.out); // refuses a foreign config.json before any work
   const { graph, model, build: cfg } = await loadGraph(flags, out);
   const { target, reason } = await chooseTarget(cfg, !!flags.dryRun, flags.target !== undefined);
   out.info(`target ${target}: ${reason}`);
@@ -79,7 +79,6 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   const trtOnly = target === 'trt' ? {} : { workspaceMiB: undefined, optimizationLevel: undefined, timingCache: undefined };
   const hashedConfig = { ...cfg, target, ...trtOnly }; // canonicalJson drops undefined keys
   const hash = contentHash(graphChunks(), hashedConfig, VERSION);
-  const existing = readExisting(flags.out);
   if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
     const result = { status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing.files };
     return out.result(result, `${flags.out} is up to date (content hash ${hash.slice(0, 12)}); use --force to rebuild`);
