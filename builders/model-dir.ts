@@ -23,10 +23,7 @@ const DERIVED = /(^|\.)rotary_emb\.inv_freq$/;
 function tracked(w: Checkpoint, used: Set<string>): Checkpoint {
   return {
     ...w,
-    path: w.path,
-    byteLength: w.byteLength,
     get: (name, shape) => (used.add(name), w.get(name, shape)),
-    has: (name) => w.has(name),
     lazy: w.lazy ? (name, shape) => (used.add(name), w.lazy!(name, shape)) : undefined,
   };
 }
