@@ -28,6 +28,7 @@ export function cleanupTemporaries(): void {
     }
   }
   live.clear();
+  for (const l of locks.splice(0)) fs.rmSync(l, { force: true });
   for (const d of createdDirs.splice(0).reverse()) {
     try {
       fs.rmdirSync(d); // only succeeds when empty: a successful build keeps its directory
@@ -68,6 +69,32 @@ export function ensureWritableDir(dir: string): void {
     throw new UsageError(`output directory '${dir}' is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'pass --out with a directory you can write to');
   }
   removeStaleTemporaries(dir);
+}
+
+const locks: string[] = [];
+
+/**
+ * Takes `dir` for this process: two builds into one --out would otherwise rename their files in
+ * turn and could leave a model from one beside the config of the other. A lock whose process is
+ * gone (killed outright) is taken over. Released at exit.
+ */
+export function lockDir(dir: string): void {
+  hookSignals();
+  const file = path.join(dir, '.redraft.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      locks.push(file);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(fs.readFileSync(file, 'utf8'));
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner))
+        throw new UsageError(`another redraft process (pid ${owner}) is writing into '${dir}'`, 'wait for it to finish, or build into another --out');
+      fs.rmSync(file, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new UsageError(`cannot lock '${dir}': another process keeps taking ${file}`, 'build into another --out');
 }
 
 /** Checks an output file path before any work: not empty, not a directory, its folder writable. */

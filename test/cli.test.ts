@@ -337,6 +337,20 @@ describe('outputs that are not what they seem', () => {
     expect(ok.code, ok.stderr).toBe(0);
     expect(files(dir)).toEqual(['config.json', 'model.onnx']);
   });
+  it('a build into an --out another live redraft holds is refused; a dead holder\'s lock is taken over', () => {
+    const out = tmp();
+    fs.writeFileSync(path.join(out, '.redraft.lock'), String(process.pid)); // this test process: alive
+    const busy = redraft(['build', '--model', 'tiny-redrafter', '--target', 'plan', '--out', out]);
+    expect(busy.code).toBe(2);
+    expect(busy.stderr).toMatch(new RegExp(`another redraft process \\(pid ${process.pid}\\) is writing into`));
+    expect(files(out)).toEqual(['.redraft.lock']);
+    fs.writeFileSync(path.join(out, '.redraft.lock'), '999999'); // left by a build killed outright
+    const r = redraft(['build', '--model', 'tiny-redrafter', '--target', 'plan', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(files(out)).toEqual(['config.json', 'plan.json']); // lock released at exit
+    expect(redraft(['build', '--model', 'tiny-redrafter', '--target', 'onnx', '--out', out, '-q']).code).toBe(0);
+    expect(files(out)).toEqual(['config.json', 'model.onnx']); // the plan build's files went with its record
+  });
   it('stdout closed early (| head) ends quietly', () => {
     const r = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" inspect --model tiny-redrafter --format dot 2>/tmp/redraft-epipe.err | head -n1`], { encoding: 'utf8' });
     expect(r.stdout).toMatch(/^digraph/);

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { serializeGraph } from '../../dsl/serialize.js';
 import { canonicalJson, contentHash, type BuildConfig } from '../../builders/build-config.js';
-import { ensureWritableDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
+import { ensureWritableDir, lockDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
 import { UsageError } from '../../dsl/errors.js';
 import { summarize } from '../../builders/inspect.js';
 import { engineIoTable } from '../../builders/engine-io.js';
@@ -56,7 +56,7 @@ function readExisting(dir: string): { contentHash?: string; files?: string[] } |
 export async function build(flags: BuildFlags, out: Output): Promise<void> {
   const t0 = performance.now();
   if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
-  const existing = readExisting(flags.out); // refuses a foreign config.json before any work
+  readExisting(flags.out); // refuses a foreign config.json before any work
   const { graph, model, build: cfg } = await loadGraph(flags, out);
   const { target, reason } = await chooseTarget(cfg, !!flags.dryRun, flags.target !== undefined);
   out.info(`target ${target}: ${reason}`);
@@ -66,6 +66,8 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     assertTensorRtUsable();
   }
   ensureWritableDir(flags.out);
+  lockDir(flags.out);
+  const existing = readExisting(flags.out); // read again under the lock: another build may have finished meanwhile
 
   // Structure plus every weight's bytes, one weight at a time (lazy weights are streamed).
   function* graphChunks(): Generator<Uint8Array> {
@@ -117,6 +119,8 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   files['config.json'] = canonicalPretty(config);
   await yieldToSignals(); // an interrupt during the export wins over committing its files
   writeFilesAtomic(flags.out, files);
+  // Files of the previous build that this one does not write (model.onnx after a plan build, say).
+  for (const f of existing?.files ?? []) if (!(f in files) && path.basename(f) === f) fs.rmSync(path.join(flags.out, f), { force: true });
   const s = summarize(graph);
   const result = {
     status: 'built',
