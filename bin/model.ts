@@ -85,6 +85,25 @@ export async function resolveModel(flags: ModelFlags, out: Output): Promise<Reso
   return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), llm, drafter };
 }
 
+/** How Node treats a module: by its extension, else by the nearest package.json's "type". */
+export function moduleFormat(file: string): 'module' | 'commonjs' {
+  if (/\.(mts|mjs)$/.test(file)) return 'module';
+  if (/\.(cts|cjs)$/.test(file)) return 'commonjs';
+  for (let dir = path.dirname(file); ; ) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        return (JSON.parse(fs.readFileSync(pj, 'utf8')) as { type?: string }).type === 'module' ? 'module' : 'commonjs';
+      } catch {
+        return 'commonjs';
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return 'commonjs';
+    dir = up;
+  }
+}
+
 /** Imports a user's model module (TypeScript runs through tsx; no build step). */
 async function importDefinition(file: string): Promise<ModelDefinition> {
   const abs = path.resolve(file);
@@ -92,17 +111,28 @@ async function importDefinition(file: string): Promise<ModelDefinition> {
   let mod: Record<string, unknown>;
   try {
     if (/\.(ts|mts|cts)$/.test(abs)) {
-      const { tsImport } = await import('tsx/esm/api');
-      mod = (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
-    } else mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+      if (moduleFormat(abs) === 'commonjs') {
+        // tsx's ESM loader would run a CommonJS module as a data: URL (no file in its stack
+        // frames); its require hook keeps the file's own path, so errors name the user's line.
+        const { require: tsxRequire } = await import('tsx/cjs/api');
+        mod = tsxRequire(abs, import.meta.url) as Record<string, unknown>;
+      } else {
+        const { tsImport } = await import('tsx/esm/api');
+        mod = (await tsImport(pathToFileURL(abs).href, import.meta.url)) as Record<string, unknown>;
+      }
+    } else {
+      // A model compiled from TypeScript with a source map is reported at its .ts line.
+      process.setSourceMapsEnabled(true);
+      mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    }
   } catch (e) {
     if (e instanceof RedraftError) throw e;
     const msg = (e as Error)?.message ?? String(e);
-    const missing = /Cannot find (?:module|package) '(redraft(?:\/[\w-]+)?)'/.exec(msg);
+    const missing = /Cannot find (?:module|package) '(redraft(?:-trt)?(?:\/[\w-]+)?)'/.exec(msg);
     if (missing)
       throw new ModelError(
         `model module '${file}' imports '${missing[1]}', which does not resolve from ${path.dirname(abs)}`,
-        `install redraft in the model's project (npm install --save-dev redraft, or a path to this checkout) and run that project's redraft, or keep the model inside a project that depends on redraft`,
+        `install redraft in the model's project (npm install --save-dev redraft-trt, or a path to this checkout), import it as 'redraft-trt/...', and run that project's redraft (npx redraft); or keep the model inside a project that depends on redraft-trt`,
         e,
       );
     throw new ModelError(`model module '${file}' threw while loading: ${msg}${userFrame(e, abs)}`, 'fix the error in the module (run it with `npx tsx` to see the full trace)', e);

@@ -3,6 +3,7 @@
  * exits in one place, and DSL errors carry the caller's file:line with the library's own
  * frames dropped from the stack.
  */
+import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 
@@ -64,34 +65,116 @@ export class ModelError extends RedraftError {
   }
 }
 
-// Folders whose frames are the library's own; user frames are everything else.
-const LIB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const LIB_DIRS = ['dsl', 'ops', 'builders', 'bin'].map((d) => path.join(LIB_ROOT, d) + path.sep);
-// Compiled copies live under .build/<dir>; treat those as library frames too.
-const LIB_BUILD_DIRS = ['dsl', 'ops', 'builders', 'bin'].map((d) => path.join(LIB_ROOT, '.build', d) + path.sep);
+/**
+ * The package's own root: the nearest folder above this module holding a package.json (the
+ * checkout, or node_modules/<name> when installed). Both this path and its real path count, so
+ * a symlinked install (`npm link`, `file:` dependencies) is recognised either way.
+ */
+function packageRoot(): string[] {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) break;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  const roots = new Set([dir]);
+  try {
+    roots.add(fs.realpathSync(dir));
+  } catch {
+    /* keep the lexical path */
+  }
+  return [...roots];
+}
+const LIB_ROOTS = packageRoot();
+// Inside the root, these top-level folders are the library (sources, their compiled copies in
+// .build, its dependencies); everything else there (test fixtures, models/examples) is a user.
+const LIB_TOP = new Set(['dsl', 'ops', 'models', 'builders', 'bin', 'native', '.build', 'node_modules']);
+const USER_INSIDE = [['models', 'examples'], ['.build', 'models', 'examples']];
 
-function frameFile(line: string): string | undefined {
-  const m = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
+const FRAME_FILE = /\(?((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/;
+
+function frameLocation(line: string): { file: string; line: string; col: string } | undefined {
+  const m = FRAME_FILE.exec(line);
   if (!m) return undefined;
-  return m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
+  return { file: m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1], line: m[2], col: m[3] };
+}
+
+/** Whether `file` belongs to redraft itself (by its position under the package root). */
+export function isLibraryFile(file: string): boolean {
+  for (const root of LIB_ROOTS) {
+    const rel = path.relative(root, file);
+    if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) continue;
+    const parts = rel.split(path.sep);
+    if (!LIB_TOP.has(parts[0]!)) return false;
+    return !USER_INSIDE.some((u) => u.every((seg, i) => parts[i] === seg));
+  }
+  return false;
 }
 
 function isLibraryFrame(line: string): boolean {
-  const f = frameFile(line);
-  if (!f) return true; // node internals, native frames
-  if (f.includes(`${path.sep}node_modules${path.sep}`)) return true;
-  return LIB_DIRS.some((d) => f.startsWith(d)) || LIB_BUILD_DIRS.some((d) => f.startsWith(d));
+  const loc = frameLocation(line);
+  if (!loc) return true; // node internals (node:...), native frames, data: URLs
+  return isLibraryFile(loc.file);
 }
 
-/** The first stack frame outside redraft's library folders, as "file:line:col", if any. */
-export function userCallSite(stack = new Error().stack ?? ''): string | undefined {
+/**
+ * The current stack, deep enough to reach past the library's own frames (an op called from a
+ * library model function called from the user's model can be a dozen frames down).
+ */
+export function captureStack(limit = 40): string {
+  const prev = Error.stackTraceLimit;
+  Error.stackTraceLimit = Math.max(prev, limit);
+  try {
+    return new Error().stack ?? '';
+  } finally {
+    Error.stackTraceLimit = prev;
+  }
+}
+
+/**
+ * How many frames down the first frame outside redraft is (-1: none), from V8's structured
+ * call sites: no formatting, no source-map lookups, so it is cheap enough to run for every
+ * layer a built-in model creates (where every frame is the library's).
+ */
+function userFrameDepth(limit = 64): number {
+  const prevPrepare = Error.prepareStackTrace;
+  const prevLimit = Error.stackTraceLimit;
+  let sites: NodeJS.CallSite[] = [];
+  try {
+    Error.prepareStackTrace = (_e, cs) => cs;
+    Error.stackTraceLimit = limit;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder);
+    sites = (holder.stack as NodeJS.CallSite[] | undefined) ?? [];
+  } finally {
+    Error.prepareStackTrace = prevPrepare;
+    Error.stackTraceLimit = prevLimit;
+  }
+  for (let i = 0; i < sites.length; i++) {
+    const f = sites[i]!.getFileName();
+    if (!f || !(f.startsWith('/') || f.startsWith('file://') || /^[A-Za-z]:\\/.test(f))) continue;
+    if (!isLibraryFile(f.startsWith('file://') ? fileURLToPath(f) : f)) return i;
+  }
+  return -1;
+}
+
+/**
+ * The first stack frame outside redraft itself, as "file:line:col" (relative to the cwd when
+ * inside it), if any: from `stack` when given, else from the current stack (source-mapped
+ * positions, so a .ts model's own line).
+ */
+export function userCallSite(stack?: string): string | undefined {
+  if (stack === undefined) {
+    const depth = userFrameDepth();
+    if (depth < 0) return undefined;
+    stack = captureStack(depth + 4);
+  }
   for (const line of stack.split('\n').slice(1)) {
-    if (isLibraryFrame(line)) continue;
-    const m = /((?:file:\/\/)?\/[^():]+|[A-Za-z]:\\[^():]+):(\d+):(\d+)\)?\s*$/.exec(line);
-    if (m) {
-      const file = m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1];
-      return `${path.relative(process.cwd(), file) || file}:${m[2]}:${m[3]}`;
-    }
+    if (!/^\s+at /.test(line) || isLibraryFrame(line)) continue;
+    const loc = frameLocation(line)!;
+    const rel = path.relative(process.cwd(), loc.file);
+    return `${rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : loc.file}:${loc.line}:${loc.col}`;
   }
   return undefined;
 }
@@ -104,9 +187,11 @@ export class DslError extends RedraftError {
   readonly op: string;
   readonly callSite?: string;
   constructor(op: string, message: string, opts: { hint?: string; callSite?: string } = {}) {
-    const stack = new Error().stack ?? '';
-    const site = opts.callSite ?? userCallSite(stack);
+    const site = opts.callSite ?? userCallSite();
+    const prev = Error.stackTraceLimit;
+    Error.stackTraceLimit = Math.max(prev, 40);
     super(`${op}: ${message}${site ? `\n  at ${site}` : ''}`, { exitCode: ExitCode.badModel, hint: opts.hint });
+    Error.stackTraceLimit = prev;
     this.op = op;
     this.callSite = site;
     // Keep only user frames so the first frame shown is the user's own line.

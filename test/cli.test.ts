@@ -116,9 +116,9 @@ describe('bad models and weights (exit 4)', () => {
 });
 
 describe('a model module in its own project', () => {
-  const source = `import { buildNetwork } from 'redraft/dsl';
-import { defineModel } from 'redraft/models';
-import { linear, silu, add, log_softmax } from 'redraft/ops';
+  const source = `import { buildNetwork } from 'redraft-trt/dsl';
+import { defineModel } from 'redraft-trt/models';
+import { linear, silu, add, log_softmax } from 'redraft-trt/ops';
 export default defineModel({
   name: 'my-drafter',
   build(opts) {
@@ -134,7 +134,7 @@ export default defineModel({
     const proj = tmp();
     fs.writeFileSync(path.join(proj, 'my-drafter.ts'), source);
     fs.mkdirSync(path.join(proj, 'node_modules'));
-    fs.symlinkSync(ROOT, path.join(proj, 'node_modules', 'redraft'));
+    fs.symlinkSync(ROOT, path.join(proj, 'node_modules', 'redraft-trt'));
     const out = path.join(proj, 'out');
     const r = redraft(['build', '--model', path.join(proj, 'my-drafter.ts'), '--target', 'onnx', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
@@ -146,7 +146,7 @@ export default defineModel({
     const out = path.join(proj, 'out');
     const r = redraft(['build', '--model', path.join(proj, 'my-drafter.ts'), '--target', 'onnx', '--out', out]);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/imports 'redraft\/dsl', which does not resolve from/);
+    expect(r.stderr).toMatch(/imports 'redraft-trt\/dsl', which does not resolve from/);
     expect(r.stderr).toMatch(/fix: install redraft in the model's project/);
     expect(files(out)).toEqual([]);
   });
