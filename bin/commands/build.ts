@@ -13,7 +13,7 @@ import { summarize } from '../../builders/inspect.js';
 import { engineIoTable } from '../../builders/engine-io.js';
 import type { Output } from '../output.js';
 import { VERSION } from '../cli.js';
-import { loadGraph, type ModelFlags } from '../model.js';
+import { buildConfigFrom, loadGraph, type ModelFlags } from '../model.js';
 
 type Target = 'trt' | 'onnx' | 'plan';
 
@@ -57,13 +57,21 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   const t0 = performance.now();
   if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
   readExisting(flags.out); // refuses a foreign config.json before any work
-  const { graph, model, build: cfg } = await loadGraph(flags, out);
-  const { target, reason } = await chooseTarget(cfg, !!flags.dryRun, flags.target !== undefined);
-  out.info(`target ${target}: ${reason}`);
+  // The target first: a TensorRT build on a machine without TensorRT fails (exit 3, nothing
+  // written) before the model's weights are read.
+  const { target, reason } = await chooseTarget(buildConfigFrom(flags), !!flags.dryRun, flags.target !== undefined);
   if (target === 'trt') {
-    // Fail before any work when TensorRT cannot be used (exit 3, nothing written).
     const { assertTensorRtUsable } = await import('../../builders/trt/build.js');
     assertTensorRtUsable();
+  }
+  const { graph, model, build: cfg } = await loadGraph(flags, out);
+  out.info(`target ${target}: ${reason}`);
+  if (target === 'plan' || target === 'trt') {
+    // What TensorRT would refuse fails here, before anything is written (exit 4, every
+    // violation with its layer and the model's file:line). The rules live with the ops.
+    const [{ assertTrtValid }, { TRT_RULES }] = await Promise.all([import('../../builders/trt/validate.js'), import('../../ops/trt.js')]);
+    assertTrtValid(graph, TRT_RULES);
+    out.info(`TensorRT constraints: ${graph.layers.length} layers and ${graph.inputs.length} inputs checked, 0 violations`);
   }
   ensureWritableDir(flags.out);
   lockDir(flags.out);
