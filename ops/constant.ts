@@ -28,15 +28,26 @@ export function toTensor(x: TensorLike, like: DType, arg = 'x', op = 'op'): Tens
   return netOf().constant([x], like, []);
 }
 
+/**
+ * The dtype a linspace fill computes in: TensorRT's kLINSPACE "output type must be INT32, INT64,
+ * or FLOAT" (ops/trt.ts), so half floats fill in float32 and bool/int8 in int32, then cast.
+ */
+function fillDtype(d: DType): DType {
+  return d === 'int32' || d === 'int64' || d === 'float32' ? d : isFloat(d) ? 'float32' : 'int32';
+}
+
 /** [start, start+1, ..., end-1] as a 1-D tensor; start/end may be 0-D int tensors. */
 export function arange(start: TensorLike, end: TensorLike, dtype: DType = 'int64'): Tensor {
   const c: Check = new Check('arange');
+  if (!isDType(dtype)) c.fail('dtype', `is ${JSON.stringify(dtype)}, not a dtype`);
   const net = netOf(start, end);
+  const fd = fillDtype(dtype);
+  const done = (t: Tensor) => (fd === dtype ? t : layer1(net, { kind: 'cast', inputs: [t.id], dtype, name: 'arange' }));
   if (typeof start === 'number' && typeof end === 'number') {
     c.int('start', start);
     c.int('end', end);
     if (end < start) c.fail(undefined, `end (${end}) is below start (${start})`);
-    return layer1(net, { kind: 'fill', inputs: [], dims: [end - start], dtype, alpha: start, beta: 1, name: 'arange' });
+    return done(layer1(net, { kind: 'fill', inputs: [], dims: [end - start], dtype: fd, alpha: start, beta: 1, name: 'arange' }));
   }
   if (typeof start !== 'number') c.fail('start', 'must be a number when end is a tensor (fill computes start + i)');
   const e = c.operand('end', end, { dtypes: ['int32', 'int64'], rank: [0, 1] });
@@ -47,5 +58,5 @@ export function arange(start: TensorLike, end: TensorLike, dtype: DType = 'int64
   }
   const dims = e.rank === 0 ? layer1(net, { kind: 'shuffle', inputs: [len.id], reshape: [1], zeroIsPlaceholder: false }) : len;
   const dims64 = dims.dtype === 'int64' ? dims : layer1(net, { kind: 'cast', inputs: [dims.id], dtype: 'int64' });
-  return layer1(net, { kind: 'fill', inputs: [dims64.id], dims: { tensor: dims64.id }, dtype, alpha: start, beta: 1, name: 'arange' });
+  return done(layer1(net, { kind: 'fill', inputs: [dims64.id], dims: { tensor: dims64.id }, dtype: fd, alpha: start, beta: 1, name: 'arange' }));
 }

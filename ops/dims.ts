@@ -88,7 +88,15 @@ export function reshapeTo(x: Tensor, parts: readonly DimPart[], name: string): T
   return layer1(x.net, { kind: 'shuffle', inputs: [x.id, ...ids], reshape: param, zeroIsPlaceholder: false, name });
 }
 
-/** An ISliceLayer; dynamic parameters are listed as inputs in start, size, stride order. */
+/**
+ * An ISliceLayer; dynamic parameters are listed as inputs in start, size, stride order.
+ *
+ * TensorRT: "CLAMP, FILL and REFLECT modes do not support int64 or bfloat16" (ops/trt.ts), so
+ * those combinations are lowered to documented ones with the same values: bfloat16 slices in
+ * float32 (both casts are exact), and an int64 FILL slice reads in WRAP mode and selects the
+ * fill value where a FILL slice of an int32 mask says the coordinate is out of bounds. (An
+ * int64 CLAMP slice is left as it is and reported by the TensorRT validator.)
+ */
 export function sliceLayer(
   x: Tensor,
   start: readonly DimPart[] | Tensor,
@@ -98,19 +106,34 @@ export function sliceLayer(
   mode: SliceMode = 'strict',
   fillValue?: number,
 ): Tensor {
-  const st = dimsParam(x.net, start);
-  const sz = dimsParam(x.net, size);
-  const sd = dimsParam(x.net, stride);
-  return layer1(x.net, {
-    kind: 'slice',
-    inputs: [x.id, ...st.ids, ...sz.ids, ...sd.ids],
-    start: st.param,
-    size: sz.param,
-    stride: sd.param,
-    mode,
-    ...(mode === 'fill' ? { fillValue: fillValue ?? 0 } : {}),
-    name,
-  });
+  const net = x.net;
+  const st = dimsParam(net, start);
+  const sz = dimsParam(net, size);
+  const sd = dimsParam(net, stride);
+  const emit = (t: Tensor, m: SliceMode, fv?: number) =>
+    layer1(net, {
+      kind: 'slice',
+      inputs: [t.id, ...st.ids, ...sz.ids, ...sd.ids],
+      start: st.param,
+      size: sz.param,
+      stride: sd.param,
+      mode: m,
+      ...(m === 'fill' ? { fillValue: fv ?? 0 } : {}),
+      name,
+    });
+  if ((mode === 'clamp' || mode === 'fill') && x.dtype === 'bfloat16') {
+    const wide = layer1(net, { kind: 'cast', inputs: [x.id], dtype: 'float32', name });
+    return layer1(net, { kind: 'cast', inputs: [emit(wide, mode, fillValue).id], dtype: 'bfloat16', name });
+  }
+  if (mode === 'fill' && x.dtype === 'int64') {
+    // ones in x's shape (int32): equal(x, x) is all true for integers.
+    const same = layer1(net, { kind: 'elementwise', op: 'equal', inputs: [x.id, x.id], name });
+    const ones = layer1(net, { kind: 'cast', inputs: [same.id], dtype: 'int32', name });
+    const inside = layer1(net, { kind: 'cast', inputs: [emit(ones, 'fill', 0).id], dtype: 'bool', name });
+    const fill = net.constant([Math.trunc(fillValue ?? 0)], 'int64', new Array<number>(x.rank).fill(1));
+    return layer1(net, { kind: 'select', inputs: [inside.id, emit(x, 'wrap').id, fill.id], name });
+  }
+  return emit(x, mode, fillValue);
 }
 
 /**

@@ -1,0 +1,239 @@
+/**
+ * TensorRT's documented constraints on the layers the ops lower to, one table, written as
+ * TensorRT documents them (the operator reference's "Data Types" sections, the NvInfer.h doc
+ * comments of 10.0–11.1). The op declarations check what every backend requires and throw at
+ * the user's line; what only TensorRT refuses lives here instead, so `--target onnx` keeps
+ * working on such a model while `--target plan|trt` lists each violation with the layer and
+ * the user's call site (builders/trt/validate.ts evaluates these rules on the IR; builders never
+ * import ops, so the CLI hands this table to the validator).
+ *
+ * The lowerings emit only combinations allowed here (arange computes in int32/int64/float32
+ * and casts, nonzero converts its input first, cumprod never slices int64 in FILL mode, slice
+ * CLAMP/FILL on bfloat16 goes through float32), so a violation always comes from the model
+ * asking for something TensorRT cannot do, never from redraft's own lowering.
+ */
+import type { DType } from '../dsl/dtype.js';
+import { dtypeList } from '../dsl/dtype.js';
+import type { Dim, DimRange } from '../dsl/dim.js';
+import { evalDim, shapeToString } from '../dsl/dim.js';
+import type { Layer, LayerKind, TensorInfo } from '../dsl/ir.js';
+
+/** A tensor as a rule sees it: IR info plus its dims at the profile maximum (when known). */
+export interface TrtTensorView extends TensorInfo {
+  /** Dims at the optimization profile's max; undefined where a dim has no range (data-dependent). */
+  max?: number[];
+}
+
+/** One layer as a rule sees it. */
+export interface TrtLayerView {
+  layer: Layer;
+  inputs: TrtTensorView[];
+  outputs: TrtTensorView[];
+}
+
+/** A rule on one IR layer kind: undefined when satisfied, else what TensorRT would refuse. */
+export interface TrtLayerRule {
+  /** Stable id, e.g. 'topk.k'. */
+  id: string;
+  /** The rule as TensorRT documents it, with where. */
+  doc: string;
+  check(v: TrtLayerView): string | undefined;
+}
+
+/** A rule on every tensor of the network (inputs and layer outputs). */
+export interface TrtTensorRule {
+  id: string;
+  doc: string;
+  check(t: TrtTensorView, symbols: Record<string, DimRange>): string | undefined;
+}
+
+export interface TrtRuleSet {
+  layers: { readonly [K in LayerKind]?: readonly TrtLayerRule[] };
+  tensors: readonly TrtTensorRule[];
+}
+
+/** TensorRT's general limits: Dims::MAX_DIMS, and the per-tensor volume limit of TensorRT 10.x. */
+export const TRT_LIMITS = { maxRank: 8, maxVolume: 2 ** 31 - 1, maxTopK: 3840 } as const;
+
+const F: readonly DType[] = ['float32', 'float16', 'bfloat16'];
+const FI: readonly DType[] = [...F, 'int32', 'int64'];
+const FI8: readonly DType[] = [...FI, 'int8'];
+const INDEX: readonly DType[] = ['int32', 'int64'];
+
+/** Rule: input `i` (named as TensorRT names it) has one of `dtypes`. */
+function inputDtype(id: string, iface: string, i: number, name: string, dtypes: readonly DType[], doc: string, when?: (l: Layer) => boolean): TrtLayerRule {
+  return {
+    id,
+    doc,
+    check: ({ layer, inputs }) => {
+      const t = inputs[i];
+      if (!t || (when && !when(layer)) || dtypes.includes(t.dtype)) return undefined;
+      return `${iface} ${name} has dtype ${t.dtype} (shape ${shapeToString(t.shape)}); TensorRT takes ${dtypeList(dtypes)} — ${doc}`;
+    },
+  };
+}
+
+const EW_LOGIC = new Set(['and', 'or', 'xor']);
+const EW_COMPARE = new Set(['equal', 'greater', 'less']);
+const ewOp = (l: Layer) => (l as Extract<Layer, { kind: 'elementwise' }>).op;
+const unOp = (l: Layer) => (l as Extract<Layer, { kind: 'unary' }>).op;
+
+const ELEMENTWISE: TrtLayerRule[] = [
+  ...[0, 1].map((i) => inputDtype('elementwise.logic-dtype', 'IElementWiseLayer kAND/kOR/kXOR', i, `input${i + 1}`, ['bool'], 'NvInfer.h ElementWiseOperation: "kAND, kOR, and kXOR must have inputs of DataType::kBOOL"', (l) => EW_LOGIC.has(ewOp(l)))),
+  ...[0, 1].map((i) => inputDtype('elementwise.compare-dtype', 'IElementWiseLayer kEQUAL/kGREATER/kLESS', i, `input${i + 1}`, FI, 'operator reference ElementWise: EQUAL, GREATER, LESS take int32, int64, float16, float32, bfloat16 (not bool)', (l) => EW_COMPARE.has(ewOp(l)))),
+  ...[0, 1].map((i) => inputDtype('elementwise.arith-dtype', 'IElementWiseLayer', i, `input${i + 1}`, FI8, 'NvInfer.h ElementWiseOperation: "all other operations must have inputs of floating-point type, kINT8, kINT32, or kINT64"', (l) => !EW_LOGIC.has(ewOp(l)) && !EW_COMPARE.has(ewOp(l)))),
+];
+
+const UNARY: TrtLayerRule[] = [
+  inputDtype('unary.not-dtype', 'IUnaryLayer kNOT', 0, 'input', ['bool'], 'NvInfer.h UnaryOperation: "kNOT must have inputs of DataType::kBOOL"', (l) => unOp(l) === 'not'),
+  inputDtype('unary.abs-sign-dtype', 'IUnaryLayer kABS/kSIGN', 0, 'input', FI8, 'NvInfer.h UnaryOperation: "kSIGN and kABS must have inputs of floating-point type, kINT8, kINT32 or kINT64"', (l) => unOp(l) === 'abs' || unOp(l) === 'sign'),
+  inputDtype('unary.float-dtype', 'IUnaryLayer', 0, 'input', F, 'NvInfer.h UnaryOperation: "all other operations must have inputs of floating-point type" (kNEG included: negate an integer as 0 - x)', (l) => !['not', 'abs', 'sign'].includes(unOp(l))),
+];
+
+const topkOf = (l: Layer) => l as Extract<Layer, { kind: 'topk' }>;
+const TOPK: TrtLayerRule[] = [
+  inputDtype('topk.dtype', 'ITopKLayer', 0, 'input', FI, 'operator reference TopK: T1 is int32, int64, float16, float32, bfloat16'),
+  {
+    id: 'topk.k',
+    doc: `NvInfer.h ITopKLayer::setK: "only values up to ${TRT_LIMITS.maxTopK} are supported"`,
+    check: ({ layer }) => (topkOf(layer).k > TRT_LIMITS.maxTopK ? `ITopKLayer k is ${topkOf(layer).k}; TensorRT supports k <= ${TRT_LIMITS.maxTopK} (NvInfer.h ITopKLayer::setK)` : undefined),
+  },
+  {
+    id: 'topk.axis',
+    doc: 'operator reference TopK: "axes: the axis to sample; must be one of the last four dimensions"',
+    check: ({ layer, inputs }) => {
+      const r = inputs[0]?.shape.length ?? 0;
+      const a = topkOf(layer).axis;
+      return a < r - 4 ? `ITopKLayer reduces axis ${a} of a rank-${r} input; TensorRT's TopK axis must be one of the last four dims (${r - 4}..${r - 1}) — move the axis with permute first` : undefined;
+    },
+  },
+];
+
+const sliceOf = (l: Layer) => l as Extract<Layer, { kind: 'slice' }>;
+const SLICE: TrtLayerRule[] = [
+  {
+    id: 'slice.mode-dtype',
+    doc: 'operator reference Slice: "CLAMP, FILL and REFLECT modes do not support int64 or bfloat16"',
+    check: ({ layer, inputs }) => {
+      const m = sliceOf(layer).mode;
+      const d = inputs[0]?.dtype;
+      return (m === 'clamp' || m === 'fill') && (d === 'int64' || d === 'bfloat16')
+        ? `ISliceLayer mode k${m.toUpperCase()} on ${d} input ${shapeToString(inputs[0].shape)}; TensorRT: "CLAMP, FILL and REFLECT modes do not support int64 or bfloat16"`
+        : undefined;
+    },
+  },
+  ...[1, 2, 3].map((i) => inputDtype('slice.param-dtype', 'ISliceLayer', i, 'start/size/stride tensor', INDEX, 'NvInfer.h ISliceLayer: "start, size, and stride tensors must be 1D tensors of type Int32 or Int64"')),
+];
+
+const fillOf = (l: Layer) => l as Extract<Layer, { kind: 'fill' }>;
+const FILL: TrtLayerRule[] = [
+  {
+    id: 'fill.linspace-dtype',
+    doc: 'NvInfer.h FillOperation::kLINSPACE: "Output type must be INT32, INT64, or FLOAT"',
+    check: ({ layer }) => {
+      const d = fillOf(layer).dtype;
+      return d === 'int32' || d === 'int64' || d === 'float32' ? undefined : `IFillLayer kLINSPACE output dtype ${d}; TensorRT: "Output type must be INT32, INT64, or FLOAT" (fill in one of those, then cast)`;
+    },
+  },
+  {
+    id: 'fill.linspace-rank',
+    doc: 'NvInfer.h FillOperation::kLINSPACE: element [i,j] is Alpha + Beta[0]*i + Beta[1]*j; "a static beta b is implicitly a 1D tensor, i.e. Beta = [b]", so a static linspace is defined for a rank-1 output only',
+    check: ({ outputs }) => {
+      const r = outputs[0]?.shape.length;
+      return r === 1 ? undefined : `IFillLayer kLINSPACE with a static beta has a rank-${r} output ${shapeToString(outputs[0]?.shape ?? [])}; TensorRT's static Beta = [b] only defines a rank-1 linspace (fill 1-D, then reshape)`;
+    },
+  },
+  inputDtype('fill.dims-dtype', 'IFillLayer', 0, 'dimensions tensor', INDEX, 'NvInfer.h IFillLayer: "the Dimensions input ... must be a 1D tensor of type Int32 or Int64"'),
+];
+
+const SELECT: TrtLayerRule[] = [
+  inputDtype('select.condition-dtype', 'ISelectLayer', 0, 'condition', ['bool'], 'operator reference Select: "condition: tensor of type bool"'),
+  ...[1, 2].map((i) => inputDtype('select.dtype', 'ISelectLayer', i, i === 1 ? 'thenInput' : 'elseInput', [...FI, 'bool'], 'operator reference Select: T is int32, int64, float16, float32, bfloat16, bool')),
+];
+
+const CUMULATIVE: TrtLayerRule[] = [inputDtype('cumulative.dtype', 'ICumulativeLayer', 0, 'input', FI, 'operator reference Cumulative: SUM takes T1 int32, int64, float16, float32, bfloat16')];
+
+const NONZERO: TrtLayerRule[] = [inputDtype('nonzero.dtype', 'INonZeroLayer', 0, 'input', ['float32', 'float16', 'int32', 'bool'], 'NvInfer.h INonZeroLayer: "The input may have type kFLOAT, kHALF, kINT32, or kBOOL"')];
+
+const GATHER: TrtLayerRule[] = [
+  inputDtype('gather.indices-dtype', 'IGatherLayer', 1, 'indices', INDEX, 'NvInfer.h IGatherLayer: "Indices shall be DataType::kINT32 or DataType::kINT64"'),
+  {
+    id: 'gather.element-dims',
+    doc: 'NvInfer.h IGatherLayer::setNbElementWiseDims: "GatherMode::kELEMENT: nbElementWiseDims must be 0"',
+    check: ({ layer }) => {
+      const g = layer as Extract<Layer, { kind: 'gather' }>;
+      return g.mode === 'element' && g.nbElementWiseDims !== 0 ? `IGatherLayer kELEMENT with nbElementWiseDims ${g.nbElementWiseDims}; TensorRT requires 0` : undefined;
+    },
+  },
+];
+
+const SCATTER: TrtLayerRule[] = [inputDtype('scatter.indices-dtype', 'IScatterLayer', 1, 'indices', INDEX, 'NvInfer.h IScatterLayer: "Indices shall be DataType::kINT32 or DataType::kINT64"')];
+const MATMUL: TrtLayerRule[] = [0, 1].map((i) => inputDtype('matmul.dtype', 'IMatrixMultiplyLayer', i, `input${i}`, F, 'operator reference MatrixMultiply: T is float16, float32, bfloat16'));
+const SOFTMAX: TrtLayerRule[] = [inputDtype('softmax.dtype', 'ISoftMaxLayer', 0, 'input', F, 'operator reference SoftMax: T is float16, float32, bfloat16')];
+const ACTIVATION: TrtLayerRule[] = [inputDtype('activation.dtype', 'IActivationLayer', 0, 'input', [...F, 'int8'], 'operator reference Activation: T is int8, float16, float32, bfloat16')];
+const REDUCE: TrtLayerRule[] = [inputDtype('reduce.dtype', 'IReduceLayer', 0, 'input', FI8, 'operator reference Reduce: T is int8, int32, int64, float16, float32, bfloat16 (not bool)')];
+const SHUFFLE: TrtLayerRule[] = [inputDtype('shuffle.reshape-dtype', 'IShuffleLayer', 1, 'reshape dimensions tensor', INDEX, 'NvInfer.h IShuffleLayer: the second input "must be a 1D tensor of type Int32 or Int64"')];
+
+/** The largest value of `name` (others at their max) for which the volume fits, if any. */
+function maxFitting(shape: readonly Dim[], symbols: Record<string, DimRange>, name: string, limit: number): number | undefined {
+  const vol = (v: number) => shape.reduce<number | undefined>((acc, d) => {
+    const x = evalDim(d, (n) => (n === name ? v : symbols[n]?.max));
+    return acc === undefined || x === undefined ? undefined : acc * x;
+  }, 1);
+  const lo0 = symbols[name]?.min ?? 0;
+  if ((vol(lo0) ?? Infinity) > limit) return undefined;
+  let lo = lo0;
+  let hi = symbols[name]?.max ?? lo0;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi + 1) / 2);
+    if ((vol(mid) ?? Infinity) <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+const TENSORS: TrtTensorRule[] = [
+  {
+    id: 'tensor.rank',
+    doc: `NvInfer.h Dims::MAX_DIMS: tensors have at most ${TRT_LIMITS.maxRank} dims`,
+    check: (t) => (t.shape.length > TRT_LIMITS.maxRank ? `rank ${t.shape.length} ${shapeToString(t.shape)}; TensorRT tensors have at most ${TRT_LIMITS.maxRank} dims (Dims::MAX_DIMS)` : undefined),
+  },
+  {
+    id: 'tensor.volume',
+    doc: 'operator reference "Volume Limits": each input and output can have up to 2^31-1 elements (TensorRT 10.x)',
+    check: (t, symbols) => {
+      if (!t.max) return undefined;
+      const vol = t.max.reduce((a, b) => a * b, 1);
+      if (vol <= TRT_LIMITS.maxVolume) return undefined;
+      const names = [...new Set(t.shape.flatMap((d) => (typeof d === 'number' ? [] : d.factors.flatMap((f) => f.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []))))].filter((n) => symbols[n]);
+      const at = names.map((n) => `${n}=${symbols[n].max}`).join(', ');
+      const fits = names.map((n) => {
+        const m = maxFitting(t.shape, symbols, n, TRT_LIMITS.maxVolume);
+        return m === undefined ? `no ${n} fits` : `${n} <= ${m}`;
+      });
+      return `${shapeToString(t.shape)} has ${vol.toExponential(2)} elements at the profile maximum (${at} → [${t.max.join(', ')}]); TensorRT 10.x allows at most 2^31-1 = ${TRT_LIMITS.maxVolume} per tensor. With the other dims at their max, the profile fits with ${fits.join(', or ')}; lower --max-batch/--max-seq, or split the tensor (e.g. the KV cache per layer)`;
+    },
+  },
+];
+
+/** Every TensorRT rule redraft knows, by IR layer kind, plus the per-tensor limits. */
+export const TRT_RULES: TrtRuleSet = {
+  layers: {
+    elementwise: ELEMENTWISE,
+    unary: UNARY,
+    topk: TOPK,
+    slice: SLICE,
+    fill: FILL,
+    select: SELECT,
+    cumulative: CUMULATIVE,
+    nonzero: NONZERO,
+    gather: GATHER,
+    scatter: SCATTER,
+    matmul: MATMUL,
+    softmax: SOFTMAX,
+    activation: ACTIVATION,
+    reduce: REDUCE,
+    shuffle: SHUFFLE,
+  },
+  tensors: TENSORS,
+};
