@@ -17,8 +17,9 @@ export function topk(input: Tensor, k: number, dim = -1, largest = true): [Tenso
   const c: Check = v.c;
   const x = v.input;
   const axis = c.axis('dim', dim, x.rank);
-  // 1. k is a static positive integer (TensorRT limits it to 3840).
-  c.int('k', k, 1, 3840);
+  // 1. k is a static positive integer. (TensorRT's k <= 3840, its dtype table and its
+  // last-four-dims axis rule are TensorRT-only: ops/trt.ts, checked for --target plan|trt.)
+  c.int('k', k, 1);
   // 2. k fits the dim when the dim is static.
   const n = x.size(axis);
   if (typeof n === 'number' && k > n) c.fail('k', `is ${k}, larger than dim ${axis} of 'input' (size ${n})`);

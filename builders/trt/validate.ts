@@ -89,9 +89,9 @@ export function validateTrt(g: Graph, rules: RuleSet): TrtViolation[] {
     const seen = new Set<string>();
     for (const r of rules.layers[l.kind] ?? []) {
       const msg = r.check(v);
-      // One message per rule and text (a rule on both inputs of a layer reports once per input).
-      if (msg && !seen.has(r.id + msg)) {
-        seen.add(r.id + msg);
+      // One violation per rule and layer (a rule on both inputs of a layer reports the first).
+      if (msg && !seen.has(r.id)) {
+        seen.add(r.id);
         out.push({ layer: l.name, kind: l.kind, rule: r.id, message: msg, site: l.site });
       }
     }
