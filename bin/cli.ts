@@ -5,8 +5,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import chalk from 'chalk';
 import { createRequire } from 'node:module';
-import { ExitCode, RedraftError } from '../dsl/errors.js';
+import { ExitCode, RedraftError, UsageError } from '../dsl/errors.js';
 import { cleanupTemporaries } from '../builders/atomic.js';
+import { BUILD_CONFIG_RULES, DEFAULT_BUILD_CONFIG, type BuildConfig } from '../builders/build-config.js';
 import { Output } from './output.js';
 
 const require = createRequire(import.meta.url);
@@ -22,17 +23,24 @@ function output(cmd: Command): Output {
   return new Output({ json: !!o.json, quiet: !!o.quiet });
 }
 
-/** Options every model-consuming command shares. */
-function modelOptions(c: Command): Command {
+const D = DEFAULT_BUILD_CONFIG;
+/** "lo..hi, default d" for an integer build setting, from the rules the config is checked with. */
+function range(key: keyof BuildConfig): string {
+  const r = BUILD_CONFIG_RULES[key];
+  return r.kind === 'int' ? `${r.min}..${r.max}, default ${D[key]}` : `default ${D[key]}`;
+}
+
+/** Options every model-consuming command shares; `required` marks --model as required in help. */
+function modelOptions(c: Command, required = true): Command {
   return c
-    .option('--model <model>', 'built-in name (tiny-redrafter), Hugging Face-style directory, or a .ts/.js model module')
+    .option('--model <model>', `${required ? '(required) ' : ''}built-in name (tiny-redrafter), Hugging Face-style directory (with --drafter), or a .ts/.js model module`)
     .option('--drafter <dir>', 'ReDrafter drafter checkpoint directory (with --model DIR)')
-    .addOption(new Option('--dtype <dtype>', 'compute dtype').choices(['float32', 'float16', 'bfloat16']))
-    .option('--beam-width <n>', 'draft beams per step (1..50)')
-    .option('--beam-length <n>', 'tokens per beam, including the last accepted token (>= 2)')
-    .option('--max-batch <n>', 'largest batch the engine accepts')
-    .option('--max-seq <n>', 'longest sequence (prompt + generated) the engine accepts')
-    .option('--config <build.json>', 'build configuration file; flags override it')
+    .addOption(new Option('--dtype <dtype>', `compute dtype (default ${D.dtype})`).choices(['float32', 'float16', 'bfloat16']))
+    .option('--beam-width <n>', `draft beams per step (${range('beamWidth')}; at most 50: drafter logits are warped to their top 50)`)
+    .option('--beam-length <n>', `tokens per beam, including the last accepted token (${range('beamLength')})`)
+    .option('--max-batch <n>', `largest batch the engine accepts (${range('maxBatch')})`)
+    .option('--max-seq <n>', `longest sequence, prompt + generated, the engine accepts (${range('maxSeq')})`)
+    .option('--config <build.json>', 'build configuration file (keys: target, dtype, beamWidth, beamLength, maxBatch, maxSeq, workspaceMiB, optimizationLevel, timingCache, strict); flags override it')
     .option('--strict', 'fail on NaN/Inf weights instead of warning');
 }
 
@@ -42,54 +50,67 @@ export function program(): Command {
     .version(VERSION)
     .option('--json', 'print one machine-readable JSON document on stdout')
     .option('-q, --quiet', 'no progress output on stderr')
+    .option('--verbose', "also print ONNX Runtime's own log on stderr")
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ showGlobalOptions: true })
+    .addHelpText('after', `
+Examples:
+  redraft build --model tiny-redrafter --out engine                 # TensorRT if usable here, else ONNX
+  redraft build --model ./llama --drafter ./drafter --target trt --dtype float16 --out engine
+  redraft build --model my-drafter.ts --target onnx --out out       # a model module of your own
+  redraft build --model tiny-redrafter --dry-run --out plan         # CI without a GPU: the TensorRT call plan
+  redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --backend onnx
+  redraft conformance ../shared/golden --json
+  redraft doctor
+
+Run redraft <command> --help for a command's flags, ranges and defaults.
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 missing backend (TensorRT), 4 bad model, 5 conformance failures.`)
     .exitOverride();
   p.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
 
   modelOptions(p.command('build'))
     .description('build an engine: TensorRT (trt), ONNX (onnx), a TensorRT call plan (plan), or auto')
-    .addOption(new Option('--target <target>', 'what to build').choices(['auto', 'trt', 'onnx', 'plan']))
+    .addOption(new Option('--target <target>', 'what to build (default auto: trt when TensorRT is usable here, else onnx)').choices(['auto', 'trt', 'onnx', 'plan']))
     .option('--out <dir>', 'output directory', 'engine')
-    .option('--dry-run', 'lower to a TensorRT plan only and write DIR/plan.json')
+    .option('--dry-run', 'lower to a TensorRT plan only and write DIR/plan.json (the same as --target plan)')
     .option('--force', 'rebuild even when --out holds an up-to-date build')
-    .option('--workspace <MiB>', 'TensorRT builder memory pool limit')
-    .option('--opt-level <0-5>', 'TensorRT builder optimization level')
-    .option('--timing-cache <file>', 'TensorRT timing cache to read and update')
+    .option('--workspace <MiB>', `TensorRT builder memory pool limit in MiB (${range('workspaceMiB')}; trt only)`)
+    .option('--opt-level <n>', `TensorRT builder optimization level (${range('optimizationLevel')}; trt only)`)
+    .option('--timing-cache <file>', 'TensorRT timing cache to read and update (default none; trt only)')
     .addHelpText('after', `
 Examples:
   redraft build --model tiny-redrafter --out engine             # trt if TensorRT is usable, else onnx
   redraft build --model ./llama --drafter ./drafter --target trt --out engine --dtype float16
   redraft build --model models/examples/custom-drafter.ts --target onnx --out out
   redraft build --model tiny-redrafter --dry-run --out plan      # CI without a GPU: check lowering`)
-    .action(async (_o, cmd: Command) => (await import('./commands/build.js')).build(cmd.opts(), output(cmd)));
+    .action(async (_o, cmd: Command) => (await import('./commands/build.js')).build(checkBuildFlags(cmd.opts()), output(cmd)));
 
   modelOptions(p.command('export'))
     .description('export the model graph to ONNX (or redraft\'s own graph format)')
     .addOption(new Option('--format <format>', 'output format').choices(['onnx', 'graph']).default('onnx'))
-    .requiredOption('--out <file>', 'output file (model.onnx; external data goes beside it when large)')
+    .requiredOption('--out <file>', '(required) output file (model.onnx; its external data goes beside it when large)')
     .addHelpText('after', `
 Examples:
   redraft export --model tiny-redrafter --format onnx --out model.onnx
   redraft export --model tiny-redrafter --format graph --out model.graph`)
     .action(async (_o, cmd: Command) => (await import('./commands/export.js')).exportCmd(cmd.opts(), output(cmd)));
 
-  modelOptions(p.command('inspect'))
+  modelOptions(p.command('inspect'), false)
     .description('layers by kind, parameters, inputs/outputs with dim ranges, FLOPs and memory per step')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'dot']).default('table'))
-    .option('--batch <n>', 'batch size for the per-step estimate')
-    .option('--seq <n>', 'sequence length for the per-step estimate')
+    .option('--batch <n>', "batch size for the per-step estimate (default: the batch dim's opt value)")
+    .option('--seq <n>', "sequence held so far for the per-step estimate (default: the seq/past dim's opt value)")
     .option('--graph <file>', 'inspect a saved graph (redraft export --format graph) instead of a model')
     .addHelpText('after', `
 Examples:
   redraft inspect --model tiny-redrafter
   redraft inspect --model tiny-redrafter --format dot | dot -Tsvg > graph.svg`)
-    .action(async (_o, cmd: Command) => (await import('./commands/inspect.js')).inspect(cmd.opts(), output(cmd)));
+    .action(async (_o, cmd: Command) => (await import('./commands/inspect.js')).inspect(checkInspectFlags(cmd.opts()), output(cmd)));
 
-  modelOptions(p.command('run'))
+  modelOptions(p.command('run'), false)
     .description('execute a model graph (or a saved graph) on inputs from .safetensors or .json')
-    .option('--graph <file>', 'a saved graph instead of --model')
-    .requiredOption('--inputs <file>', 'inputs: .safetensors, or .json {name: {dtype, shape, data}}')
+    .option('--graph <file>', 'a saved graph (redraft export --format graph) instead of --model; one of the two is required')
+    .requiredOption('--inputs <file>', '(required) inputs: .safetensors, or .json {name: {dtype, shape, data}}')
     .option('--out <file>', 'write outputs (.safetensors or .json); default: print a summary')
     .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
     .addHelpText('after', `
@@ -99,11 +120,11 @@ Examples:
 
   modelOptions(p.command('generate'))
     .description('generate tokens with ReDrafter speculative decoding on the CPU')
-    .requiredOption('--prompt-ids <ids>', 'comma-separated prompt token ids (one row); use ; between rows')
+    .requiredOption('--prompt-ids <ids>', '(required) comma-separated prompt token ids (one row); use ; between rows')
     .option('--max-length <n>', 'stop once the (left-padded) batch is this many tokens long, prompt included, or every row has an EOS', '64')
     .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
     .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
-    .option('--temperature <t>', 'speculative sampling at this temperature (default: greedy)')
+    .option('--temperature <t>', 'speculative sampling at this temperature, > 0 (default: greedy)')
     .option('--seed <n>', 'seed of the uniforms used for sampling', '0')
     .addHelpText('after', `
 Examples:
@@ -134,6 +155,22 @@ Examples:
   return p;
 }
 
+/** Flags that contradict each other are a usage error, not a silent choice of one of them. */
+function checkBuildFlags<T extends { dryRun?: boolean; target?: string; workspace?: string; optLevel?: string; timingCache?: string }>(o: T): T {
+  if (o.dryRun && o.target !== undefined && o.target !== 'plan')
+    throw new UsageError(`--dry-run builds a TensorRT plan, but --target ${o.target} asks for ${o.target === 'auto' ? 'TensorRT or ONNX' : o.target === 'trt' ? 'a TensorRT engine' : 'an ONNX model'}`, 'pass one of them: --dry-run (or --target plan) for the plan, --target alone for an engine');
+  const target = o.dryRun ? 'plan' : o.target;
+  const trtOnly = ([['--workspace', o.workspace], ['--opt-level', o.optLevel], ['--timing-cache', o.timingCache]] as const).filter(([, v]) => v !== undefined).map(([f]) => f);
+  if (trtOnly.length && (target === 'onnx' || target === 'plan'))
+    throw new UsageError(`${trtOnly.join(', ')} ${trtOnly.length > 1 ? 'are' : 'is'} for TensorRT engine builds, not ${o.dryRun ? '--dry-run' : `--target ${target}`}`, `drop ${trtOnly.join(', ')}, or build with --target trt`);
+  return o;
+}
+
+function checkInspectFlags<T extends { graph?: string; model?: string; drafter?: string }>(o: T): T {
+  if (o.graph && (o.model || o.drafter)) throw new UsageError('--graph and --model/--drafter name two graphs; pass one of them');
+  return o;
+}
+
 /** Runs the CLI and returns the exit code (the launcher sets process.exitCode). */
 export async function main(argv: string[]): Promise<number> {
   const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
@@ -146,6 +183,7 @@ export async function main(argv: string[]): Promise<number> {
   // Read from argv, not from parsed options: parsing itself may be what failed.
   const args = argv.slice(2);
   const json = args.includes('--json');
+  if (args.includes('--verbose')) process.env.REDRAFT_VERBOSE = '1'; // read by builders/onnx when ONNX Runtime starts
   // chalk does not read NO_COLOR (https://no-color.org) on a terminal; honour it here.
   if (process.env.NO_COLOR) chalk.level = 0;
   // A reader that stops early (`| head`) closes the pipe: stop quietly, as Unix tools do.

@@ -36,8 +36,9 @@ export const DEFAULT_BUILD_CONFIG: BuildConfig = {
   strict: false,
 };
 
-type Rule = { kind: 'int'; min: number; max: number } | { kind: 'enum'; values: readonly string[] } | { kind: 'bool' } | { kind: 'string' };
-const RULES: Record<keyof BuildConfig, Rule & { flag: string }> = {
+export type Rule = { kind: 'int'; min: number; max: number } | { kind: 'enum'; values: readonly string[] } | { kind: 'bool' } | { kind: 'string' };
+/** Each key's flag and allowed values (the CLI's help prints these with the defaults). */
+export const BUILD_CONFIG_RULES: Readonly<Record<keyof BuildConfig, Rule & { flag: string }>> = {
   target: { kind: 'enum', values: ['auto', 'trt', 'onnx', 'plan'], flag: '--target' },
   dtype: { kind: 'enum', values: ['float32', 'float16', 'bfloat16'], flag: '--dtype' },
   // Top-50 warping keeps 50 candidates per beam, so wider beams cannot be filled.
@@ -50,6 +51,8 @@ const RULES: Record<keyof BuildConfig, Rule & { flag: string }> = {
   timingCache: { kind: 'string', flag: '--timing-cache' },
   strict: { kind: 'bool', flag: '--strict' },
 };
+
+const RULES = BUILD_CONFIG_RULES;
 
 function check(key: keyof BuildConfig, v: unknown, where: string, fromFlag = false): unknown {
   const r = RULES[key];

@@ -1,13 +1,20 @@
 /** The engine I/O table recorded in config.json: names, dtypes, shapes and dim ranges. */
-import { dimToString } from '../dsl/dim.js';
+import { dimToString, type Dim } from '../dsl/dim.js';
 import type { Graph } from '../dsl/ir.js';
 
 export interface IoEntry {
   name: string;
   dtype: string;
-  shape: string[];
+  /** Fixed dims as numbers, run-time dims by name (`batch`, `past + prompt`). */
+  shape: (number | string)[];
   /** min/opt/max of each named dim in `shape`. */
   ranges: Record<string, { min: number; opt: number; max: number }>;
+}
+
+/** A dim for JSON: a number when it is one, else its name. */
+function dimValue(d: Dim): number | string {
+  const s = dimToString(d);
+  return /^\d+$/.test(s) ? Number(s) : s;
 }
 
 export function engineIoTable(g: Graph): { inputs: IoEntry[]; outputs: IoEntry[] } {
@@ -15,7 +22,7 @@ export function engineIoTable(g: Graph): { inputs: IoEntry[]; outputs: IoEntry[]
     const t = g.tensors[id];
     const ranges: IoEntry['ranges'] = {};
     for (const d of t.shape) if (typeof d !== 'number') for (const f of d.factors) if (g.symbols[f]) ranges[f] = g.symbols[f];
-    return { name, dtype: t.dtype, shape: t.shape.map(dimToString), ranges };
+    return { name, dtype: t.dtype, shape: t.shape.map(dimValue), ranges };
   };
   return { inputs: g.inputs.map((b) => entry(b.id, b.name)), outputs: g.outputs.map((b) => entry(b.id, b.name)) };
 }

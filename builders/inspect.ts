@@ -15,8 +15,8 @@ export interface GraphSummary {
   layers: number;
   layersByKind: Record<string, number>;
   parameters: { count: number; bytes: number; byDtype: Record<string, { count: number; bytes: number }> };
-  inputs: { name: string; dtype: string; shape: string[]; ranges: Record<string, { min: number; opt: number; max: number }> }[];
-  outputs: { name: string; dtype: string; shape: string[] }[];
+  inputs: { name: string; dtype: string; shape: (number | string)[]; ranges: Record<string, { min: number; opt: number; max: number }> }[];
+  outputs: { name: string; dtype: string; shape: (number | string)[] }[];
   estimate?: { dims: Record<string, number>; flops: number; activationBytes: number; weightBytes: number };
 }
 

@@ -180,7 +180,7 @@ describe('builds', () => {
     expect(fs.readFileSync(path.join(out2, 'model.onnx')).equals(bytes)).toBe(true);
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     expect(cfg.contentHash).toBe(doc.contentHash);
-    expect(cfg.io.inputs[0]).toMatchObject({ name: 'x', dtype: 'float32', shape: ['batch', '4'] });
+    expect(cfg.io.inputs[0]).toMatchObject({ name: 'x', dtype: 'float32', shape: ['batch', 4] });
   });
   it('plan build (dry run) lists every TensorRT call', () => {
     const out = tmp();

@@ -7,6 +7,16 @@ import type { DType } from '../../dsl/dtype.js';
 import { RedraftError, UsageError } from '../../dsl/errors.js';
 import type { HostTensor } from '../../dsl/host.js';
 
+/**
+ * ONNX Runtime logs to stderr on its own (a failed load prints a red error besides the
+ * exception redraft raises with the same text). Quiet unless REDRAFT_VERBOSE is set, which the
+ * CLI's --verbose does; ORT reads its global level once, when the first session is created.
+ */
+export function ortVerbose(): boolean {
+  return !!process.env.REDRAFT_VERBOSE && process.env.REDRAFT_VERBOSE !== '0';
+}
+if (!ort.env.logLevel || ort.env.logLevel === 'warning') ort.env.logLevel = ortVerbose() ? 'warning' : 'fatal';
+
 type OrtType = 'float32' | 'float16' | 'int32' | 'int64' | 'int8' | 'bool';
 const TO_ORT: Record<Exclude<DType, 'bfloat16'>, OrtType> = {
   float32: 'float32',
@@ -75,7 +85,7 @@ export class OnnxSession {
   static async create(model: Uint8Array | string, opts: OnnxSessionOptions = {}): Promise<OnnxSession> {
     const so: ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],
-      logSeverityLevel: 3,
+      logSeverityLevel: ortVerbose() ? 2 : 4,
       ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
       ...(opts.graphOptimization ? { graphOptimizationLevel: opts.graphOptimization } : {}),
     };
