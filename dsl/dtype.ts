@@ -166,6 +166,25 @@ export function setNumber(d: DType, a: TypedArray, i: number, v: number): void {
   }
 }
 
+/**
+ * The most negative finite value of a float dtype (numpy's finfo(d).min). A mask value must be
+ * finite in the dtype it meets: float32's lowest (-3.4e38) is -inf in float16 and in bfloat16
+ * (whose largest finite value, 3.39e38, is just below float32's), and a softmax over a row of
+ * -inf is NaN.
+ */
+export function lowestFinite(d: DType): number {
+  switch (d) {
+    case 'float32':
+      return -3.4028234663852886e38;
+    case 'float16':
+      return -65504;
+    case 'bfloat16':
+      return -3.3895313892515355e38;
+    default:
+      throw new Error(`lowestFinite: ${d} is not a float dtype`);
+  }
+}
+
 /** ONNX / TensorRT-style names for messages. */
 export function dtypeList(ds: readonly DType[]): string {
   return ds.join(' | ');

@@ -39,3 +39,24 @@ export function toNumbers(t: HostTensor): number[] {
 export function byteLength(t: HostTensor): number {
   return numel(t.shape) * dtypeSize(t.dtype);
 }
+
+/**
+ * The flat index of the first NaN or ±Inf element of a float tensor, or -1 (also for integer
+ * and bool tensors). Half types are tested on their raw bits: an all-ones exponent.
+ */
+export function firstNonFinite(t: HostTensor): number {
+  const d = t.data;
+  switch (t.dtype) {
+    case 'float32':
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite((d as Float32Array)[i])) return i;
+      return -1;
+    case 'float16':
+      for (let i = 0; i < d.length; i++) if (((d as Uint16Array)[i]! & 0x7c00) === 0x7c00) return i;
+      return -1;
+    case 'bfloat16':
+      for (let i = 0; i < d.length; i++) if (((d as Uint16Array)[i]! & 0x7f80) === 0x7f80) return i;
+      return -1;
+    default:
+      return -1;
+  }
+}

@@ -3,7 +3,7 @@
  * inputs with named dims and ranges, constants over loaded buffers, layers, outputs.
  */
 import type { DType, TypedArray } from './dtype.js';
-import { allocate, dtypeSize, isDType, setNumber } from './dtype.js';
+import { allocate, dtypeSize, getNumber, isDType, lowestFinite, setNumber } from './dtype.js';
 import type { Dim, DimRange } from './dim.js';
 import { dimToString, parseDim, shapeToString, SymDim } from './dim.js';
 import { DslError, userCallSite } from './errors.js';
@@ -125,7 +125,13 @@ export class Network {
       for (let i = 0; i < n; i++) {
         const v = data[i];
         if (dtype === 'int64') (arr as BigInt64Array)[i] = BigInt(v as number | bigint);
-        else setNumber(dtype, arr, i, Number(v));
+        else {
+          setNumber(dtype, arr, i, Number(v));
+          // A finite literal that overflows (float32's lowest in float16, say) would turn a
+          // mask into -inf and a fully masked softmax into NaN: refuse it where it is written.
+          if ((dtype === 'float16' || dtype === 'bfloat16') && Number.isFinite(Number(v)) && !Number.isFinite(getNumber(dtype, arr, i)))
+            throw new DslError('constant', `value ${Number(v)} is outside the finite range of ${dtype} (it would become ${Number(v) < 0 ? '-' : ''}inf)`, { hint: `use a value within ±${-lowestFinite(dtype)}, e.g. lowestFinite('${dtype}') from redraft/dsl for a mask, or compute in float32` });
+        }
       }
     }
     const weights: Weights = { dtype, shape: [...shape], data: arr, name };

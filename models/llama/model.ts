@@ -1,10 +1,10 @@
 /**
  * A Llama-family decoder in the DSL (the reference's modeling_llama.py): embedding, RMSNorm,
  * rotary embedding at explicit positions, grouped-query attention under an explicit boolean
- * mask (masked scores get float32's lowest finite value), SiLU-gated MLP, final norm, lm_head.
+ * mask (masked scores are replaced by the dtype's lowest finite value), SiLU-gated MLP, final norm, lm_head.
  */
 import type { DType } from '../../dsl/dtype.js';
-import { f32ToBf16, f32ToF16, FLOAT_DTYPES } from '../../dsl/dtype.js';
+import { f32ToBf16, f32ToF16, FLOAT_DTYPES, lowestFinite } from '../../dsl/dtype.js';
 import { ModelError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
@@ -15,7 +15,7 @@ import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
 
 /** float32's lowest finite value: the reference's additive bias for masked positions. */
-export const F32_LOWEST = -3.4028234663852886e38;
+export const F32_LOWEST = lowestFinite('float32');
 
 /** Weight tensors of one Llama checkpoint as constants of one network. */
 export interface LlamaWeights {
@@ -127,8 +127,12 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
   const B = shape(x.input_ids, 0);
   const q = shape(x.input_ids, 1);
   let h = embedding(x.input_ids, w.embed); // (B, q, H)
-  const bias = unsqueeze(where(x.attention_mask, constant(0, 'float32'), constant(F32_LOWEST, 'float32')), 1); // (B, 1, q, S)
-  const biasT = cast(bias, dtype);
+  // Masked scores are *replaced* by the dtype's lowest finite value (a select, not an additive
+  // bias): finite in every dtype, never overflowing, and a fully masked row (the prompt slot of
+  // a generation row) softmaxes to a uniform row instead of NaN. In float32 this equals the
+  // reference's `scores + finfo.min`, which absorbs any score below ~1e31.
+  const keep = unsqueeze(x.attention_mask, 1); // (B, 1, q, S)
+  const masked = constant(lowestFinite(dtype), dtype);
   const [c, s] = rotary(net, cfg, x.position_ids, dtype);
   const rope = (t: Tensor) => add(mul(t, c), mul(rotate_half(t, hd), s));
   const heads = (t: Tensor, n: number) => permute(view(t, concat([B, q, n, hd])), [0, 2, 1, 3]); // (B, n, q, hd)
@@ -147,7 +151,7 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
     presents.push(unsqueeze(concat([unsqueeze(ks, 0), unsqueeze(vs, 0)], 0), 0)); // (1, 2, B, kvh, S, hd)
     const kr = nh === kvh ? ks : repeat_interleave(ks, nh / kvh, 1);
     const vr = nh === kvh ? vs : repeat_interleave(vs, nh / kvh, 1);
-    const scores = add(div(matmul(qs, kr, false, true), scale), biasT); // (B, nh, q, S)
+    const scores = where(keep, div(matmul(qs, kr, false, true), scale), masked); // (B, nh, q, S)
     const attn = matmul(softmax(scores, -1), vr); // (B, nh, q, hd)
     const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
     h = add(h, linear(merged, lw.o));

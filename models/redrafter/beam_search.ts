@@ -36,7 +36,8 @@ export function beam_search_candidates(dw: DrafterWeights, prompt_state: Tensor,
   const dtype = prompt_state.dtype;
   const B = shape(prompt_state, 0);
   // Only beam 0 is live at the first step, so the first top-k spreads its tokens over all beams.
-  let log_p_beam: Tensor = cast(constant([0, ...Array(W - 1).fill(LOG_0)], 'float32', [1, W]), dtype);
+  // Beam scores are float32 (compute_logits is): -50000 + -50000 is -inf in float16.
+  let log_p_beam: Tensor = constant([0, ...Array(W - 1).fill(LOG_0)], 'float32', [1, W]);
   const context = expand(unsqueeze(prompt_state, 1), concat([B, W, H]));
   let beams = expand(view(cast(init_token, 'int64'), concat([B, 1, 1])), concat([B, W, 1]));
   let state: Tensor = expand(cast(constant(0, 'float32', []), dtype), concat([B, W, H]));

@@ -6,7 +6,7 @@
  */
 import type { DType } from '../../dsl/dtype.js';
 import type { Network, Tensor } from '../../dsl/network.js';
-import { add, linear, silu } from '../../ops/index.js';
+import { add, cast, linear, silu } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
 import { weightConstant } from '../llama/model.js';
 import { maintain_logits, warp_logits } from './logits.js';
@@ -65,9 +65,13 @@ export function drafter_lm_head(dw: DrafterWeights, x: Tensor): Tensor {
   return linear(h, dw.head);
 }
 
-/** The reference's compute_logits: warp_logits(maintain_logits(lm_head(...))), top-k 50. */
+/**
+ * The reference's compute_logits: warp_logits(maintain_logits(lm_head(...))), top-k 50.
+ * Logits are float32 whatever the weights' dtype, as the LLM's are: the beam search adds
+ * log-probs of LOG_0 (-50000) magnitude, and two of them overflow float16.
+ */
 export function compute_logits(dw: DrafterWeights, x: Tensor, top_k = 50): Tensor {
-  return warp_logits(maintain_logits(drafter_lm_head(dw, x)), top_k);
+  return warp_logits(maintain_logits(cast(drafter_lm_head(dw, x), 'float32')), top_k);
 }
 
 /** One RNN step: silu(W e + U s + b_U), or e + s without an RNN. */
