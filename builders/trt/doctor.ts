@@ -9,7 +9,8 @@ export interface DoctorReport {
   tensorrtHeaders: boolean;
   headersVersion?: string;
   library: { found: boolean; path?: string; version?: string; tried: string[]; error?: string };
-  cuda: { headers: boolean; path?: string };
+  /** headers: on this machine now; compiledIn: found when the addon was built (its own CUDA flag). */
+  cuda: { headers: boolean; path?: string; compiledIn: boolean };
   node: string;
   platform: string;
 }
@@ -18,7 +19,7 @@ export function doctor(): DoctorReport {
   const n = tryNative();
   const info = n?.info();
   const lib = n ? n.loadTensorRT() : { ok: false, tried: [], error: 'native addon unavailable' };
-  const cudaPath = ['/usr/local/cuda/include/cuda_runtime_api.h'].find((p) => fs.existsSync(p));
+  const cudaPath = [process.env.CUDA_INCLUDE_DIR, '/usr/local/cuda/include'].find((p) => !!p && fs.existsSync(`${p}/cuda_runtime_api.h`));
   return {
     addon: !!n,
     addonPath: ADDON_PATH,
@@ -26,7 +27,7 @@ export function doctor(): DoctorReport {
     tensorrtHeaders: !!info?.tensorrtHeaders,
     headersVersion: info?.headersVersion,
     library: { found: lib.ok, path: lib.library, version: lib.version, tried: lib.tried, error: lib.error },
-    cuda: { headers: !!cudaPath, path: cudaPath ? '/usr/local/cuda/include' : undefined },
+    cuda: { headers: !!cudaPath, path: cudaPath, compiledIn: !!info?.cudaHeaders },
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
   };

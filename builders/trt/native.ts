@@ -25,7 +25,20 @@ export interface NativeAddon {
   info(): NativeInfo;
   loadTensorRT(path?: string): LoadResult;
   describePlan(plan: unknown): { layers: Record<string, unknown>[]; inputs: Record<string, unknown>[]; weights: { index: number; bytes: number; checksum: string }[] };
-  buildEngine(plan: unknown, config: unknown, onProgress?: (phase: string, done: number, total: number) => void, onLog?: (severity: string, msg: string) => void): Promise<ArrayBuffer>;
+  /** Resolves once every log line and progress step of the build has been delivered. */
+  buildEngine(plan: unknown, config: unknown, onProgress?: (phase: string, done: number, total: number) => void, onLog?: (severity: string, msg: string) => void): Promise<NativeEngine>;
+}
+
+/** A serialized engine held in TensorRT's memory (never copied into JavaScript unless asked). */
+export interface NativeEngine {
+  /** Bytes (may be 4 GiB or more). */
+  size: number;
+  /** Writes the whole engine to an open file descriptor, from C++. */
+  writeTo(fd: number): void;
+  /** The bytes as a zero-copy ArrayBuffer; throws RangeError at 4 GiB or more (use writeTo). */
+  arrayBuffer(): ArrayBuffer;
+  /** Frees the engine now instead of at garbage collection. */
+  release(): void;
 }
 
 /** The repository root, from builders/trt (source) or .build/builders/trt (compiled). */
@@ -35,7 +48,8 @@ function root(): string {
   return d;
 }
 
-export const ADDON_PATH = path.join(root(), 'native', 'build', 'Release', 'redraft_native.node');
+/** The addon: native/build/Release/redraft_native.node, or $REDRAFT_NATIVE_ADDON (an addon built against other headers). */
+export const ADDON_PATH = process.env.REDRAFT_NATIVE_ADDON ? path.resolve(process.env.REDRAFT_NATIVE_ADDON) : path.join(root(), 'native', 'build', 'Release', 'redraft_native.node');
 
 let cached: NativeAddon | undefined;
 let failure: string | undefined;

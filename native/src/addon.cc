@@ -15,7 +15,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("addonVersion", "0.1.0");
   o.Set("tensorrtHeaders", redraft::haveTrtHeaders());
   if (redraft::haveTrtHeaders()) o.Set("headersVersion", redraft::headersVersion());
-  o.Set("cudaHeaders", redraft::haveTrtHeaders());
+#ifdef REDRAFT_HAVE_CUDA_HEADERS
+  o.Set("cudaHeaders", true);  // found at configure time, whether or not TensorRT's were
+#else
+  o.Set("cudaHeaders", false);
+#endif
   return o;
 }
 

@@ -49,9 +49,37 @@ std::vector<int64_t> ints(Napi::Env env, const std::string& where, const Napi::V
   for (uint32_t i = 0; i < a.Length(); i++) {
     Napi::Value x = a.Get(i);
     if (!x.IsNumber()) fail(env, where, "expected an array of integers");
-    out[i] = x.As<Napi::Number>().Int64Value();
+    double d = x.As<Napi::Number>().DoubleValue();
+    if (d != static_cast<double>(static_cast<int64_t>(d))) fail(env, where, "expected an array of integers");
+    out[i] = static_cast<int64_t>(d);
   }
   return out;
+}
+
+Napi::Object objectAt(Napi::Env env, const std::string& where, const Napi::Value& v) {
+  if (!v.IsObject() || v.IsArray()) fail(env, where, "expected an object");
+  return v.As<Napi::Object>();
+}
+Napi::Array arrayAt(Napi::Env env, const std::string& where, const Napi::Value& v) {
+  if (!v.IsArray()) fail(env, where, "expected an array");
+  return v.As<Napi::Array>();
+}
+std::string stringAt(Napi::Env env, const std::string& where, const Napi::Value& v) {
+  if (!v.IsString()) fail(env, where, "expected a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+// TensorRT's Dims hold at most 8 dims (Dims::MAX_DIMS).
+constexpr size_t kMaxDims = 8;
+void maxRank(Napi::Env env, const std::string& where, const std::vector<int64_t>& v) {
+  if (v.size() > kMaxDims) fail(env, where, "has " + std::to_string(v.size()) + " dims; TensorRT allows at most 8");
+}
+void permutation(Napi::Env env, const std::string& where, const std::vector<int64_t>& v) {
+  maxRank(env, where, v);
+  std::vector<bool> seen(v.size(), false);
+  for (int64_t x : v) {
+    if (x < 0 || x >= static_cast<int64_t>(v.size()) || seen[x]) fail(env, where, "is not a permutation of 0.." + std::to_string(v.size() ? v.size() - 1 : 0));
+    seen[x] = true;
+  }
 }
 
 int intOf(const Napi::Object& o, const char* key, int dflt = 0) {
@@ -72,6 +100,7 @@ void dimsOrInput(Napi::Env env, const std::string& where, const Napi::Object& p,
   std::string k(key);
   if (p.Has(k + "Input")) input = intOf(p, (k + "Input").c_str(), -1);
   else if (p.Has(k)) dims = ints(env, where + "." + k, p.Get(k));
+  maxRank(env, where + "." + k, dims);
 }
 
 Napi::Array toArray(Napi::Env env, const std::vector<int64_t>& v) {
@@ -88,6 +117,15 @@ Napi::Array toArray(Napi::Env env, const std::vector<int>& v) {
 
 const std::map<std::string, int>& enumTable(const std::string& kind) { return kTables.at(kind); }
 
+size_t dataTypeSize(int dtype) {
+  switch (dtype) {
+    case 0: case 3: return 4;  // kFLOAT, kINT32
+    case 1: case 7: return 2;  // kHALF, kBF16
+    case 8: return 8;          // kINT64
+    default: return 1;         // kINT8, kBOOL, kUINT8, kFP8
+  }
+}
+
 std::string enumName(const std::string& kind, int value) {
   for (const auto& [name, v] : kTables.at(kind))
     if (v == value) return name;
@@ -97,60 +135,98 @@ std::string enumName(const std::string& kind, int value) {
 Plan decodePlan(const Napi::Object& js) {
   Napi::Env env = js.Env();
   Plan plan;
-  plan.name = js.Get("name").ToString().Utf8Value();
-  Napi::Value w = js.Get("weights");
-  if (!w.IsArray()) fail(env, "weights", "missing weights table");
-  auto wa = w.As<Napi::Array>();
+  plan.name = js.Get("name").IsString() ? js.Get("name").As<Napi::String>().Utf8Value() : "";
+  auto wa = arrayAt(env, "weights", js.Get("weights"));
   for (uint32_t i = 0; i < wa.Length(); i++) {
-    auto o = wa.Get(i).As<Napi::Object>();
+    std::string where = "weights[" + std::to_string(i) + "]";
+    auto o = objectAt(env, where, wa.Get(i));
     PlanWeights pw;
     pw.index = intOf(o, "index", static_cast<int>(i));
-    pw.dtype = decodeEnum(env, "weights[" + std::to_string(i) + "]", "DataType", o.Get("dtype"));
-    pw.shape = ints(env, "weights.shape", o.Get("shape"));
+    pw.dtype = decodeEnum(env, where, "DataType", o.Get("dtype"));
+    pw.shape = ints(env, where + ".shape", o.Get("shape"));
+    maxRank(env, where + ".shape", pw.shape);
     Napi::Value d = o.Get("data");
-    if (!d.IsTypedArray()) fail(env, "weights[" + std::to_string(i) + "]", "data must be a typed array");
+    if (!d.IsTypedArray()) fail(env, where, "data must be a typed array");
     auto ta = d.As<Napi::TypedArray>();
     pw.data = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
     pw.bytes = ta.ByteLength();
+    // The byte count must be exactly volume x element size; TensorRT reads count x size bytes.
+    int64_t n = 1;
+    for (int64_t x : pw.shape) {
+      if (x < 0) fail(env, where, "shape has a negative dim");
+      n *= x;
+    }
+    if (n == 0 || pw.bytes == 0) fail(env, where, "is empty (TensorRT needs weights with at least one element)");
+    if (static_cast<uint64_t>(n) * dataTypeSize(pw.dtype) != pw.bytes)
+      fail(env, where, "holds " + std::to_string(pw.bytes) + " bytes; shape x " + enumName("DataType", pw.dtype) + " needs " + std::to_string(static_cast<uint64_t>(n) * dataTypeSize(pw.dtype)));
     plan.weights.push_back(pw);
   }
-  auto ins = js.Get("inputs").As<Napi::Array>();
+  std::map<int, bool> defined;
+  auto ins = arrayAt(env, "inputs", js.Get("inputs"));
   for (uint32_t i = 0; i < ins.Length(); i++) {
-    auto o = ins.Get(i).As<Napi::Object>();
+    auto o = objectAt(env, "inputs[" + std::to_string(i) + "]", ins.Get(i));
     PlanInput in;
     in.id = intOf(o, "id");
-    in.name = o.Get("name").ToString().Utf8Value();
-    in.dtype = decodeEnum(env, "input " + in.name, "DataType", o.Get("dtype"));
-    in.dims = ints(env, "input " + in.name + ".dims", o.Get("dims"));
-    auto prof = o.Get("profile").As<Napi::Object>();
-    in.min = ints(env, "input " + in.name + ".profile.min", prof.Get("min"));
-    in.opt = ints(env, "input " + in.name + ".profile.opt", prof.Get("opt"));
-    in.max = ints(env, "input " + in.name + ".profile.max", prof.Get("max"));
+    in.name = stringAt(env, "inputs[" + std::to_string(i) + "].name", o.Get("name"));
+    std::string where = "input " + in.name;
+    in.dtype = decodeEnum(env, where, "DataType", o.Get("dtype"));
+    in.dims = ints(env, where + ".dims", o.Get("dims"));
+    maxRank(env, where + ".dims", in.dims);
+    auto prof = objectAt(env, where + ".profile", o.Get("profile"));
+    in.min = ints(env, where + ".profile.min", prof.Get("min"));
+    in.opt = ints(env, where + ".profile.opt", prof.Get("opt"));
+    in.max = ints(env, where + ".profile.max", prof.Get("max"));
+    if (in.min.size() != in.dims.size() || in.opt.size() != in.dims.size() || in.max.size() != in.dims.size()) fail(env, where, "profile min/opt/max must have one entry per dim");
+    // Shape-tensor inputs: value ranges, from `shapeValues` (or `profile.values`).
+    Napi::Value sv = o.Has("shapeValues") ? o.Get("shapeValues") : prof.Get("values");
+    if (sv.IsObject()) {
+      auto v = sv.As<Napi::Object>();
+      in.hasShapeValues = true;
+      in.valuesMin = ints(env, where + ".shapeValues.min", v.Get("min"));
+      in.valuesOpt = ints(env, where + ".shapeValues.opt", v.Get("opt"));
+      in.valuesMax = ints(env, where + ".shapeValues.max", v.Get("max"));
+      if (in.valuesOpt.size() != in.valuesMin.size() || in.valuesMax.size() != in.valuesMin.size()) fail(env, where, "shapeValues min/opt/max must have the same length");
+    }
+    if (defined[in.id]) fail(env, where, "tensor #" + std::to_string(in.id) + " is defined twice");
+    defined[in.id] = true;
     plan.inputs.push_back(in);
   }
-  auto layers = js.Get("layers").As<Napi::Array>();
+  auto layers = arrayAt(env, "layers", js.Get("layers"));
   for (uint32_t i = 0; i < layers.Length(); i++) {
-    auto o = layers.Get(i).As<Napi::Object>();
+    auto o = objectAt(env, "layer " + std::to_string(i), layers.Get(i));
     PlanLayer l;
-    l.methodName = o.Get("method").ToString().Utf8Value();
-    l.name = o.Get("name").ToString().Utf8Value();
-    std::string where = "layer " + std::to_string(i) + " '" + l.name + "'";
+    l.methodName = o.Get("method").IsString() ? o.Get("method").As<Napi::String>().Utf8Value() : "";
+    l.name = o.Get("name").IsString() ? o.Get("name").As<Napi::String>().Utf8Value() : "";
+    if (o.Get("site").IsString()) l.site = o.Get("site").As<Napi::String>().Utf8Value();
+    std::string where = "layer " + std::to_string(i) + " '" + l.name + "'" + (l.site.empty() ? "" : " (at " + l.site + ")");
     auto m = kMethods.find(l.methodName);
     if (m == kMethods.end()) fail(env, where, "unknown TensorRT call '" + l.methodName + "'");
     l.method = m->second;
     for (auto v : ints(env, where + ".inputs", o.Get("inputs"))) l.inputs.push_back(static_cast<int>(v));
     for (auto v : ints(env, where + ".outputs", o.Get("outputs"))) l.outputs.push_back(static_cast<int>(v));
-    auto p = o.Get("params").As<Napi::Object>();
+    if (o.Get("outputDtypes").IsArray()) {
+      auto a = o.Get("outputDtypes").As<Napi::Array>();
+      for (uint32_t k = 0; k < a.Length(); k++) l.outputDtypes.push_back(decodeEnum(env, where + ".outputDtypes", "DataType", a.Get(k)));
+    }
+    auto p = objectAt(env, where + ".params", o.Get("params"));
     switch (l.method) {
       case Method::Constant:
         l.dims = ints(env, where + ".dims", p.Get("dims"));
+        maxRank(env, where + ".dims", l.dims);
         l.weights = intOf(p, "weights", -1);
         l.dtype = decodeEnum(env, where, "DataType", p.Get("dtype"));
         if (l.weights < 0 || l.weights >= static_cast<int>(plan.weights.size())) fail(env, where, "weights index out of range");
+        {
+          const PlanWeights& w = plan.weights[l.weights];
+          int64_t n = 1;
+          for (int64_t x : l.dims) n *= x;
+          if (w.dtype != l.dtype) fail(env, where, "dtype " + enumName("DataType", l.dtype) + " differs from its weights' " + enumName("DataType", w.dtype));
+          if (static_cast<uint64_t>(n) * dataTypeSize(l.dtype) != w.bytes) fail(env, where, "dims do not match the weights' element count");
+        }
         break;
       case Method::Shuffle:
-        if (p.Has("firstTranspose")) l.first = ints(env, where + ".firstTranspose", p.Get("firstTranspose"));
-        if (p.Has("secondTranspose")) l.second = ints(env, where + ".secondTranspose", p.Get("secondTranspose"));
+        if (p.Has("firstTranspose")) permutation(env, where + ".firstTranspose", l.first = ints(env, where + ".firstTranspose", p.Get("firstTranspose")));
+        if (p.Has("secondTranspose")) permutation(env, where + ".secondTranspose", l.second = ints(env, where + ".secondTranspose", p.Get("secondTranspose")));
         l.hasReshape = p.Has("reshapeDims") || p.Has("reshapeDimsInput");
         dimsOrInput(env, where, p, "reshapeDims", l.dims, l.dimsInput);
         l.zeroIsPlaceholder = boolOf(p, "zeroIsPlaceholder", true);
@@ -213,12 +289,24 @@ Plan decodePlan(const Napi::Object& js) {
       case Method::NonZero:
         break;
     }
+    if (l.outputs.empty()) fail(env, where, "has no outputs");
+    for (int id : l.inputs)
+      if (!defined[id]) fail(env, where, "input tensor #" + std::to_string(id) + " is not defined by an earlier layer or input");
+    for (int id : {l.dimsInput, l.startInput, l.sizeInput, l.strideInput})
+      if (id >= 0 && !defined[id]) fail(env, where, "shape input tensor #" + std::to_string(id) + " is not defined by an earlier layer or input");
+    for (int id : l.outputs) {
+      if (defined[id]) fail(env, where, "output tensor #" + std::to_string(id) + " is defined twice");
+      defined[id] = true;
+    }
     plan.layers.push_back(std::move(l));
   }
-  auto outs = js.Get("outputs").As<Napi::Array>();
+  auto outs = arrayAt(env, "outputs", js.Get("outputs"));
   for (uint32_t i = 0; i < outs.Length(); i++) {
-    auto o = outs.Get(i).As<Napi::Object>();
-    plan.outputs.emplace_back(intOf(o, "id"), o.Get("name").ToString().Utf8Value());
+    auto o = objectAt(env, "outputs[" + std::to_string(i) + "]", outs.Get(i));
+    std::string name = stringAt(env, "outputs[" + std::to_string(i) + "].name", o.Get("name"));
+    int id = intOf(o, "id", -1);
+    if (!defined[id]) fail(env, "output '" + name + "'", "tensor #" + std::to_string(id) + " is not defined");
+    plan.outputs.emplace_back(id, name);
   }
   return plan;
 }

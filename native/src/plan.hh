@@ -29,11 +29,16 @@ struct PlanInput {
   std::string name;
   int dtype = 0;
   std::vector<int64_t> dims, min, opt, max;
+  // Shape-tensor inputs: the values' min/opt/max (setShapeValuesV2), when the plan gives them.
+  bool hasShapeValues = false;
+  std::vector<int64_t> valuesMin, valuesOpt, valuesMax;
 };
 
 struct PlanLayer {
   Method method{};
   std::string methodName, name;
+  std::string site;               // the user's file:line, when the plan carries it
+  std::vector<int> outputDtypes;  // DataType per output (-1 when the plan does not say)
   std::vector<int> inputs, outputs;
   // Parameters (only those of the method are set).
   int op = 0;  // ElementWise/Unary/Activation/Reduce/TopK/Gather/Scatter/Slice mode, Cast/Fill type
@@ -55,7 +60,10 @@ struct Plan {
   std::vector<PlanWeights> weights;
 };
 
-// Decodes a plan; throws Napi::Error naming the layer on any malformed entry.
+// Bytes per element of a TensorRT DataType (kFP8/kINT8/kUINT8/kBOOL: 1).
+size_t dataTypeSize(int dtype);
+// Decodes and validates a plan (ranks <= 8, permutations, weight byte counts, tensor ids);
+// throws Napi::Error naming the layer on any malformed entry.
 Plan decodePlan(const Napi::Object& plan);
 // The decoded structures back as JS objects (enums by name, weights as byte copies).
 Napi::Object describePlan(Napi::Env env, const Plan& plan);
