@@ -6,7 +6,7 @@
 import type { Dim } from '../dsl/dim.js';
 import { INDEX_DTYPES } from '../dsl/dtype.js';
 import type { DimsOrTensor, SliceMode } from '../dsl/ir.js';
-import { shapeToString } from '../dsl/dim.js';
+import { evalDim, shapeToString } from '../dsl/dim.js';
 import type { Network } from '../dsl/network.js';
 import { Tensor } from '../dsl/network.js';
 import { type Check, describe, layer1 } from './op.js';
@@ -88,14 +88,21 @@ export function reshapeTo(x: Tensor, parts: readonly DimPart[], name: string): T
   return layer1(x.net, { kind: 'shuffle', inputs: [x.id, ...ids], reshape: param, zeroIsPlaceholder: false, name });
 }
 
+/** Whether every dim of `x` is >= 1 for every size its profile allows (WRAP reads need one). */
+function neverEmpty(x: Tensor): boolean {
+  const symbols = x.net.toGraph().symbols;
+  return x.shape.every((d) => (evalDim(d, (n) => symbols[n]?.min) ?? 0) >= 1);
+}
+
 /**
  * An ISliceLayer; dynamic parameters are listed as inputs in start, size, stride order.
  *
  * TensorRT: "CLAMP, FILL and REFLECT modes do not support int64 or bfloat16" (ops/trt.ts), so
  * those combinations are lowered to documented ones with the same values: bfloat16 slices in
  * float32 (both casts are exact), and an int64 FILL slice reads in WRAP mode and selects the
- * fill value where a FILL slice of an int32 mask says the coordinate is out of bounds. (An
- * int64 CLAMP slice is left as it is and reported by the TensorRT validator.)
+ * fill value where a FILL slice of an int32 mask says the coordinate is out of bounds (when no
+ * dim of the input can be empty: WRAP needs one element to read). An int64 CLAMP slice, or an
+ * int64 FILL slice of a possibly empty input, is left as it is and reported by the validator.
  */
 export function sliceLayer(
   x: Tensor,
@@ -125,7 +132,7 @@ export function sliceLayer(
     const wide = layer1(net, { kind: 'cast', inputs: [x.id], dtype: 'float32', name });
     return layer1(net, { kind: 'cast', inputs: [emit(wide, mode, fillValue).id], dtype: 'bfloat16', name });
   }
-  if (mode === 'fill' && x.dtype === 'int64') {
+  if (mode === 'fill' && x.dtype === 'int64' && neverEmpty(x)) {
     // ones in x's shape (int32): equal(x, x) is all true for integers.
     const same = layer1(net, { kind: 'elementwise', op: 'equal', inputs: [x.id, x.id], name });
     const ones = layer1(net, { kind: 'cast', inputs: [same.id], dtype: 'int32', name });

@@ -9,8 +9,8 @@
  *
  * The lowerings emit only combinations allowed here (arange computes in int32/int64/float32
  * and casts, nonzero converts its input first, cumprod never slices int64 in FILL mode, slice
- * CLAMP/FILL on bfloat16 goes through float32), so a violation always comes from the model
- * asking for something TensorRT cannot do, never from redraft's own lowering.
+ * CLAMP/FILL on bfloat16 goes through float32, FILL on int64 through WRAP + select), so a
+ * violation comes from the model asking for something TensorRT cannot do.
  */
 import type { DType } from '../dsl/dtype.js';
 import { dtypeList } from '../dsl/dtype.js';
@@ -80,7 +80,7 @@ const unOp = (l: Layer) => (l as Extract<Layer, { kind: 'unary' }>).op;
 
 const ELEMENTWISE: TrtLayerRule[] = [
   ...[0, 1].map((i) => inputDtype('elementwise.logic-dtype', 'IElementWiseLayer kAND/kOR/kXOR', i, `input${i + 1}`, ['bool'], 'NvInfer.h ElementWiseOperation: "kAND, kOR, and kXOR must have inputs of DataType::kBOOL"', (l) => EW_LOGIC.has(ewOp(l)))),
-  ...[0, 1].map((i) => inputDtype('elementwise.compare-dtype', 'IElementWiseLayer kEQUAL/kGREATER/kLESS', i, `input${i + 1}`, FI, 'operator reference ElementWise: EQUAL, GREATER, LESS take int32, int64, float16, float32, bfloat16 (not bool)', (l) => EW_COMPARE.has(ewOp(l)))),
+  ...[0, 1].map((i) => inputDtype('elementwise.compare-dtype', 'IElementWiseLayer kEQUAL/kGREATER/kLESS', i, `input${i + 1}`, FI, 'operator reference ElementWise: EQUAL, GREATER, LESS take int32, int64, float16, float32, bfloat16 (not bool; compare bools with logical_not(logical_xor(a, b)))', (l) => EW_COMPARE.has(ewOp(l)))),
   ...[0, 1].map((i) => inputDtype('elementwise.arith-dtype', 'IElementWiseLayer', i, `input${i + 1}`, FI8, 'NvInfer.h ElementWiseOperation: "all other operations must have inputs of floating-point type, kINT8, kINT32, or kINT64"', (l) => !EW_LOGIC.has(ewOp(l)) && !EW_COMPARE.has(ewOp(l)))),
 ];
 

@@ -167,6 +167,10 @@ describe('lowerings emit only documented combinations, with the same values', ()
     const c = buildNetwork('clamp64', (net) => net.markOutput(slice(net.input('a', 'int64', [3]), [-1], [4], undefined, 'clamp'), 'y'));
     expect(rules(c)).toEqual(['slice.mode-dtype']);
     expect(violations(c)[0].message).toMatch(/kCLAMP on int64.*do not support int64 or bfloat16/);
+    // An input dim that may be empty has nothing for WRAP to read: that FILL slice stays, reported.
+    const e = buildNetwork('fill-empty', (net) => net.markOutput(slice(net.input('a', 'int64', ['n', 3], { n: { min: 0, opt: 1, max: 4 } }), [-1, 0], [2, 3], undefined, 'fill', 7), 'y'));
+    expect(rules(e)).toEqual(['slice.mode-dtype']);
+    expect(values(runGraph(e, { a: hostTensor('int64', [0, 3], []) }).y)).toEqual([7, 7, 7, 7, 7, 7]);
   });
   it('cumprod on int64 and bfloat16 (greedy_choose_from_candidates) has no FILL slice; bool/int32/float keep theirs', () => {
     for (const d of ['int64', 'bfloat16', 'int32', 'float32', 'bool'] as DType[]) {
