@@ -31,6 +31,11 @@ export interface PlanLayer {
   outputs: TensorId[];
   params: Record<string, number | boolean | string | number[]>;
   outputShapes: string[][];
+  /**
+   * The dtypes the IR promises for each output. Where a TensorRT version's layer produces
+   * another one, the bridge casts to this: INonZeroLayer's indices are kINT32 on 10.0–10.13
+   * (the two-argument addNonZero of 10.14+ takes kINT64), while the IR and this plan say kINT64.
+   */
   outputDtypes: string[];
 }
 
