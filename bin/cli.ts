@@ -126,9 +126,11 @@ Examples:
     .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
     .option('--temperature <t>', 'speculative sampling at this temperature, > 0 (default: greedy)')
     .option('--seed <n>', 'seed of the uniforms used for sampling', '0')
+    .option('--check-finite', 'fail (exit 4) on the first NaN/Inf in any step output, naming the step and the output')
     .addHelpText('after', `
 Examples:
   redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --max-length 32
+  redraft generate --model tiny-redrafter --dtype float16 --prompt-ids 5,6,7 --check-finite
   redraft generate --model ./llm --drafter ./drafter --prompt-ids 5,6,7 --beam-width 4 --beam-length 5 --json
   redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --temperature 0.8 --seed 1`)
     .action(async (_o, cmd: Command) => (await import('./commands/generate.js')).generate(cmd.opts(), output(cmd)));

@@ -1,6 +1,7 @@
 /** `redraft generate`: ReDrafter speculative decoding on the CPU (interpreter or ONNX Runtime). */
 import { UsageError } from '../../dsl/errors.js';
 import { backendEnv } from '../../builders/conformance/env.js';
+import { checkFinite } from '../../builders/generate/finite.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../../builders/generate/loop.js';
 import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
 import type { Output } from '../output.js';
@@ -13,6 +14,7 @@ interface GenerateFlags extends ModelFlags {
   autoregressive?: boolean;
   temperature?: string;
   seed: string;
+  checkFinite?: boolean;
 }
 
 function parsePrompt(s: string, vocab: number, pad: number): bigint[][] {
@@ -56,13 +58,14 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
     shape.sampling = { temperature: t, seed, vocabSize: cfg.vocabSize };
   }
   const env = await backendEnv(flags.backend);
+  const run = flags.checkFinite ? checkFinite(env.run, build.dtype) : env.run;
   out.info(`generating with ${model.definition.name} on ${flags.backend} (beam width ${build.beamWidth}, length ${build.beamLength})`);
   const t0 = performance.now();
   let tokens: bigint[][];
   let steps: { length: number; accepted: number[] }[] = [];
-  if (flags.autoregressive) tokens = await autoregressiveGenerate(def.llmGraph!(opts), env.run, prompt, shape);
+  if (flags.autoregressive) tokens = await autoregressiveGenerate(def.llmGraph!(opts), run, prompt, shape);
   else {
-    const r = await redrafterGenerate(def.stepGraph(opts, !!shape.sampling), env.run, prompt, shape, (i, len) => out.progress('generate', Math.min(len, maxLength), maxLength));
+    const r = await redrafterGenerate(def.stepGraph(opts, !!shape.sampling), run, prompt, shape, (i, len) => out.progress('generate', Math.min(len, maxLength), maxLength));
     tokens = r.outputIds;
     steps = r.lengthsPerStep.map((length, i) => ({ length, accepted: r.acceptedPerStep[i] }));
   }
