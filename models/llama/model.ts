@@ -8,8 +8,8 @@ import { f32ToBf16, f32ToF16, FLOAT_DTYPES, lowestFinite } from '../../dsl/dtype
 import { ModelError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
-  add, cast, concat, constant, cos, div, embedding, linear, matmul, mul, neg, permute, repeat_interleave, rms_norm, select, shape,
-  silu, sin, slice, softmax, unsqueeze, view, where,
+  add, cast, concat, constant, cos, div, embedding, linear, logical_and, lt, matmul, max, maximum, mul, neg, permute, pow, recip,
+  repeat_interleave, rms_norm, select, shape, silu, sin, slice, softmax, sub, unsqueeze, view, where,
 } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
@@ -20,7 +20,13 @@ export const F32_LOWEST = lowestFinite('float32');
 /** Weight tensors of one Llama checkpoint as constants of one network. */
 export interface LlamaWeights {
   embed: Tensor;
-  layers: { q: Tensor; k: Tensor; v: Tensor; o: Tensor; gate: Tensor; up: Tensor; down: Tensor; inNorm: Tensor; postNorm: Tensor }[];
+  layers: {
+    q: Tensor; k: Tensor; v: Tensor; o: Tensor; gate: Tensor; up: Tensor; down: Tensor; inNorm: Tensor; postNorm: Tensor;
+    /** Projection biases, where the family has them (Qwen2: q/k/v; attention_bias / mlp_bias). */
+    bias: { q?: Tensor; k?: Tensor; v?: Tensor; o?: Tensor; gate?: Tensor; up?: Tensor; down?: Tensor };
+    /** Qwen3's per-head RMSNorm weights over head_dim. */
+    qNorm?: Tensor; kNorm?: Tensor;
+  }[];
   norm: Tensor;
   lmHead: Tensor;
 }
@@ -70,6 +76,12 @@ export function llamaWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, d
       down: w(`${p}.mlp.down_proj.weight`, [H, cfg.intermediateSize]),
       inNorm: w(`${p}.input_layernorm.weight`, [H]),
       postNorm: w(`${p}.post_attention_layernorm.weight`, [H]),
+      bias: {
+        ...(cfg.qkvBias ? { q: w(`${p}.self_attn.q_proj.bias`, [qd]), k: w(`${p}.self_attn.k_proj.bias`, [kvd]), v: w(`${p}.self_attn.v_proj.bias`, [kvd]) } : {}),
+        ...(cfg.oBias ? { o: w(`${p}.self_attn.o_proj.bias`, [H]) } : {}),
+        ...(cfg.mlpBias ? { gate: w(`${p}.mlp.gate_proj.bias`, [cfg.intermediateSize]), up: w(`${p}.mlp.up_proj.bias`, [cfg.intermediateSize]), down: w(`${p}.mlp.down_proj.bias`, [H]) } : {}),
+      },
+      ...(cfg.qkNorm ? { qNorm: w(`${p}.self_attn.q_norm.weight`, [cfg.headDim]), kNorm: w(`${p}.self_attn.k_norm.weight`, [cfg.headDim]) } : {}),
     };
   });
   const norm = w('model.norm.weight', [H]);
@@ -77,17 +89,52 @@ export function llamaWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, d
   return { embed, layers, norm, lmHead };
 }
 
-/** inv_freq as the reference computes it in float32: 1 / base^(2i/d). */
-function invFreq(cfg: LlamaConfig): Float32Array {
+/** inv_freq as the reference computes it in float32: 1 / base^(2i/d), then linear or llama3 scaling. */
+export function invFreq(cfg: LlamaConfig): Float32Array {
   const d = cfg.headDim;
+  const f = Math.fround;
   const out = new Float32Array(d / 2);
-  for (let i = 0; i < d / 2; i++) out[i] = Math.fround(1 / Math.fround(Math.pow(cfg.ropeTheta, Math.fround((2 * i) / d))));
+  for (let i = 0; i < d / 2; i++) out[i] = f(1 / f(Math.pow(cfg.ropeTheta, f((2 * i) / d))));
+  const r = cfg.rope;
+  if (r.type === 'linear') for (let i = 0; i < out.length; i++) out[i] = f(out[i] / r.factor);
+  if (r.type === 'llama3') {
+    // transformers' _compute_llama3_parameters: long wavelengths divided by factor, short kept, a smooth blend between.
+    const old = r.originalMaxPositionEmbeddings;
+    const lowWavelen = old / r.lowFreqFactor;
+    const highWavelen = old / r.highFreqFactor;
+    for (let i = 0; i < out.length; i++) {
+      const inv = out[i];
+      const wavelen = f((2 * Math.PI) / inv);
+      let scaled = wavelen > lowWavelen ? f(inv / r.factor) : inv;
+      const smooth = f(f(f(old / wavelen) - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor));
+      if (!(wavelen < highWavelen) && !(wavelen > lowWavelen)) scaled = f(f(f(f(1 - smooth) * scaled) / r.factor) + f(smooth * scaled));
+      out[i] = scaled;
+    }
+  }
   return out;
+}
+
+/**
+ * inv_freq as a graph value. Dynamic NTK scaling recomputes the base from the longest position
+ * of the call (`max(position_ids) + 1`, at least max_position_embeddings), as transformers'
+ * dynamic rotary embedding does on every forward.
+ */
+function invFreqTensor(net: Network, cfg: LlamaConfig, position_ids: Tensor): Tensor {
+  const r = cfg.rope;
+  if (r.type !== 'dynamic') return net.constant(invFreq(cfg), 'float32', [cfg.headDim / 2], 'rope.inv_freq');
+  const d = cfg.headDim;
+  const M = r.maxPositionEmbeddings;
+  const longest = add(cast(max(position_ids, [0, 1]), 'float32'), 1);
+  const seq = maximum(longest, M);
+  // base' = theta * (factor * seq / M - (factor - 1)) ^ (d / (d - 2))
+  const base = mul(pow(sub(mul(seq, r.factor / M), r.factor - 1), d / (d - 2)), cfg.ropeTheta);
+  const exps = net.constant(Float32Array.from({ length: d / 2 }, (_, i) => Math.fround((2 * i) / d)), 'float32', [d / 2], 'rope.exponents');
+  return recip(pow(base, exps));
 }
 
 /** cos and sin (B, 1, q, head_dim) at `position_ids` (B, q). */
 function rotary(net: Network, cfg: LlamaConfig, position_ids: Tensor, dtype: DType): [Tensor, Tensor] {
-  const inv = net.constant(invFreq(cfg), 'float32', [cfg.headDim / 2], 'rope.inv_freq');
+  const inv = invFreqTensor(net, cfg, position_ids);
   const freqs = mul(unsqueeze(cast(position_ids, 'float32'), -1), inv); // (B, q, d/2)
   const emb = concat([freqs, freqs], -1);
   return [cast(unsqueeze(cos(emb), 1), dtype), cast(unsqueeze(sin(emb), 1), dtype)];
@@ -108,6 +155,17 @@ export interface LlamaInputs {
   position_ids: Tensor;
   /** (layers, 2, B, kv_heads, past, head_dim), optional. */
   past_kv?: Tensor;
+  /**
+   * (B, past + q) int64: the position of each key. Needed when a layer has a sliding window:
+   * a query at position p sees keys at positions above p - window.
+   */
+  key_positions?: Tensor;
+}
+
+/** The mask of a layer with a sliding window: also require query position - key position < window. */
+export function slidingWindowMask(keep: Tensor, position_ids: Tensor, key_positions: Tensor, window: number): Tensor {
+  const dist = sub(unsqueeze(position_ids, 2), unsqueeze(key_positions, 1)); // (B, q, S)
+  return logical_and(keep, lt(dist, window));
 }
 
 export interface LlamaOutputs {
@@ -132,17 +190,27 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
   // a generation row) softmaxes to a uniform row instead of NaN. In float32 this equals the
   // reference's `scores + finfo.min`, which absorbs any score below ~1e31.
   const keep = unsqueeze(x.attention_mask, 1); // (B, 1, q, S)
+  const windowed = new Map<number, Tensor>();
+  const keepOf = (l: number): Tensor => {
+    const win = cfg.layerWindows[l] ?? null;
+    if (win === null) return keep;
+    if (!x.key_positions) throw new Error(`llama_forward: layer ${l} has a sliding window of ${win}; pass key_positions`);
+    if (!windowed.has(win)) windowed.set(win, unsqueeze(slidingWindowMask(x.attention_mask, x.position_ids, x.key_positions, win), 1));
+    return windowed.get(win)!;
+  };
   const masked = constant(lowestFinite(dtype), dtype);
   const [c, s] = rotary(net, cfg, x.position_ids, dtype);
   const rope = (t: Tensor) => add(mul(t, c), mul(rotate_half(t, hd), s));
-  const heads = (t: Tensor, n: number) => permute(view(t, concat([B, q, n, hd])), [0, 2, 1, 3]); // (B, n, q, hd)
+  const split = (t: Tensor, n: number) => view(t, concat([B, q, n, hd])); // (B, q, n, hd)
+  const heads = (t: Tensor) => permute(t, [0, 2, 1, 3]); // (B, n, q, hd)
+  const norm = (t: Tensor, wn?: Tensor) => (wn ? rms_norm(t, hd, wn, cfg.rmsNormEps) : t);
   const presents: Tensor[] = [];
   const scale = Math.sqrt(hd);
   w.layers.forEach((lw, l) => {
     const hn = rms_norm(h, cfg.hiddenSize, lw.inNorm, cfg.rmsNormEps);
-    const qs = rope(heads(linear(hn, lw.q), nh));
-    let ks = rope(heads(linear(hn, lw.k), kvh));
-    let vs = heads(linear(hn, lw.v), kvh);
+    const qs = rope(heads(norm(split(linear(hn, lw.q, lw.bias.q), nh), lw.qNorm)));
+    let ks = rope(heads(norm(split(linear(hn, lw.k, lw.bias.k), kvh), lw.kNorm)));
+    let vs = heads(split(linear(hn, lw.v, lw.bias.v), kvh));
     if (x.past_kv) {
       const layerPast = select(x.past_kv, 0, l); // (2, B, kvh, past, hd)
       ks = concat([cast(select(layerPast, 0, 0), dtype), ks], 2);
@@ -151,12 +219,12 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
     presents.push(unsqueeze(concat([unsqueeze(ks, 0), unsqueeze(vs, 0)], 0), 0)); // (1, 2, B, kvh, S, hd)
     const kr = nh === kvh ? ks : repeat_interleave(ks, nh / kvh, 1);
     const vr = nh === kvh ? vs : repeat_interleave(vs, nh / kvh, 1);
-    const scores = where(keep, div(matmul(qs, kr, false, true), scale), masked); // (B, nh, q, S)
+    const scores = where(keepOf(l), div(matmul(qs, kr, false, true), scale), masked); // (B, nh, q, S)
     const attn = matmul(softmax(scores, -1), vr); // (B, nh, q, hd)
     const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
-    h = add(h, linear(merged, lw.o));
+    h = add(h, linear(merged, lw.o, lw.bias.o));
     const hn2 = rms_norm(h, cfg.hiddenSize, lw.postNorm, cfg.rmsNormEps);
-    h = add(h, linear(mul(silu(linear(hn2, lw.gate)), linear(hn2, lw.up)), lw.down));
+    h = add(h, linear(mul(silu(linear(hn2, lw.gate, lw.bias.gate)), linear(hn2, lw.up, lw.bias.up)), lw.down, lw.bias.down));
   });
   const hidden_states = rms_norm(h, cfg.hiddenSize, w.norm, cfg.rmsNormEps);
   const logits = cast(linear(hidden_states, w.lmHead), 'float32');

@@ -1,0 +1,113 @@
+/**
+ * Model families from Hugging Face checkpoints: Llama 3.x (llama3 rope scaling), Llama with
+ * linear and dynamic NTK scaling, Qwen2 (q/k/v biases, tied embeddings), Qwen3 (per-head q/k
+ * RMSNorm, head_dim from config, bfloat16 weights) and Mistral (sliding window), each with an
+ * Apple-layout ReDrafter drafter. Expected logits and greedy tokens come from the independent
+ * float64 PyTorch reference in test/fixtures/families/make.py (committed: CI needs no torch).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkPair } from '../builders/config.js';
+import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
+import { runGraph } from '../builders/interp/index.js';
+import { loadModelDir } from '../builders/model-dir.js';
+import { onnxEnv } from '../builders/onnx/env.js';
+import { buildNetwork } from '../dsl/network.js';
+import { llamaConfigFromHf } from '../models/llama/config.js';
+import { llama_forward, llamaWeights } from '../models/llama/model.js';
+import { redrafterModel } from '../models/redrafter/engine.js';
+
+const DIR = path.join(__dirname, 'fixtures', 'families');
+const FAMILIES = ['llama3', 'llama-linear', 'llama-dynamic', 'qwen2', 'qwen3', 'mistral'];
+const interp = async (g: Parameters<typeof runGraph>[0], i: Parameters<typeof runGraph>[1]) => runGraph(g, i);
+
+interface Expected { prompts: number[][]; max_new_tokens: number; logits: number[][][]; greedy: number[][] }
+
+function load(name: string) {
+  const llm = loadModelDir(path.join(DIR, name), 'llama');
+  const drafter = loadModelDir(path.join(DIR, `${name}-drafter`), 'drafter');
+  checkPair(llm.config, name, drafter.config, `${name}-drafter`);
+  const expected = JSON.parse(fs.readFileSync(path.join(DIR, name, 'expected.json'), 'utf8')) as Expected;
+  return { llm, drafter, def: redrafterModel(llm, drafter, { name }), cfg: llamaConfigFromHf(llm.config), expected };
+}
+
+const leftPad = (rows: number[][], pad: number) => {
+  const n = Math.max(...rows.map((r) => r.length));
+  return rows.map((r) => [...Array(n - r.length).fill(BigInt(pad)), ...r.map(BigInt)]);
+};
+
+describe.each(FAMILIES)('%s', (name) => {
+  const { llm, def, cfg, expected } = load(name);
+  it('config: the family, its features and a pad id outside every prompt', () => {
+    expect(cfg.family).toBe(llm.config.model_type);
+    if (name === 'qwen2') expect([cfg.qkvBias, cfg.oBias, cfg.tieWordEmbeddings]).toEqual([true, false, true]);
+    if (name === 'qwen3') expect([cfg.qkNorm, cfg.headDim * cfg.numHeads === cfg.hiddenSize]).toEqual([true, false]);
+    if (name === 'mistral') expect(cfg.layerWindows).toEqual([4, 4]);
+    else expect(cfg.layerWindows.every((w) => w === null)).toBe(true);
+    // No pad_token_id in these configs: the last id is the pad, and id 0 is an ordinary prompt token.
+    expect([cfg.padTokenIdChosen, cfg.padTokenId]).toEqual([true, cfg.vocabSize - 1]);
+    expect(expected.prompts[0]).toContain(0);
+  });
+
+  it('logits match the PyTorch reference (batch, left-padded)', async () => {
+    const prompt = leftPad(expected.prompts, cfg.padTokenId);
+    const B = prompt.length;
+    const T = prompt[0].length;
+    const pads = expected.prompts.map((p) => T - p.length);
+    const g = buildNetwork('logits', (net) => {
+      const ids = net.input('input_ids', 'int64', [B, T]);
+      const mask = net.input('attention_mask', 'bool', [B, T, T]);
+      const pos = net.input('position_ids', 'int64', [B, T]);
+      const w = llamaWeights(net, cfg, llm.weights, 'float32');
+      net.markOutput(llama_forward(cfg, w, { input_ids: ids, attention_mask: mask, position_ids: pos, key_positions: pos }).logits, 'logits');
+    });
+    const mask = new Uint8Array(B * T * T);
+    for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) for (let j = pads[b]; j <= i; j++) mask[(b * T + i) * T + j] = 1;
+    const positions = BigInt64Array.from(prompt.flatMap((r, b) => r.map((_, i) => BigInt(i - pads[b]))));
+    const out = await runGraph(g, {
+      input_ids: { dtype: 'int64', shape: [B, T], data: BigInt64Array.from(prompt.flat()) },
+      attention_mask: { dtype: 'bool', shape: [B, T, T], data: mask },
+      position_ids: { dtype: 'int64', shape: [B, T], data: positions },
+    });
+    const got = out.logits.data as Float32Array;
+    const V = cfg.vocabSize;
+    let worst = 0;
+    expected.logits.forEach((rows, b) =>
+      rows.forEach((want, t) => want.forEach((v, k) => (worst = Math.max(worst, Math.abs(got[(b * T + pads[b] + t) * V + k] - v))))),
+    );
+    expect(worst).toBeLessThan(2e-4);
+  });
+
+  const shape = (maxLength: number): GenerationShape => ({
+    beamWidth: 2, beamLength: 3, maxLength, padTokenId: cfg.padTokenId, eosTokenIds: cfg.eosTokenIds,
+    numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, kvDtype: 'float32',
+  });
+  const opts = (B: number) => ({ dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: B, maxSeq: 40 });
+
+  it('greedy tokens match the reference: autoregressive and ReDrafter, row by row', async () => {
+    for (const [b, p] of expected.prompts.entries()) {
+      const prompt = [p.map(BigInt)];
+      const s = shape(p.length + expected.max_new_tokens);
+      const ar = await autoregressiveGenerate(def.llmGraph(opts(1)), interp, prompt, s);
+      expect(ar[0].map(Number)).toEqual(expected.greedy[b]);
+      const rd = await redrafterGenerate(def.stepGraph(opts(1)), interp, prompt, s);
+      expect(rd.outputIds[0].map(Number)).toEqual(expected.greedy[b]);
+    }
+  });
+
+  it('a left-padded batch on the interpreter and ONNX Runtime', async () => {
+    const prompt = leftPad(expected.prompts, cfg.padTokenId);
+    const s = shape(prompt[0].length + expected.max_new_tokens);
+    const step = def.stepGraph(opts(prompt.length));
+    const a = await redrafterGenerate(step, interp, prompt, s);
+    const o = await redrafterGenerate(step, onnxEnv().run, prompt, s);
+    expect(o.outputIds).toEqual(a.outputIds);
+    finishedRows(a.outputIds, prompt, cfg.padTokenId, cfg.eosTokenIds).forEach((row, b) => {
+      const want = expected.greedy[b];
+      const n = Math.min(row.length, want.length);
+      expect(n).toBeGreaterThan(expected.prompts[b].length);
+      expect(row.slice(0, n).map(Number)).toEqual(want.slice(0, n));
+    });
+  });
+});
