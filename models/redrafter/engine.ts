@@ -116,7 +116,12 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
     const mask = concat([rowsPrompt, rowsDraft], 1);
     const ids = concat([input_ids, packed.packed_beams], 1);
     const positions = concat([promptPos, draftPos], 1);
-    const out = llama_forward(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, past_kv });
+    // Sliding-window layers (Mistral, Qwen with use_sliding_window) compare query and key
+    // positions in the graph: the cache is left-padded and contiguous, so past slot j holds position j - pads.
+    const key_positions = cfg.layerWindows.some((win) => win !== null)
+      ? concat([sub(unsqueeze(arange(0, P, 'int64'), 0), unsqueeze(sub(P, realPast), 1)), promptPos, draftPos], 1)
+      : undefined;
+    const out = llama_forward(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, past_kv, key_positions });
 
     // Context rows: the token after the prompt and the hidden state of the last prompt token.
     const lastPrompt = sub(T, 1);
@@ -197,7 +202,13 @@ export function buildLlmStepGraph(llm: LoadedModel, s: EngineShape): Graph {
     const positions = net.input('position_ids', 'int64', ['batch', 'seq']);
     const past_kv = net.input('past_kv', s.dtype, [cfg.numLayers, 2, 'batch', cfg.numKvHeads, 'past', cfg.headDim]);
     const w = llamaWeights(net, cfg, llm.weights, s.dtype);
-    const out = llama_forward(cfg, w, { input_ids, attention_mask: mask, position_ids: positions, past_kv });
+    // Sliding windows: rows are left-padded and contiguous, so key slot j of row b is at
+    // position j - pads[b], and pads[b] = past - position_ids[b, 0].
+    const past = shape(past_kv, 4);
+    const key_positions = cfg.layerWindows.some((win) => win !== null)
+      ? sub(unsqueeze(arange(0, add(past, shape(input_ids, 1)), 'int64'), 0), unsqueeze(sub(past, select(positions, 1, 0)), 1))
+      : undefined;
+    const out = llama_forward(cfg, w, { input_ids, attention_mask: mask, position_ids: positions, past_kv, key_positions });
     const last = select(out.logits, 1, sub(shape(input_ids, 1), 1));
     net.markOutput(argmax(warp_logits(last), -1, false, 'int64'), 'next_token');
     net.markOutput(out.present_kv, 'present_kv');
