@@ -18,6 +18,8 @@ export interface DrafterConfig {
   numDraftLayers: number;
   numLookbackTokens: number;
   rnn: boolean;
+  /** False when config.json has no "rnn": the checkpoint's weights decide (rnn_u present or not). */
+  rnnGiven?: boolean;
 }
 
 export function drafterConfigFromHf(raw: Record<string, unknown>): DrafterConfig {
@@ -33,6 +35,7 @@ export function drafterConfigFromHf(raw: Record<string, unknown>): DrafterConfig
     numDraftLayers: n('num_draft_layers'),
     numLookbackTokens: n('num_lookback_tokens', 1),
     rnn: raw.rnn !== false,
+    rnnGiven: typeof raw.rnn === 'boolean',
   };
 }
 
@@ -45,7 +48,9 @@ export interface DrafterWeights {
   rnn?: { w: Tensor; u: Tensor; ub: Tensor };
 }
 
-export function drafterWeights(net: Network, cfg: DrafterConfig, ws: WeightSource, dtype: DType = 'float32'): DrafterWeights {
+export function drafterWeights(net: Network, given: DrafterConfig, ws: WeightSource, dtype: DType = 'float32'): DrafterWeights {
+  // Apple's DrafterConfig defaults rnn to false; a config without the key is read from its weights.
+  const cfg = given.rnnGiven === false ? { ...given, rnn: ws.has('rnn_u.weight') } : given;
   const E = cfg.exitDim;
   const H = cfg.hiddenSize;
   const w = (name: string, s: number[]) => weightConstant(net, ws, name, s, dtype);
