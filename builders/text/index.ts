@@ -1,0 +1,80 @@
+/**
+ * Text in, text out for `redraft generate`: prompts from text (or a file, one prompt a line),
+ * optionally through the model's chat template, tokenized with its tokenizer.json; the
+ * generated ids decoded back; generation_config.json's defaults.
+ */
+import * as fs from 'node:fs';
+import { ModelError, UsageError } from '../../dsl/errors.js';
+import { chatTemplateOf, renderChat, type ChatMessage } from './chat.js';
+import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
+
+export { chatTemplateOf, renderChat, specialToken, type ChatMessage } from './chat.js';
+export { readGenerationConfig, type GenerationDefaults } from './generation-config.js';
+export { TextStream } from './stream.js';
+export { loadTokenizer, readTokenizerConfig, type TextTokenizer } from './tokenizer.js';
+
+export interface TextPromptOptions {
+  /** --prompt TEXT */
+  prompt?: string;
+  /** --prompt-file FILE: one prompt per line (blank lines skipped) → one batch row each. */
+  promptFile?: string;
+  /** Render each prompt as a user message through the model's chat template. */
+  chat?: boolean;
+  /** A system message before each prompt (with chat). */
+  system?: string;
+}
+
+/** The prompt texts of --prompt / --prompt-file. */
+export function promptTexts(o: TextPromptOptions): string[] {
+  if (o.prompt !== undefined && o.promptFile !== undefined) throw new UsageError('--prompt and --prompt-file cannot be combined', 'pass one prompt with --prompt, or a file of prompts (one per line) with --prompt-file');
+  if (o.prompt !== undefined) {
+    if (!o.prompt.length) throw new UsageError('--prompt is empty', 'pass the text to continue, e.g. --prompt "Once upon a time"');
+    return [o.prompt];
+  }
+  let text: string;
+  try {
+    text = fs.readFileSync(o.promptFile!, 'utf8');
+  } catch (e) {
+    throw new UsageError(`--prompt-file '${o.promptFile}' cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'pass a text file with one prompt per line');
+  }
+  const lines = text.split(/\r?\n/).filter((l) => l.trim().length > 0);
+  if (!lines.length) throw new UsageError(`--prompt-file '${o.promptFile}' holds no prompt`, 'write one prompt per line');
+  return lines;
+}
+
+/** Token ids of each prompt: through the chat template (no extra special tokens: the template has them), else as plain text with the tokenizer's own BOS. */
+export function encodePrompts(dir: string, tok: TextTokenizer, texts: string[], o: TextPromptOptions): { ids: number[][]; rendered: string[] } {
+  const template = o.chat ? chatTemplateOf(dir, tok.config) : undefined;
+  const rendered = texts.map((t) => {
+    if (!template) return t;
+    const messages: ChatMessage[] = [...(o.system !== undefined ? [{ role: 'system', content: o.system }] : []), { role: 'user', content: t }];
+    return renderChat(template, tok.config, messages);
+  });
+  const ids = rendered.map((r, i) => {
+    const e = tok.encode(r, !template);
+    if (!e.length) throw new UsageError(`prompt ${i} tokenizes to no tokens`, 'pass some text');
+    return e;
+  });
+  return { ids, rendered };
+}
+
+/**
+ * Until the engine takes explicit lengths it tells padding from tokens by the pad id: a prompt
+ * holding that id would lose it. Throws naming the row, the position and the fix.
+ */
+export function checkNoPadInPrompts(rows: readonly (readonly (number | bigint)[])[], pad: number, chosen: boolean): void {
+  rows.forEach((r, b) => {
+    const at = r.findIndex((t) => Number(t) === pad);
+    if (at >= 0)
+      throw new ModelError(
+        `prompt row ${b} holds token id ${pad} at position ${at}, which is the id the engine pads with (${chosen ? 'config.json has no pad_token_id, so redraft uses the last vocabulary id' : 'config.json\'s pad_token_id'}); the engine would take it for padding`,
+        `set "pad_token_id" in config.json to an id no prompt contains (an unused or reserved token), or remove that token from the prompt`,
+      );
+  });
+}
+
+/** Tokenizer directory: the base model's. */
+export function tokenizerFor(dir: string | undefined): TextTokenizer {
+  if (!dir) throw new UsageError('text prompts need the model\'s tokenizer.json, which a built-in or module model does not have', 'pass --model DIR (with tokenizer.json) and --drafter DIR, or token ids with --prompt-ids');
+  return loadTokenizer(dir);
+}
