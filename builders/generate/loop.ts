@@ -84,9 +84,10 @@ function hasEos(rows: bigint[][], from: number, eos: number[]): boolean {
 
 /**
  * ReDrafter greedy generation. `prompt` rows are left-padded to one length.
- * `onStep(step, lengths, accepted)` reports progress.
+ * `onStep(step, length, accepted, rows)` reports progress; `rows` are the sequences so far
+ * (left-padded, possibly past maxLength until the result truncates them), for streaming.
  */
-export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint[][], s: GenerationShape, onStep?: (step: number, length: number, accepted: number[]) => void): Promise<GenerationResult> {
+export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint[][], s: GenerationShape, onStep?: (step: number, length: number, accepted: number[], rows: readonly bigint[][]) => void): Promise<GenerationResult> {
   const B = prompt.length;
   const T = prompt[0].length;
   const { beamWidth: W, beamLength: L } = s;
@@ -154,7 +155,7 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
     seqLen = output[0].length;
     lengthsPerStep.push(Math.min(seqLen, s.maxLength)); // the reference yields output truncated to max_length
     acceptedPerStep.push(n);
-    onStep?.(lengthsPerStep.length, seqLen, n);
+    onStep?.(lengthsPerStep.length, seqLen, n, output);
     if (hasEos(output, T, s.eosTokenIds)) break;
   }
   return { outputIds: output.map((row) => row.slice(0, s.maxLength)), lengthsPerStep, acceptedPerStep, steps: lengthsPerStep.length };
@@ -177,8 +178,8 @@ export function finishedRows(rows: readonly bigint[][], prompt: readonly bigint[
   });
 }
 
-/** Plain greedy decoding with the LLM-only graph (one token per call). */
-export async function autoregressiveGenerate(llm: Graph, run: Runner, prompt: bigint[][], s: GenerationShape): Promise<bigint[][]> {
+/** Plain greedy decoding with the LLM-only graph (one token per call); `onToken(rows)` after each token. */
+export async function autoregressiveGenerate(llm: Graph, run: Runner, prompt: bigint[][], s: GenerationShape, onToken?: (rows: readonly bigint[][]) => void): Promise<bigint[][]> {
   const B = prompt.length;
   const T = prompt[0].length;
   const pad = BigInt(s.padTokenId);
@@ -198,6 +199,7 @@ export async function autoregressiveGenerate(llm: Graph, run: Runner, prompt: bi
   for (;;) {
     const next = Array.from(res.next_token.data as BigInt64Array);
     rows.forEach((r, b) => r.push(next[b]));
+    onToken?.(rows);
     if (rows[0].length >= s.maxLength || hasEos(rows, T, s.eosTokenIds)) break;
     await yieldToSignals();
     const S = cache.shape[4];
