@@ -6,10 +6,11 @@ import { autoregressiveGenerate, finishedRows, redrafterGenerate, type Generatio
 import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
 import type { Output } from '../output.js';
 import { buildConfigFrom, resolveModel, type ModelFlags } from '../model.js';
+import { prepareText, type TextFlags, type TextSession } from './generate-text.js';
 
-interface GenerateFlags extends ModelFlags {
-  promptIds: string;
-  maxLength: string;
+interface GenerateFlags extends ModelFlags, TextFlags {
+  promptIds?: string;
+  maxLength?: string;
   backend: string;
   autoregressive?: boolean;
   temperature?: string;
@@ -24,6 +25,7 @@ function parsePrompt(s: string, vocab: number, pad: number): bigint[][] {
       const t = x.trim();
       const v = /^\d+$/.test(t) ? Number(t) : NaN;
       if (!Number.isSafeInteger(v) || v >= vocab) throw new UsageError(`--prompt-ids row ${i}: ${JSON.stringify(t)} is not a token id in [0, ${vocab})`, 'pass comma-separated integer ids, rows separated by ; (e.g. 5,6,7;8,9)');
+      if (v === pad) throw new UsageError(`--prompt-ids row ${i}: ${v} is the id the engine pads with (pad_token_id), so the engine would take it for padding`, 'set "pad_token_id" in config.json to an id no prompt contains, or leave that token out');
       return BigInt(v);
     });
   });
@@ -38,11 +40,15 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   const def = model.definition as Partial<RedrafterDefinition>;
   if (!def.stepGraph || !def.llmConfig) throw new UsageError(`model '${model.definition.name}' is not a ReDrafter model`, 'generate needs a built-in ReDrafter model or --model DIR --drafter DIR');
   const cfg = def.llmConfig;
+  // Text prompts, generation_config.json's defaults (EOS ids, length, sampling): bin/commands/generate-text.ts.
+  const textIO = prepareText(flags, model.llm?.dir, cfg, out, { maxSeq: build.maxSeq });
   const maxLength = Number(flags.maxLength);
-  const prompt = parsePrompt(flags.promptIds, cfg.vocabSize, cfg.padTokenId);
+  const prompt = textIO.rows
+    ? textIO.rows.map((r, _, all) => [...Array(Math.max(...all.map((x) => x.length)) - r.length).fill(BigInt(cfg.padTokenId)), ...r.map(BigInt)])
+    : parsePrompt(flags.promptIds!, cfg.vocabSize, cfg.padTokenId);
   // Positions past what the model was trained for are not meaningful (and the loop is CPU-bound).
   const maxPositions = cfg.maxPositionEmbeddings ?? 1 << 16;
-  if (!/^\d+$/.test(flags.maxLength) || maxLength <= prompt[0].length || maxLength > maxPositions)
+  if (!/^\d+$/.test(flags.maxLength!) || maxLength <= prompt[0].length || maxLength > maxPositions)
     throw new UsageError(`--max-length must be an integer above the prompt length (${prompt[0].length}) and at most ${maxPositions}${cfg.maxPositionEmbeddings ? ' (max_position_embeddings)' : ''}, got ${JSON.stringify(flags.maxLength)}`);
   const opts = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: Math.max(build.maxBatch, prompt.length), maxSeq: Math.max(build.maxSeq, maxLength + build.beamWidth * build.beamLength + 1) };
   const shape: GenerationShape = {
@@ -63,9 +69,9 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   const t0 = performance.now();
   let tokens: bigint[][];
   let steps: { length: number; accepted: number[] }[] = [];
-  if (flags.autoregressive) tokens = await autoregressiveGenerate(def.llmGraph!(opts), run, prompt, shape);
+  if (flags.autoregressive) tokens = await autoregressiveGenerate(def.llmGraph!(opts), run, prompt, shape, textIO.onTokens);
   else {
-    const r = await redrafterGenerate(def.stepGraph(opts, !!shape.sampling), run, prompt, shape, (i, len) => out.progress('generate', Math.min(len, maxLength), maxLength));
+    const r = await redrafterGenerate(def.stepGraph(opts, !!shape.sampling), run, prompt, shape, (i, len, _n, grown) => (textIO.onTokens ? textIO.onTokens(grown) : out.progress('generate', Math.min(len, maxLength), maxLength)));
     tokens = r.outputIds;
     steps = r.lengthsPerStep.map((length, i) => ({ length, accepted: r.acceptedPerStep[i] }));
   }
@@ -92,5 +98,11 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
     ...rows.map((r, i) => `row ${i}: ${r.join(' ')}`),
     flags.autoregressive ? `${generated} tokens in ${result.seconds}s` : `${steps.length} steps, mean accepted tokens per step ${result.meanAcceptedPerStep} (${result.meanTokensPerStep} tokens per step), ${result.tokensPerSecond} tokens/s`,
   ].join('\n');
-  out.result(result, text);
+  textIO.checkGenerated(rows, prompt.map((r) => r.filter((t) => t !== BigInt(cfg.padTokenId)).length));
+  if (!textIO.tokenizer) return out.result(result, text);
+  // Text in, text out: the decoded text on stdout (streamed for one row), the numbers on stderr.
+  const texts = textIO.texts(rows);
+  const streamed = textIO.endStream(rows);
+  out.result({ ...result, prompts: textIO.rendered, text: texts }, streamed ? '' : texts.map((t, i) => (rows.length > 1 ? `[${i}] ${t}` : t)).join('\n'));
+  if (!out.json) out.info(text.split('\n').pop()!);
 }

@@ -56,7 +56,7 @@ export function loadTokenizer(dir: string): TextTokenizer {
     file,
     config,
     encode: (text, addSpecialTokens = true) => tok.encode(text, { add_special_tokens: addSpecialTokens }).ids,
-    decode: (ids, skipSpecialTokens = true) => tok.decode([...ids], { skip_special_tokens: skipSpecialTokens }),
+    decode: (ids, skipSpecialTokens = true) => (ids.length ? tok.decode([...ids], { skip_special_tokens: skipSpecialTokens }) : ''),
     tokenToId: (t) => tok.token_to_id(t),
   };
 }

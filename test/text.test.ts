@@ -1,0 +1,162 @@
+/**
+ * Text in, text out: tokenizer.json through @huggingface/tokenizers, chat templates through
+ * @huggingface/jinja, generation_config.json's defaults, and `redraft generate --prompt /
+ * --prompt-file / --chat` end to end on the qwen2 family fixture (a tiny Metaspace BPE
+ * tokenizer.json written in the tokenizers JSON format, 32 tokens as the model's vocabulary).
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkNoPadInPrompts, chatTemplateOf, encodePrompts, loadTokenizer, readGenerationConfig, renderChat, TextStream } from '../builders/text/index.js';
+
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'bin', 'redraft.js');
+const FAM = path.join(ROOT, 'test', 'fixtures', 'families');
+const QWEN = path.join(FAM, 'qwen2');
+const DRAFTER = path.join(FAM, 'qwen2-drafter');
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-text-'));
+
+function redraft(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const gen = (...args: string[]) => redraft(['generate', '--model', QWEN, '--drafter', DRAFTER, ...args]);
+const json = (r: { stdout: string }) => JSON.parse(r.stdout) as { ok: boolean; tokens: number[][]; text: string[]; prompts: string[]; mode: string };
+
+/** A copy of the qwen2 fixture with some files replaced (or removed with null). */
+function variant(files: Record<string, unknown>): string {
+  const d = tmp();
+  for (const f of fs.readdirSync(QWEN)) fs.copyFileSync(path.join(QWEN, f), path.join(d, f));
+  for (const [f, v] of Object.entries(files)) v === null ? fs.rmSync(path.join(d, f)) : fs.writeFileSync(path.join(d, f), typeof v === 'string' ? v : JSON.stringify(v));
+  return d;
+}
+
+beforeAll(() => {
+  if (!fs.existsSync(path.join(ROOT, '.build', 'bin', 'cli.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+});
+
+describe('tokenizer.json', () => {
+  const tok = loadTokenizer(QWEN);
+  it('encodes with the BPE merges and decodes back', () => {
+    // ▁hello ▁the ▁c at: merges applied in rank order; the Metaspace pre-tokenizer marks word starts.
+    expect(tok.encode('hello the cat')).toEqual([25, 27, 29, 28]);
+    expect(tok.decode([25, 27, 29, 28])).toBe('hello the cat');
+    expect(tok.encode('hello world')).toEqual([25, 0, 9, 30, 7, 11]); // id 0 ("▁") is an ordinary token
+  });
+  it('special tokens split out and are skipped when decoding by default', () => {
+    const ids = tok.encode('<|im_start|>user\nhello<|im_end|>', false);
+    expect(ids[0]).toBe(3);
+    expect(ids[ids.length - 1]).toBe(4);
+    expect(tok.decode(ids)).toBe('user\nhello');
+    expect(tok.decode(ids, false)).toBe('<|im_start|>user\nhello<|im_end|>');
+  });
+  it('a directory without tokenizer.json is a model error naming the fix', () => {
+    expect(() => loadTokenizer(path.join(FAM, 'llama3'))).toThrow(/has no tokenizer.json[^]*--prompt-ids/);
+  });
+  it('streamed text equals the decoded whole', () => {
+    const ids = tok.encode('hello the cat hello world');
+    const s = new TextStream(tok);
+    let out = '';
+    for (let i = 1; i <= ids.length; i++) out += s.push(ids.slice(0, i), i === ids.length);
+    expect(out).toBe(tok.decode(ids));
+  });
+});
+
+describe('chat template', () => {
+  const tok = loadTokenizer(QWEN);
+  it('renders the template of tokenizer_config.json with the assistant turn opened', () => {
+    const t = chatTemplateOf(QWEN, tok.config);
+    expect(renderChat(t, tok.config, [{ role: 'system', content: 'the cat' }, { role: 'user', content: 'hello' }])).toBe(
+      '<|im_start|>system\nthe cat<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n',
+    );
+  });
+  it('chat_template.jinja wins over tokenizer_config.json, and raise_exception is a model error', () => {
+    const d = variant({ 'chat_template.jinja': "{{ raise_exception('roles must alternate') }}" });
+    expect(() => encodePrompts(d, loadTokenizer(d), ['hello'], { chat: true })).toThrow(/roles must alternate/);
+  });
+  it('no template: a model error', () => {
+    const cfg = JSON.parse(fs.readFileSync(path.join(QWEN, 'tokenizer_config.json'), 'utf8'));
+    delete cfg.chat_template;
+    const d = variant({ 'tokenizer_config.json': cfg });
+    expect(() => chatTemplateOf(d, cfg)).toThrow(/no chat template/);
+  });
+});
+
+describe('generation_config.json', () => {
+  it('eos ids, max_new_tokens and sampling defaults', () => {
+    expect(readGenerationConfig(QWEN, 32)).toMatchObject({ eosTokenIds: [4, 2], maxNewTokens: 6, doSample: false });
+    const d = variant({ 'generation_config.json': { eos_token_id: 7, max_length: 30, do_sample: true, temperature: 0.7, top_p: 0.8 } });
+    expect(readGenerationConfig(d, 32)).toMatchObject({ eosTokenIds: [7], maxLength: 30, doSample: true, temperature: 0.7, ignored: ['top_p=0.8'] });
+    const bad = variant({ 'generation_config.json': { eos_token_id: 99 } });
+    expect(() => readGenerationConfig(bad, 32)).toThrow(/"eos_token_id" must be an id or a list of ids in \[0, 32\)/);
+  });
+});
+
+describe('no token id is special', () => {
+  it('a prompt holding the pad id is refused, naming the id and the fix', () => {
+    expect(() => checkNoPadInPrompts([[5, 6], [7, 31]], 31, true)).toThrow(/prompt row 1 holds token id 31 at position 1[^]*no pad_token_id[^]*set "pad_token_id"/);
+    expect(() => checkNoPadInPrompts([[0, 5, 6]], 31, true)).not.toThrow();
+  });
+});
+
+describe('redraft generate with text', () => {
+  const tok = loadTokenizer(QWEN);
+  it('--prompt: decoded text in --json next to the ids; greedy ReDrafter equals greedy decoding', () => {
+    const r = gen('--prompt', 'hello the cat', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const j = json(r);
+    expect(j.tokens[0].slice(0, 4)).toEqual([25, 27, 29, 28]);
+    // generation_config.json: max_new_tokens 6 (unless an EOS, <|im_end|> or <|endoftext|>, came first).
+    const generated = j.tokens[0].slice(4);
+    expect(generated.length === 6 || [2, 4].includes(generated[generated.length - 1])).toBe(true);
+    expect(j.text).toEqual([tok.decode(generated)]);
+    const ar = json(gen('--prompt', 'hello the cat', '--json', '--autoregressive'));
+    expect(ar.tokens).toEqual(j.tokens);
+    const onnx = json(gen('--prompt', 'hello the cat', '--json', '--backend', 'onnx'));
+    expect(onnx.text).toEqual(j.text);
+  });
+  it('text mode prints (streams) the decoded text on stdout and the numbers on stderr', () => {
+    const j = json(gen('--prompt', 'hello the cat', '--max-new-tokens', '9', '--json'));
+    const r = gen('--prompt', 'hello the cat', '--max-new-tokens', '9');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`${j.text[0]}\n`);
+    expect(r.stderr).toMatch(/steps, mean accepted tokens per step/);
+  });
+  it('--prompt-file: one prompt a line, one batch row each', () => {
+    const f = path.join(tmp(), 'prompts.txt');
+    fs.writeFileSync(f, 'hello the cat\n\nhello world\n');
+    const j = json(gen('--prompt-file', f, '--json'));
+    expect(j.tokens.map((t) => t.slice(0, 6))).toEqual([[25, 27, 29, 28, ...j.tokens[0].slice(4, 6)], [25, 0, 9, 30, 7, 11]]);
+    expect(j.text).toHaveLength(2);
+    const r = gen('--prompt-file', f);
+    expect(r.stdout).toBe(`[0] ${j.text[0]}\n[1] ${j.text[1]}\n`);
+  });
+  it('--chat renders the chat template (and --system)', () => {
+    const j = json(gen('--prompt', 'hello', '--chat', '--system', 'the cat', '--json'));
+    expect(j.prompts).toEqual(['<|im_start|>system\nthe cat<|im_end|>\n<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n']);
+    const ids = tok.encode(j.prompts[0], false);
+    expect(j.tokens[0].slice(0, ids.length)).toEqual(ids);
+  });
+  it('generation_config.json do_sample: sampling at its temperature, unless --greedy', () => {
+    const d = variant({ 'generation_config.json': { eos_token_id: [4, 2], max_new_tokens: 4, do_sample: true, temperature: 0.7 } });
+    const run = (...a: string[]) => redraft(['generate', '--model', d, '--drafter', DRAFTER, '--prompt', 'hello', '--json', ...a]);
+    expect(json(run()).mode).toBe('redrafter-sampling');
+    expect(json(run('--greedy')).mode).toBe('redrafter');
+  });
+  it('refusals: pad id in a prompt, no tokenizer, contradicting flags', () => {
+    const pad = gen('--prompt', 'hello<|reserved_0|>');
+    expect(pad.code).toBe(4);
+    expect(pad.stderr).toMatch(/holds token id 31[^]*pads with[^]*pad_token_id/);
+    const ids = gen('--prompt-ids', '5,31');
+    expect(ids.code).toBe(2);
+    expect(ids.stderr).toMatch(/31 is the id the engine pads with/);
+    const none = redraft(['generate', '--model', path.join(FAM, 'llama3'), '--drafter', path.join(FAM, 'llama3-drafter'), '--prompt', 'hi']);
+    expect(none.code).toBe(4);
+    expect(none.stderr).toMatch(/has no tokenizer.json/);
+    expect(gen('--prompt', 'hi', '--prompt-ids', '5').code).toBe(2);
+    expect(gen().stderr).toMatch(/a prompt is required/);
+    expect(gen('--prompt-ids', '5', '--chat').code).toBe(2);
+  });
+});
