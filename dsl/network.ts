@@ -67,6 +67,7 @@ export class Network {
   private readonly outputList: Binding[] = [];
   private readonly symbolRanges = new Map<string, DimRange>();
   private readonly counters = new Map<string, number>();
+  private readonly producers = new Map<TensorId, Layer>();
 
   constructor(name = 'network') {
     this.name = name;
@@ -83,6 +84,10 @@ export class Network {
   }
   get layers(): readonly Layer[] {
     return this.layerList;
+  }
+  /** The layer that produced tensor `id` (undefined for network inputs). */
+  producer(id: TensorId): Layer | undefined {
+    return this.producers.get(id);
   }
 
   /** Declares the min/opt/max range of a named dim (one TensorRT optimization profile). */
@@ -165,6 +170,7 @@ export class Network {
     for (const id of layer.inputs) this.tensorInfo(id);
     const outs = inferLayer(layer, (id) => this.tensorInfo(id));
     layer.outputs = outs.map((o) => this.push(o));
+    for (const id of layer.outputs) this.producers.set(id, layer);
     this.layerList.push(layer);
     return layer.outputs.map((id) => new Tensor(this, id));
   }
