@@ -38,6 +38,8 @@ export interface ResolvedModel {
   definition: ModelDefinition;
   /** Where it came from, for messages and config.json. */
   source: string;
+  /** The drafter directory of a base-model directory (recorded in config.json for --engine). */
+  drafterSource?: string;
   llm?: LoadedModel;
   drafter?: LoadedModel;
 }
@@ -62,7 +64,11 @@ export function buildConfigFrom(flags: ModelFlags): BuildConfig {
 
 const MODULE_EXT = /\.(ts|mts|cts|js|mjs|cjs)$/;
 
-export async function resolveModel(flags: ModelFlags, out: Output): Promise<ResolvedModel> {
+/**
+ * `lazyWeights`: read checkpoint tensors whenever a backend needs them instead of holding them
+ * (ONNX Runtime keeps its own copy, so generate --backend onnx would otherwise hold two).
+ */
+export async function resolveModel(flags: ModelFlags, out: Output, opts: { lazyWeights?: boolean } = {}): Promise<ResolvedModel> {
   const m = flags.model;
   if (!m) throw new UsageError('--model is required', `pass a built-in name (${BUILTIN_MODELS.join(', ')}), a model directory with --drafter DIR, or a .ts/.js model module`);
   if ((BUILTIN_MODELS as readonly string[]).includes(m)) {
@@ -79,10 +85,11 @@ export async function resolveModel(flags: ModelFlags, out: Output): Promise<Reso
     throw new UsageError(`--model '${m}' is neither a built-in model, a directory nor a model module`, `built-in models: ${BUILTIN_MODELS.join(', ')}; or pass a directory holding config.json and model.safetensors`);
   if (!fs.statSync(m).isDirectory()) throw new UsageError(`--model '${m}' is a file but not a .ts/.js module`, 'pass a directory holding config.json, or a model module');
   if (!flags.drafter) throw new UsageError(`--model '${m}' is a base model directory; a ReDrafter build also needs --drafter DIR`, 'pass the drafter checkpoint directory with --drafter');
-  const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking base model weights', d, t) });
-  const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking drafter weights', d, t) });
+  const lazy = opts.lazyWeights ? { lazyAbove: 0 } : {};
+  const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking base model weights', d, t), ...lazy });
+  const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking drafter weights', d, t), ...lazy });
   checkPair(llm.config, path.join(m, 'config.json'), drafter.config, path.join(flags.drafter, 'config.json'));
-  return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), llm, drafter };
+  return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), drafterSource: path.resolve(flags.drafter), llm, drafter };
 }
 
 /** How Node treats a module: by its extension, else by the nearest package.json's "type". */

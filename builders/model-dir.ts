@@ -46,12 +46,20 @@ export function readConfigJson(dir: string): Record<string, unknown> {
   return raw as Record<string, unknown>;
 }
 
-/** Loads and validates a model directory; warns (or fails with strict) on NaN/Inf weights. */
-export function loadModelDir(dir: string, kind: ModelKind, opts: { strict?: boolean; warn?: (msg: string) => void; progress?: (done: number, total: number) => void } = {}): LoadedModelDir {
+/**
+ * Loads and validates a model directory; warns (or fails with strict) on NaN/Inf weights.
+ * `lazyAbove` (bytes): checkpoints larger than this are read tensor by tensor whenever a
+ * backend needs them and never kept (default LAZY_WEIGHTS_BYTES; 0: always).
+ */
+export function loadModelDir(
+  dir: string,
+  kind: ModelKind,
+  opts: { strict?: boolean; warn?: (msg: string) => void; progress?: (done: number, total: number) => void; lazyAbove?: number } = {},
+): LoadedModelDir {
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new ModelError(`model directory '${dir}' does not exist`, 'check the path');
   const config = readConfigJson(dir);
   validateConfig(config, kind, path.join(dir, 'config.json'));
-  const weights = loadWeights(dir);
+  const weights = loadWeights(dir, opts.lazyAbove !== undefined ? { lazyAbove: opts.lazyAbove } : {});
   const bad = weights.nonFinite(opts.progress);
   if (bad.length) {
     const msg = `${weights.path}: ${bad.length} weight tensor(s) hold NaN or Inf: ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''}`;

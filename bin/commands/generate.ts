@@ -1,17 +1,26 @@
-/** `redraft generate`: ReDrafter speculative decoding on the CPU (interpreter or ONNX Runtime). */
+/**
+ * `redraft generate`: ReDrafter speculative decoding from a model (`--model`) or from a build
+ * output (`--engine DIR`) on the interpreter, ONNX Runtime or the TensorRT plan executor.
+ */
 import { UsageError } from '../../dsl/errors.js';
 import { backendEnv } from '../../builders/conformance/env.js';
 import { checkFinite } from '../../builders/generate/finite.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../../builders/generate/loop.js';
+import type { Graph } from '../../dsl/ir.js';
+import type { Runner } from '../../builders/generate/loop.js';
 import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
 import type { Output } from '../output.js';
 import { buildConfigFrom, resolveModel, type ModelFlags } from '../model.js';
 import { prepareText, type TextFlags, type TextSession } from './generate-text.js';
+import { checkLimits, defaultBackend, engineModelFlags, engineRunner, ENGINE_BACKENDS, type EngineBackend } from '../engine.js';
 
-interface GenerateFlags extends ModelFlags, TextFlags {
+export interface GenerateFlags extends ModelFlags, TextFlags {
   promptIds?: string;
   maxLength?: string;
-  backend: string;
+  /** interp | onnx (with --model); with --engine also plan | trt, default the engine's target. */
+  backend?: string;
+  /** A `redraft build` output directory: model, dtype, beam shape and limits come from its config.json. */
+  engine?: string;
   autoregressive?: boolean;
   temperature?: string;
   seed: string;
@@ -34,9 +43,33 @@ function parsePrompt(s: string, vocab: number, pad: number): bigint[][] {
   return rows.map((r) => [...Array(n - r.length).fill(BigInt(pad)), ...r]); // left-pad to one length
 }
 
-export async function generate(flags: GenerateFlags, out: Output): Promise<void> {
+/** Everything a generation run needs, resolved and checked (generate, bench and doctor --smoke share it). */
+export interface PreparedGeneration {
+  name: string;
+  backend: string;
+  def: RedrafterDefinition;
+  prompt: bigint[][];
+  shape: GenerationShape;
+  stepGraph: Graph;
+  /** The LLM-only graph (--autoregressive); not part of an engine directory, so --model only. */
+  llmGraph?: Graph;
+  run: Runner;
+  /** Real tokens added to the prompts (after each row's first EOS nothing counts). */
+  generatedTokens(outputIds: bigint[][]): number;
+  /** Text prompts and decoded output (--prompt, --prompt-file, --chat). */
+  textIO: TextSession;
+}
+
+export async function prepareGeneration(flags: GenerateFlags, out: Output): Promise<PreparedGeneration> {
+  let engine: ReturnType<typeof engineModelFlags>['engine'] | undefined;
+  if (flags.engine) ({ engine, flags } = engineModelFlags(flags.engine, flags));
+  const backend = flags.backend ?? (engine ? defaultBackend(engine) : 'interp');
+  if (!(ENGINE_BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`unknown backend '${backend}'`, `use --backend ${ENGINE_BACKENDS.join(', ')}`);
+  if (!engine && (backend === 'plan' || backend === 'trt')) throw new UsageError(`--backend ${backend} runs a build output`, `build first (redraft build --target ${backend} --out DIR), then pass --engine DIR`);
+  if (engine && flags.autoregressive) throw new UsageError('--autoregressive runs the LLM-only graph, which an engine directory does not hold', 'pass the model with --model (and --drafter) for plain greedy decoding');
   const build = buildConfigFrom(flags);
-  const model = await resolveModel(flags, out);
+  // ONNX Runtime holds the weights itself: stream them to it from the checkpoint, keep no copy.
+  const model = await resolveModel(flags, out, { lazyWeights: backend === 'onnx' });
   const def = model.definition as Partial<RedrafterDefinition>;
   if (!def.stepGraph || !def.llmConfig) throw new UsageError(`model '${model.definition.name}' is not a ReDrafter model`, 'generate needs a built-in ReDrafter model or --model DIR --drafter DIR');
   const cfg = def.llmConfig;
@@ -50,7 +83,9 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   const maxPositions = cfg.maxPositionEmbeddings ?? 1 << 16;
   if (!/^\d+$/.test(flags.maxLength!) || maxLength <= prompt[0].length || maxLength > maxPositions)
     throw new UsageError(`--max-length must be an integer above the prompt length (${prompt[0].length}) and at most ${maxPositions}${cfg.maxPositionEmbeddings ? ' (max_position_embeddings)' : ''}, got ${JSON.stringify(flags.maxLength)}`);
-  const opts = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: Math.max(build.maxBatch, prompt.length), maxSeq: Math.max(build.maxSeq, maxLength + build.beamWidth * build.beamLength + 1) };
+  // The build's profile bounds every request, on every backend: rows <= max batch, length <= max seq.
+  checkLimits(prompt.length, maxLength, build, engine ? `engine ${engine.dir}` : `${flags.maxBatch || flags.maxSeq || flags.config ? '' : 'default '}build settings`);
+  const opts = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: build.maxBatch, maxSeq: build.maxSeq };
   const shape: GenerationShape = {
     beamWidth: build.beamWidth, beamLength: build.beamLength, maxLength, padTokenId: cfg.padTokenId, eosTokenIds: cfg.eosTokenIds,
     numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, kvDtype: build.dtype,
@@ -61,30 +96,51 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
     if (!(t > 0) || !Number.isFinite(t)) throw new UsageError(`--temperature must be a positive number, got ${JSON.stringify(flags.temperature)}`, 'omit it for greedy decoding');
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${JSON.stringify(flags.seed)}`);
     if (flags.autoregressive) throw new UsageError('--temperature applies to speculative sampling; --autoregressive is greedy only');
+    if (engine) throw new UsageError('--temperature needs a step graph with sampling inputs, which an engine directory does not hold', 'pass the model with --model for speculative sampling');
     shape.sampling = { temperature: t, seed, vocabSize: cfg.vocabSize };
   }
-  const env = await backendEnv(flags.backend);
-  const run = flags.checkFinite ? checkFinite(env.run, build.dtype) : env.run;
-  out.info(`generating with ${model.definition.name} on ${flags.backend} (beam width ${build.beamWidth}, length ${build.beamLength})`);
+  const stepGraph = def.stepGraph(opts, !!shape.sampling);
+  const base = engine ? await engineRunner(engine, stepGraph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
+  const pad = BigInt(cfg.padTokenId);
+  return {
+    name: model.definition.name,
+    backend,
+    def: def as RedrafterDefinition,
+    prompt,
+    shape,
+    stepGraph,
+    llmGraph: flags.autoregressive ? def.llmGraph!(opts) : undefined,
+    run: flags.checkFinite ? checkFinite(base, build.dtype) : base,
+    textIO,
+    generatedTokens: (ids) => finishedRows(ids, prompt, cfg.padTokenId, cfg.eosTokenIds).reduce((a, r, b) => a + r.length - prompt[b]!.filter((t) => t !== pad).length, 0),
+  };
+}
+
+export async function generate(flags: GenerateFlags, out: Output): Promise<void> {
+  const g = await prepareGeneration(flags, out);
+  const { prompt, shape, def, textIO } = g;
+  const cfg = def.llmConfig;
+  const maxLength = shape.maxLength;
+  out.info(`generating with ${g.name} on ${g.backend}${flags.engine ? ` from ${flags.engine}` : ''} (beam width ${shape.beamWidth}, length ${shape.beamLength})`);
   const t0 = performance.now();
   let tokens: bigint[][];
   let steps: { length: number; accepted: number[] }[] = [];
-  if (flags.autoregressive) tokens = await autoregressiveGenerate(def.llmGraph!(opts), run, prompt, shape, textIO.onTokens);
+  if (g.llmGraph) tokens = await autoregressiveGenerate(g.llmGraph, g.run, prompt, shape, textIO.onTokens);
   else {
-    const r = await redrafterGenerate(def.stepGraph(opts, !!shape.sampling), run, prompt, shape, (i, len, _n, grown) => (textIO.onTokens ? textIO.onTokens(grown) : out.progress('generate', Math.min(len, maxLength), maxLength)));
+    const r = await redrafterGenerate(g.stepGraph, g.run, prompt, shape, (i, len, _n, grown) => (textIO.onTokens ? textIO.onTokens(grown) : out.progress('generate', Math.min(len, maxLength), maxLength)));
     tokens = r.outputIds;
-    steps = r.lengthsPerStep.map((length, i) => ({ length, accepted: r.acceptedPerStep[i] }));
+    steps = r.lengthsPerStep.map((length, i) => ({ length, accepted: r.acceptedPerStep[i]! }));
   }
   const seconds = (performance.now() - t0) / 1000;
-  const pad = BigInt(cfg.padTokenId);
   const rows = finishedRows(tokens, prompt, cfg.padTokenId, cfg.eosTokenIds).map((r) => r.map(Number));
-  const generated = rows.reduce((a, r, b) => a + r.length - prompt[b].filter((t) => t !== pad).length, 0);
+  const generated = g.generatedTokens(tokens);
   const meanAccepted = steps.length ? steps.reduce((a, s) => a + s.accepted.reduce((x, y) => x + y, 0) / s.accepted.length, 0) / steps.length : 0;
   // Tokens per step = accepted drafts + the one token the LLM adds itself.
   const result = {
-    model: model.definition.name,
-    backend: flags.backend,
-    mode: flags.autoregressive ? 'autoregressive' : shape.sampling ? 'redrafter-sampling' : 'redrafter',
+    model: g.name,
+    backend: g.backend,
+    engine: flags.engine,
+    mode: g.llmGraph ? 'autoregressive' : shape.sampling ? 'redrafter-sampling' : 'redrafter',
     tokens: rows,
     steps: steps.length,
     meanAcceptedPerStep: +meanAccepted.toFixed(3),
@@ -96,7 +152,7 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   };
   const text = [
     ...rows.map((r, i) => `row ${i}: ${r.join(' ')}`),
-    flags.autoregressive ? `${generated} tokens in ${result.seconds}s` : `${steps.length} steps, mean accepted tokens per step ${result.meanAcceptedPerStep} (${result.meanTokensPerStep} tokens per step), ${result.tokensPerSecond} tokens/s`,
+    g.llmGraph ? `${generated} tokens in ${result.seconds}s` : `${steps.length} steps, mean accepted tokens per step ${result.meanAcceptedPerStep} (${result.meanTokensPerStep} tokens per step), ${result.tokensPerSecond} tokens/s`,
   ].join('\n');
   textIO.checkGenerated(rows, prompt.map((r) => r.filter((t) => t !== BigInt(cfg.padTokenId)).length));
   if (!textIO.tokenizer) return out.result(result, text);

@@ -21,15 +21,43 @@ function f32ToBf16Tensor(t: HostTensor): HostTensor {
   return { dtype: 'bfloat16', shape: [...t.shape], data: Uint16Array.from(src, f32ToBf16) };
 }
 
-/** Loads `graph` into ONNX Runtime (bfloat16 inputs/outputs carried as float32). */
-export async function sessionForGraph(graph: Graph, opts: OnnxSessionOptions = {}, exportOpts: Omit<ExportOptions, 'bfloat16Io'> = {}): Promise<OnnxSession> {
-  const result = exportOnnx(graph, { ...exportOpts, bfloat16Io: 'float32' });
-  if (!result.externalData) return OnnxSession.create(result.model, opts);
+/** Bytes of float16/bfloat16 weights in `graph` above which it is loaded in low-memory mode. */
+export const HALF_WEIGHTS_LOW_MEMORY_BYTES = 64 * 2 ** 20;
+/** Largest float32 copy of one half-precision weight block ONNX Runtime makes in low-memory mode. */
+export const HALF_WEIGHT_BLOCK_BYTES = 16 * 2 ** 20;
+
+function halfWeightBytes(graph: Graph): number {
+  let n = 0;
+  for (const l of graph.layers) if (l.kind === 'constant' && (l.weights.dtype === 'float16' || l.weights.dtype === 'bfloat16')) n += l.weights.shape.reduce((a, b) => a * b, 1) * 2;
+  return n;
+}
+
+/**
+ * Loads `graph` into ONNX Runtime (bfloat16 inputs/outputs carried as float32). Large weights
+ * go to ONNX Runtime through a temporary external-data file, written one tensor at a time (lazy
+ * weights straight from their checkpoint), so no second copy is held in JavaScript.
+ *
+ * ONNX Runtime computes half-precision matmuls in float32. With the defaults it would fold
+ * every weight's cast into a float32 initializer (2× the weight bytes, on top of the 1× it
+ * loaded) and keep per-step temporaries in its arena; a graph with more than
+ * HALF_WEIGHTS_LOW_MEMORY_BYTES of half weights is therefore exported with blocked matmuls
+ * (one weight block cast at a time) and loaded without constant folding or the CPU arena, so
+ * its peak stays near the weight bytes plus one block. `lowMemory` forces either choice.
+ */
+export async function sessionForGraph(
+  graph: Graph,
+  opts: OnnxSessionOptions & { lowMemory?: boolean } = {},
+  exportOpts: Omit<ExportOptions, 'bfloat16Io'> = {},
+): Promise<OnnxSession> {
+  const { lowMemory = halfWeightBytes(graph) > HALF_WEIGHTS_LOW_MEMORY_BYTES, ...sessionOpts } = opts;
+  const result = exportOnnx(graph, { ...(lowMemory ? { halfWeightBlockBytes: HALF_WEIGHT_BLOCK_BYTES } : {}), ...exportOpts, bfloat16Io: 'float32' });
+  const so: OnnxSessionOptions = lowMemory ? { lowMemory: true, ...sessionOpts } : sessionOpts;
+  if (!result.externalData) return OnnxSession.create(result.model, so);
   // Weights too large for one protobuf: ORT reads the side file from the model's directory.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-onnx-'));
   try {
     const [modelPath] = writeOnnx(dir, 'model.onnx', result);
-    return await OnnxSession.create(modelPath, opts);
+    return await OnnxSession.create(modelPath, so);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -27,6 +27,12 @@ export interface ExportOptions {
   bfloat16Io?: 'keep' | 'float32';
   /** Called after each layer is lowered. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Matmuls against float16/bfloat16 weights whose float32 copy would exceed this many bytes
+   * are computed in blocks of output columns (ONNX Runtime computes them in float32; see
+   * lower.ts). Off by default: the exported graph then has one MatMul per matmul layer.
+   */
+  halfWeightBlockBytes?: number;
 }
 
 /** One tensor in the side file: `data` is a view of the weights (no copy). */
@@ -97,7 +103,7 @@ export function exportOnnx(graph: Graph, opts: ExportOptions = {}): OnnxExport {
     throw new UsageError(`external data file name '${dataPath}' must be a plain file name`, 'ONNX Runtime loads it from the model\'s own directory');
   const bf16AsF32 = opts.bfloat16Io === 'float32';
 
-  const ctx = new Ctx(graph, opset);
+  const ctx = new Ctx(graph, opset, opts.halfWeightBlockBytes);
   const inputNames = new Set(graph.inputs.map((b) => b.name));
   for (const b of graph.inputs) ctx.reserve(b.name);
   for (const b of graph.outputs) {
@@ -151,6 +157,24 @@ export function exportOnnx(graph: Graph, opts: ExportOptions = {}): OnnxExport {
   for (const n of ctx.nodes) {
     n.input = (n.input ?? []).map((s) => renamed.get(s) ?? s);
     n.output = (n.output ?? []).map((s) => renamed.get(s) ?? s);
+  }
+
+  // Blocked matmuls read their weights directly, leaving the shuffles that reshaped them for a
+  // single MatMul unused: drop nodes nothing reads (ONNX Runtime would still run them).
+  if (opts.halfWeightBlockBytes) {
+    const outNames = new Set(graph.outputs.map((b) => b.name));
+    const read = new Set<string>();
+    const keep: boolean[] = new Array(ctx.nodes.length).fill(false);
+    for (let i = ctx.nodes.length - 1; i >= 0; i--) {
+      const n = ctx.nodes[i]!;
+      if ((n.output ?? []).some((o) => outNames.has(o) || read.has(o))) {
+        keep[i] = true;
+        for (const x of n.input ?? []) read.add(x);
+      }
+    }
+    const kept = ctx.nodes.filter((_, i) => keep[i]);
+    ctx.nodes.length = 0;
+    ctx.nodes.push(...kept);
   }
 
   const inits = ctx.inits;

@@ -102,6 +102,8 @@ export class Ctx {
   constructor(
     readonly graph: Graph,
     readonly opset: number,
+    /** Split matmuls against half-precision weights whose float32 copy exceeds this (ExportOptions.halfWeightBlockBytes). */
+    readonly halfWeightBlockBytes?: number,
   ) {}
 
   /** Reserves a name exactly (graph inputs/outputs); false when already taken. */
@@ -195,6 +197,28 @@ export class Ctx {
     else this.inits.push({ name: val.name, dtype: w.dtype, dims: [...w.shape], bytes: bytesOf(w.data), byteLength });
     if (!seen) this.weightInits.set(key, { dtype: w.dtype, shape: shapeKey, val });
     return val;
+  }
+
+  private producers?: Map<TensorId, Layer>;
+  /**
+   * The constant weights behind tensor `id`: its own, or those of a constant that a shuffle only
+   * gives leading unit dims ([N, K] → [1, N, K], as ops broadcast a weight over a batch).
+   */
+  weightView(id: TensorId): { weights: Weights; val: Val } | undefined {
+    const own = this.constants.get(id);
+    if (own) return { weights: own, val: this.tensor(id) };
+    if (!this.producers) {
+      this.producers = new Map();
+      for (const l of this.graph.layers) for (const o of l.outputs) this.producers.set(o, l);
+    }
+    const p = this.producers.get(id);
+    if (p?.kind !== 'shuffle' || p.first || p.second || !Array.isArray(p.reshape) || p.inputs.length !== 1) return undefined;
+    const w = this.constants.get(p.inputs[0]!);
+    if (!w) return undefined;
+    const r = p.reshape as number[];
+    const lead = r.length - w.shape.length;
+    if (lead < 0 || r.slice(0, lead).some((d) => d !== 1) || r.slice(lead).some((d, i) => d !== w.shape[i])) return undefined;
+    return { weights: w, val: this.tensor(p.inputs[0]!) };
   }
 
   /** A DimsOrTensor parameter as a 1-D int64 value. */
@@ -550,6 +574,9 @@ function activation(ctx: Ctx, l: Extract<Layer, { kind: 'activation' }>, x: Val)
 function matmul(ctx: Ctx, l: Extract<Layer, { kind: 'matmul' }>, a0: Val, b0: Val): Val {
   const dt = a0.dtype;
   const c = arithType(dt);
+  const bw = ctx.halfWeightBlockBytes && l.opB !== 'vector' ? ctx.weightView(l.inputs[1]) : undefined;
+  if (bw && isHalf(bw.weights.dtype) && bw.weights.shape.length === 2 && ctx.rankOf(l.inputs[0]) >= ctx.rankOf(l.inputs[1]))
+    return blockedWeightMatmul(ctx, l, a0, bw.val, bw.weights);
   let a = ctx.cast(a0, c);
   let b = ctx.cast(b0, c);
   const swapLast = (v: Val, rank: number) => {
@@ -611,6 +638,47 @@ function fill(ctx: Ctx, l: Extract<Layer, { kind: 'fill' }>): Val {
  * out-of-range position reads. Strict slices with known non-zero strides become one ONNX Slice
  * (ends = start + size * stride); everything else is index arithmetic + Gather per axis.
  */
+/**
+ * A matmul against a large float16/bfloat16 weight, in blocks of output columns: each block of
+ * the weight is sliced, cast to float32 and multiplied on its own, and the blocks' results are
+ * concatenated. The result is the same; what changes is memory: ONNX Runtime computes in
+ * float32, and a whole-weight Cast (plus the Transpose of a [N, K] weight) would hold 4-8× the
+ * weight's bytes at once, where one block's copy is at most `halfWeightBlockBytes`.
+ */
+function blockedWeightMatmul(ctx: Ctx, l: Extract<Layer, { kind: 'matmul' }>, a0: Val, b0: Val, w: Weights): Val {
+  const dt = a0.dtype;
+  const c = arithType(dt);
+  let a = ctx.cast(a0, c);
+  const rankA = ctx.rankOf(l.inputs[0]);
+  if (l.opA === 'transpose') {
+    const perm = range(rankA);
+    [perm[rankA - 2], perm[rankA - 1]] = [perm[rankA - 1], perm[rankA - 2]];
+    a = ctx.op('Transpose', [a], c, [attr.ints('perm', perm)]);
+  }
+  if (l.opA === 'vector') a = ctx.op('Unsqueeze', [a, ctx.i64([-2])], c);
+  const transposed = l.opB === 'transpose'; // the weight is [N, K], else [K, N]
+  const axis = transposed ? 0 : 1;
+  const n = w.shape[axis]!;
+  const blocks = Math.max(1, Math.min(n, Math.ceil((w.shape[0]! * w.shape[1]! * 4) / ctx.halfWeightBlockBytes!)));
+  const per = Math.ceil(n / blocks);
+  const parts: Val[] = [];
+  for (let n0 = 0; n0 < n; n0 += per) {
+    const n1 = Math.min(n, n0 + per);
+    // The block's bounds depend (by a multiplication with 0) on the activation or on the
+    // previous block's product, so ONNX Runtime can neither fold the cast into a float32
+    // initializer nor run all casts up front: each block is cast just before it is used.
+    const after = parts.length ? parts[parts.length - 1]! : a;
+    const zero = ctx.op('Mul', [ctx.op('Shape', [after], 'int64', [attr.i('start', 0), attr.i('end', 1)]), ctx.i64([0])], 'int64');
+    const bounds = (x: number) => ctx.op('Add', [zero, ctx.i64([x])], 'int64');
+    let wb = ctx.cast(ctx.op('Slice', [b0, bounds(n0), bounds(n1), ctx.i64([axis])], b0.dtype), c);
+    if (transposed) wb = ctx.op('Transpose', [wb], c, [attr.ints('perm', [1, 0])]);
+    parts.push(ctx.op('MatMul', [a, wb], c));
+  }
+  let y = parts.length === 1 ? parts[0]! : ctx.op('Concat', parts, c, [attr.i('axis', -1)]);
+  if (l.opA === 'vector') y = ctx.op('Squeeze', [y, ctx.i64([-2])], c);
+  return ctx.cast(y, dt);
+}
+
 function slice(ctx: Ctx, l: Extract<Layer, { kind: 'slice' }>, x: Val): Val {
   const id = l.inputs[0];
   const r = ctx.rankOf(id);

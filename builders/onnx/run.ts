@@ -64,6 +64,8 @@ export interface OnnxSessionOptions {
   /** Threads inside one operator (ORT's default: one per core). */
   intraOpThreads?: number;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Trade speed for memory: see sessionForGraph (builders/onnx/env.ts). */
+  lowMemory?: boolean;
 }
 
 interface Meta {
@@ -88,6 +90,9 @@ export class OnnxSession {
       logSeverityLevel: ortVerbose() ? 2 : 4,
       ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
       ...(opts.graphOptimization ? { graphOptimizationLevel: opts.graphOptimization } : {}),
+      // Low memory: no constant folding (it would turn each half weight's Cast into a float32
+      // initializer), no arena and no memory pattern (both keep the largest temporaries).
+      ...(opts.lowMemory ? { enableCpuMemArena: false, enableMemPattern: false, extra: { optimization: { disable_specified_optimizers: 'ConstantFolding' } } } : {}),
     };
     let s: ort.InferenceSession;
     try {

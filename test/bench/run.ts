@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as os from 'node:os';
 
 type Json = Record<string, unknown>;
-const SCENARIOS = ['construct', 'export', 'step', 'generate'] as const;
+const SCENARIOS = ['construct', 'export', 'step', 'generate', 'memory'] as const;
 
 async function runOne(name: string, quick: boolean): Promise<Json> {
   const m = await import('./scenarios.js');
@@ -22,6 +22,8 @@ async function runOne(name: string, quick: boolean): Promise<Json> {
       const b4 = await m.stepScenario({ ...base, batch: 4 });
       return { scenario: 'step', batch1: b1, batch4: b4 };
     }
+    case 'memory':
+      return (await import('./memory.js')).memoryScenario({ quick });
     case 'construct':
     case 'generate':
       if (!extra) return { scenario: name, error: 'the combined ReDrafter graph (models/redrafter/engine.ts) is not available' };
