@@ -95,12 +95,16 @@ Examples:
   redraft export --model tiny-redrafter --format graph --out model.graph`)
     .action(async (_o, cmd: Command) => (await import('./commands/export.js')).exportCmd(cmd.opts(), output(cmd)));
 
+  const ENGINE_OPT = '--engine <dir>';
+  const ENGINE_HELP = "a `redraft build` output directory instead of --model: model, dtype, beam shape and limits come from its config.json";
+  const BACKEND_HELP = 'where to run: interp | onnx, and with --engine also plan (the TensorRT plan executor) | trt (default: interp; with --engine its build target)';
   modelOptions(p.command('inspect'), false)
     .description('layers by kind, parameters, inputs/outputs with dim ranges, FLOPs and memory per step')
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'dot']).default('table'))
     .option('--batch <n>', "batch size for the per-step estimate (default: the batch dim's opt value)")
     .option('--seq <n>', "sequence held so far for the per-step estimate (default: the seq/past dim's opt value)")
     .option('--graph <file>', 'inspect a saved graph (redraft export --format graph) instead of a model')
+    .option(ENGINE_OPT, 'inspect a `redraft build` output directory: its files and build settings, and the graph it was built from')
     .addHelpText('after', `
 Examples:
   redraft inspect --model tiny-redrafter
@@ -109,26 +113,31 @@ Examples:
 
   modelOptions(p.command('run'), false)
     .description('execute a model graph (or a saved graph) on inputs from .safetensors or .json')
-    .option('--graph <file>', 'a saved graph (redraft export --format graph) instead of --model; one of the two is required')
+    .option('--graph <file>', 'a saved graph (redraft export --format graph) instead of --model; one of --graph, --model, --engine is required')
+    .option(ENGINE_OPT, "a `redraft build` output directory: runs its step graph")
     .requiredOption('--inputs <file>', '(required) inputs: .safetensors, or .json {name: {dtype, shape, data}}')
     .option('--out <file>', 'write outputs (.safetensors or .json); default: print a summary')
-    .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
+    .addOption(new Option('--backend <backend>', BACKEND_HELP).choices(['interp', 'onnx', 'plan', 'trt']))
     .addHelpText('after', `
 Examples:
-  redraft run --graph model.graph --inputs inputs.json --out outputs.safetensors`)
+  redraft run --graph model.graph --inputs inputs.json --out outputs.safetensors
+  redraft run --engine engine --inputs step-inputs.safetensors`)
     .action(async (_o, cmd: Command) => (await import('./commands/run.js')).run(cmd.opts(), output(cmd)));
 
-  modelOptions(p.command('generate'))
-    .description('generate tokens with ReDrafter speculative decoding on the CPU')
-    .option('--prompt-ids <ids>', 'comma-separated prompt token ids (one row); use ; between rows (one of --prompt-ids, --prompt, --prompt-file is required)')
-    .option('--prompt <text>', "prompt text, tokenized with the model's tokenizer.json; prints the decoded text (streamed for one prompt)")
-    .option('--prompt-file <file>', 'prompts as text, one per line: one batch row each')
-    .option('--chat', "render each prompt as a user message through the model's chat template (tokenizer_config.json or chat_template.jinja)")
-    .option('--system <text>', 'a system message before each prompt (with --chat)')
-    .option('--max-new-tokens <n>', 'generate at most this many tokens after the longest prompt (instead of --max-length)')
-    .option('--greedy', 'decode greedily even where generation_config.json says do_sample')
-    .option('--max-length <n>', 'stop once the (left-padded) batch is this many tokens long, prompt included, or every row has an EOS (default: max_new_tokens or max_length of generation_config.json, else 64)')
-    .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
+  const generateOptions = (c: Command) =>
+    modelOptions(c, false)
+      .option(ENGINE_OPT, ENGINE_HELP)
+      .option('--prompt-ids <ids>', 'comma-separated prompt token ids (one row); use ; between rows (one of --prompt-ids, --prompt, --prompt-file is required)')
+      .option('--prompt <text>', "prompt text, tokenized with the model's tokenizer.json; prints the decoded text (streamed for one prompt)")
+      .option('--prompt-file <file>', 'prompts as text, one per line: one batch row each')
+      .option('--chat', "render each prompt as a user message through the model's chat template (tokenizer_config.json or chat_template.jinja)")
+      .option('--system <text>', 'a system message before each prompt (with --chat)')
+      .option('--max-new-tokens <n>', 'generate at most this many tokens after the longest prompt (instead of --max-length)')
+      .option('--greedy', 'decode greedily even where generation_config.json says do_sample')
+      .option('--max-length <n>', "stop once the (left-padded) batch is this many tokens long, prompt included, or every row has an EOS; at most the build's --max-seq (default: max_new_tokens or max_length of generation_config.json, else 64)")
+      .addOption(new Option('--backend <backend>', BACKEND_HELP).choices(['interp', 'onnx', 'plan', 'trt']));
+  generateOptions(p.command('generate'))
+    .description('generate tokens with ReDrafter speculative decoding, from a model (--model) or a build (--engine)')
     .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
     .option('--temperature <t>', 'speculative sampling at this temperature, > 0 (default: greedy)')
     .option('--seed <n>', 'seed of the uniforms used for sampling', '0')
@@ -138,8 +147,18 @@ Examples:
   redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --max-length 32
   redraft generate --model tiny-redrafter --dtype float16 --prompt-ids 5,6,7 --check-finite
   redraft generate --model ./llm --drafter ./drafter --prompt-ids 5,6,7 --beam-width 4 --beam-length 5 --json
-  redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --temperature 0.8 --seed 1`)
+  redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --temperature 0.8 --seed 1
+  redraft generate --engine engine --prompt-ids 5,6,7              # the build in engine/ (its own backend)`)
     .action(async (_o, cmd: Command) => (await import('./commands/generate.js')).generate(cmd.opts(), output(cmd)));
+
+  generateOptions(p.command('bench'))
+    .description('measure speculative decoding on a build: tokens/s, tokens per step, step latency p50/p95, peak memory')
+    .option('--runs <n>', 'timed runs after one warm-up run (1..1000)', '3')
+    .addHelpText('after', `
+Examples:
+  redraft build --model tiny-redrafter --target onnx --out engine && redraft bench --engine engine --prompt-ids 5,6,7;8,9
+  redraft bench --engine engine --prompt-ids 5,6,7 --backend interp --runs 5 --json`)
+    .action(async (_o, cmd: Command) => (await import('./commands/bench.js')).bench(cmd.opts(), output(cmd)));
 
   p.command('conformance')
     .description('run golden cases recorded from the PyTorch reference and compare')
@@ -154,11 +173,13 @@ Examples:
 
   p.command('doctor')
     .description('report the native addon, TensorRT headers and library, and CUDA')
+    .option('--smoke', 'also run the whole path: build tiny-redrafter for ONNX (and TensorRT where usable), generate from each build, compare tokens with the interpreter (exit 5 on a mismatch)')
     .addHelpText('after', `
 Examples:
   redraft doctor
-  redraft doctor --json`)
-    .action(async (_o, cmd: Command) => (await import('./commands/doctor.js')).doctor(output(cmd)));
+  redraft doctor --json
+  redraft doctor --smoke          # on a GPU machine: the one command that checks build + run end to end`)
+    .action(async (o: { smoke?: boolean }, cmd: Command) => (o.smoke ? (await import('./commands/smoke.js')).smoke(output(cmd)) : (await import('./commands/doctor.js')).doctor(output(cmd))));
 
   return p;
 }

@@ -120,7 +120,7 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     target,
     contentHash: hash,
     files: fileNames,
-    model: { name: model.definition.name, source: model.source, config: model.definition.config ?? {} },
+    model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
     build: cfg,
     io: engineIoTable(graph),
   };

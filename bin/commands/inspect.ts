@@ -1,13 +1,20 @@
 /** `redraft inspect`: what a graph holds and costs. */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { deserializeGraph } from '../../dsl/serialize.js';
 import { formatSummary, summarize, toDot } from '../../builders/inspect.js';
 import { UsageError } from '../../dsl/errors.js';
 import type { Output } from '../output.js';
 import { loadGraph, type ModelFlags } from '../model.js';
+import { engineModelFlags } from '../engine.js';
+import { checkEngineIo, type EngineDir } from '../../builders/engine-dir.js';
 
-export async function inspect(opts: ModelFlags & { format: string; batch?: string; seq?: string; graph?: string }, out: Output): Promise<void> {
+export async function inspect(opts: ModelFlags & { format: string; batch?: string; seq?: string; graph?: string; engine?: string }, out: Output): Promise<void> {
+  if (opts.graph && opts.engine) throw new UsageError('--graph and --engine name two graphs; pass one of them');
+  let engine: EngineDir | undefined;
+  if (opts.engine) ({ engine, flags: opts } = engineModelFlags(opts.engine, opts));
   const graph = opts.graph ? deserializeGraph(readFile(opts.graph), opts.graph) : (await loadGraph(opts, out)).graph;
+  if (engine) checkEngineIo(engine, graph);
   if (opts.format === 'dot') return out.result({ dot: toDot(graph) }, toDot(graph));
   // --batch sets the batch dim; --seq the sequence held so far (`seq`, or the step graph's `past`).
   const dims: Record<string, number> = {};
@@ -24,9 +31,22 @@ export async function inspect(opts: ModelFlags & { format: string; batch?: strin
       dims[d] = n;
     }
   }
-  const s = summarize(graph, dims);
+  const summary = summarize(graph, dims);
+  // An engine directory adds what was built: target, files and their sizes, the build settings.
+  // The layers as TensorRT built them (IEngineInspector) need the TensorRT runtime, absent here.
+  const built = engine && {
+    dir: engine.dir,
+    target: engine.record.target,
+    tensorrt: engine.record.tensorrt,
+    contentHash: engine.record.contentHash,
+    files: engine.record.files.map((f) => ({ name: f, bytes: fs.statSync(path.join(engine!.dir, f)).size })),
+    build: engine.record.build,
+    engineLayers: engine.record.target === 'trt' ? 'needs the TensorRT runtime (IEngineInspector); not available on this machine' : undefined,
+  };
+  const s = built ? { engine: built, ...summary } : summary;
   if (opts.format === 'json') return out.result(s, JSON.stringify(s, null, 2));
-  out.result(s, formatSummary(s));
+  const head = built ? [`engine ${built.dir}: ${built.target} build, ${built.files.map((f) => `${f.name} ${f.bytes} B`).join(', ')}, content hash ${built.contentHash.slice(0, 12)}`, ''] : [];
+  out.result(s, [...head, formatSummary(summary)].join('\n'));
 }
 
 export function readFile(file: string): Uint8Array {

@@ -1,4 +1,5 @@
 /** `redraft run`: execute a graph on inputs from a file; print or write the outputs. */
+import * as path from 'node:path';
 import { deserializeGraph } from '../../dsl/serialize.js';
 import type { HostTensor } from '../../dsl/host.js';
 import { toNumbers } from '../../dsl/host.js';
@@ -9,19 +10,27 @@ import { backendEnv } from '../../builders/conformance/env.js';
 import type { Output } from '../output.js';
 import { loadGraph, type ModelFlags } from '../model.js';
 import { readFile } from './inspect.js';
+import { defaultBackend, engineModelFlags, engineRunner, type EngineBackend } from '../engine.js';
+import type { EngineDir } from '../../builders/engine-dir.js';
 
-export async function run(flags: ModelFlags & { graph?: string; inputs: string; out?: string; backend: string }, out: Output): Promise<void> {
-  if (flags.graph && (flags.model || flags.drafter)) throw new UsageError('--graph and --model/--drafter name two graphs; pass one of them');
-  if (!flags.graph && !flags.model) throw new UsageError('run needs --graph FILE or --model M');
+export async function run(flags: ModelFlags & { graph?: string; engine?: string; inputs: string; out?: string; backend?: string }, out: Output): Promise<void> {
+  if (flags.graph && (flags.model || flags.drafter || flags.engine)) throw new UsageError('--graph and --model/--drafter/--engine name two graphs; pass one of them');
+  if (!flags.graph && !flags.model && !flags.engine) throw new UsageError('run needs --graph FILE, --model M or --engine DIR');
+  let engine: EngineDir | undefined;
+  if (flags.engine) ({ engine, flags } = engineModelFlags(flags.engine, flags));
+  const backend = flags.backend ?? (engine ? defaultBackend(engine) : 'interp');
+  if (!engine && (backend === 'plan' || backend === 'trt')) throw new UsageError(`--backend ${backend} runs a build output`, `build first (redraft build --target ${backend} --out DIR), then pass --engine DIR`);
   if (flags.out) {
     if (!/\.(json|safetensors)$/.test(flags.out)) throw new UsageError(`outputs file '${flags.out}' must end in .safetensors or .json`);
     ensureWritableFile(flags.out);
   }
+  if (flags.graph && /\.(onnx|engine)$/.test(flags.graph))
+    throw new UsageError(`--graph '${flags.graph}' is ${flags.graph.endsWith('.onnx') ? 'an ONNX model' : 'a TensorRT engine'}, not a redraft graph file`, `to run a build output, pass its directory: --engine ${path.dirname(flags.graph)}`);
   const graph = flags.graph ? deserializeGraph(readFile(flags.graph), flags.graph) : (await loadGraph(flags, out)).graph;
   const inputs = readTensors(flags.inputs);
-  const env = await backendEnv(flags.backend);
+  const runGraphOn = engine ? await engineRunner(engine, graph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
   const t0 = performance.now();
-  const outputs: Record<string, HostTensor> = await env.run(graph, inputs);
+  const outputs: Record<string, HostTensor> = await runGraphOn(graph, inputs);
   const ms = performance.now() - t0;
   if (flags.out) writeTensors(flags.out, outputs);
   const summary = Object.fromEntries(
@@ -31,5 +40,5 @@ export async function run(flags: ModelFlags & { graph?: string; inputs: string; 
     }),
   );
   const text = Object.entries(summary).map(([k, s]) => `${k}: ${s.dtype}[${s.shape.join(', ')}] ${JSON.stringify(s.head)}${s.head.length < toNumbers(outputs[k]).length ? ' ...' : ''}`);
-  out.result({ backend: flags.backend, milliseconds: +ms.toFixed(2), outputs: summary, written: flags.out }, [...text, flags.out ? `outputs written to ${flags.out}` : ''].filter(Boolean).join('\n'));
+  out.result({ backend, engine: flags.engine, milliseconds: +ms.toFixed(2), outputs: summary, written: flags.out }, [...text, flags.out ? `outputs written to ${flags.out}` : ''].filter(Boolean).join('\n'));
 }

@@ -1,0 +1,95 @@
+/**
+ * `--engine DIR` for generate, run, bench and inspect: the build record says which model, drafter,
+ * dtype, beam shape and limits were built; the graph is rebuilt from it (weights read lazily) and
+ * checked against the record's I/O table; the backend runs the directory's own engine file where
+ * it can (ONNX Runtime loads model.onnx, the plan executor checks plan.json against the graph).
+ */
+import * as fs from 'node:fs';
+import { MissingBackendError, UsageError } from '../dsl/errors.js';
+import type { Graph } from '../dsl/ir.js';
+import type { HostTensor } from '../dsl/host.js';
+import { checkEngineIo, openEngineDir, type EngineDir } from '../builders/engine-dir.js';
+import type { Runner } from '../builders/generate/loop.js';
+import type { ModelFlags } from './model.js';
+import type { Output } from './output.js';
+
+/** Model flags that --engine supplies itself; passing them too is a usage error. */
+const FROM_ENGINE = ['model', 'drafter', 'dtype', 'beamWidth', 'beamLength', 'maxBatch', 'maxSeq', 'config'] as const;
+const FLAG_NAME: Record<(typeof FROM_ENGINE)[number], string> = { model: '--model', drafter: '--drafter', dtype: '--dtype', beamWidth: '--beam-width', beamLength: '--beam-length', maxBatch: '--max-batch', maxSeq: '--max-seq', config: '--config' };
+
+export const ENGINE_BACKENDS = ['interp', 'onnx', 'plan', 'trt'] as const;
+export type EngineBackend = (typeof ENGINE_BACKENDS)[number];
+
+/** Opens --engine DIR and returns the model flags of its build (conflicting flags are exit 2). */
+export function engineModelFlags<F extends ModelFlags>(dir: string, flags: F): { engine: EngineDir; flags: F } {
+  for (const k of FROM_ENGINE)
+    if (flags[k] !== undefined) throw new UsageError(`${FLAG_NAME[k]} cannot be combined with --engine: the build in '${dir}' fixes it`, `drop ${FLAG_NAME[k]}, or pass --model instead of --engine`);
+  const engine = openEngineDir(dir);
+  const r = engine.record;
+  const b = r.build;
+  const model = r.model.source.startsWith('builtin:') ? r.model.source.slice('builtin:'.length) : r.model.source;
+  if (!r.model.source.startsWith('builtin:') && !fs.existsSync(model))
+    throw new UsageError(`--engine '${dir}' was built from ${model}, which no longer exists`, 'restore the model directory, or rebuild the engine from where the model is now');
+  return {
+    engine,
+    flags: { ...flags, model, drafter: r.model.drafter, dtype: b.dtype, beamWidth: String(b.beamWidth), beamLength: String(b.beamLength), maxBatch: String(b.maxBatch), maxSeq: String(b.maxSeq) },
+  };
+}
+
+/** The default backend of an engine directory: its own target (the plan runs on the plan executor). */
+export function defaultBackend(e: EngineDir): EngineBackend {
+  return e.record.target;
+}
+
+/**
+ * A runner for the engine's step graph on `backend`. `graph` is the rebuilt step graph; other
+ * graphs (none today) run on the interpreter.
+ */
+export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBackend, out: Output): Promise<Runner> {
+  checkEngineIo(e, graph);
+  const target = e.record.target;
+  if (backend === 'interp') {
+    const { runGraph } = await import('../builders/interp/index.js');
+    return async (g, i) => runGraph(g, i);
+  }
+  if (backend === 'plan') {
+    const [{ lowerToPlan, planToJson }, { executePlan }] = await Promise.all([import('../builders/trt/plan.js'), import('../builders/trt/plan-exec.js')]);
+    const plan = lowerToPlan(graph);
+    if (target === 'plan') {
+      // plan.json carries every layer and the sha256 of every weight: the rebuilt plan must equal it.
+      const onDisk = fs.readFileSync(e.engineFile, 'utf8');
+      if (JSON.stringify(JSON.parse(onDisk)) !== JSON.stringify(planToJson(plan)))
+        throw new UsageError(`--engine '${e.dir}': plan.json differs from the plan of ${e.record.model.source} (weights or layers changed since the build)`, `rebuild it with redraft build --force --out ${e.dir} --target plan`);
+    }
+    return async (g, i) => (g === graph ? executePlan(plan, i, g) : (await import('../builders/interp/index.js')).runGraph(g, i));
+  }
+  if (backend === 'onnx') {
+    const { sessionForGraph, runGraphOnnx } = await import('../builders/onnx/env.js');
+    const { OnnxSession } = await import('../builders/onnx/run.js');
+    // ONNX Runtime's Node binding has no bfloat16 tensors: a bfloat16 build is re-exported with
+    // float32 I/O (the same graph); other dtypes run the directory's model.onnx as it is.
+    const useFile = target === 'onnx' && e.record.build.dtype !== 'bfloat16';
+    if (target === 'onnx' && !useFile) out.info(`bfloat16 I/O: running ${e.record.model.source} re-exported with float32 I/O, not ${e.engineFile}`);
+    const session = useFile ? await OnnxSession.create(e.engineFile) : await sessionForGraph(graph);
+    return async (g, i: Record<string, HostTensor>) => {
+      if (g !== graph) throw new Error(`engineRunner: graph ${g.name} is not the engine's`);
+      return runGraphOnnx(session, g, i);
+    };
+  }
+  const { tryNative } = await import('../builders/trt/native.js');
+  const native = tryNative() as { loadEngine?: unknown } | undefined;
+  if (!native?.loadEngine)
+    throw new MissingBackendError(
+      `--backend trt: redraft's native TensorRT runtime is not available on this machine (${native ? 'the addon has no runtime' : 'the native addon did not load'})`,
+      target === 'trt' ? 'run on a machine with TensorRT and CUDA (redraft doctor says what is missing); --backend onnx|interp|plan runs the same model on the CPU' : `this directory holds ${target === 'plan' ? 'a TensorRT plan' : 'an ONNX'} build; use --backend ${target === 'plan' ? 'plan' : 'onnx'}`,
+    );
+  throw new MissingBackendError('--backend trt: the TensorRT runtime is not implemented in this build of redraft', 'use --backend onnx, interp or plan');
+}
+
+/** Requests beyond the build's profile are refused on every backend (exit 2), naming the limit. */
+export function checkLimits(rows: number, maxLength: number, limits: { maxBatch: number; maxSeq: number }, where: string): void {
+  if (rows > limits.maxBatch)
+    throw new UsageError(`${rows} prompt rows exceed the build's --max-batch ${limits.maxBatch} (${where})`, `pass at most ${limits.maxBatch} rows, or build with --max-batch ${rows} or more`);
+  if (maxLength > limits.maxSeq)
+    throw new UsageError(`--max-length ${maxLength} exceeds the build's --max-seq ${limits.maxSeq} (${where})`, `pass --max-length ${limits.maxSeq} or less, or build with --max-seq ${maxLength} or more`);
+}

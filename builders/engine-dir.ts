@@ -1,0 +1,77 @@
+/**
+ * A build output directory (`redraft build --out DIR`) as an input: its config.json read back
+ * and checked, the engine file of its target located, and the graph rebuilt from the recorded
+ * model checked against the recorded I/O table, so `--engine DIR` runs what was built.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UsageError } from '../dsl/errors.js';
+import type { Graph } from '../dsl/ir.js';
+import { canonicalJson, type BuildConfig } from './build-config.js';
+import { engineIoTable, type IoEntry } from './engine-io.js';
+
+export type EngineTarget = 'trt' | 'onnx' | 'plan';
+
+/** What `redraft build` writes to DIR/config.json. */
+export interface BuildRecord {
+  redraft: { version: string };
+  target: EngineTarget;
+  contentHash: string;
+  files: string[];
+  model: { name: string; source: string; drafter?: string; config?: Record<string, unknown> };
+  build: BuildConfig;
+  io: { inputs: IoEntry[]; outputs: IoEntry[] };
+  tensorrt?: string;
+}
+
+export interface EngineDir {
+  dir: string;
+  record: BuildRecord;
+  /** The target's engine file: rank0.engine, model.onnx or plan.json. */
+  engineFile: string;
+}
+
+const ENGINE_FILE: Record<EngineTarget, string> = { trt: 'rank0.engine', onnx: 'model.onnx', plan: 'plan.json' };
+const FIX = 'pass the --out directory of a `redraft build` (it holds config.json and the engine file)';
+
+/** Reads and checks DIR/config.json; every failure names the file and what is wrong (exit 2). */
+export function openEngineDir(dir: string): EngineDir {
+  if (!fs.existsSync(dir)) throw new UsageError(`--engine '${dir}' does not exist`, FIX);
+  if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--engine '${dir}' is a file, not a build output directory`, FIX);
+  const file = path.join(dir, 'config.json');
+  if (!fs.existsSync(file)) throw new UsageError(`--engine '${dir}' holds no config.json: it is not a redraft build output`, FIX);
+  let rec: Partial<BuildRecord> & Record<string, unknown>;
+  try {
+    rec = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file} is not valid JSON (${(e as Error).message})`, 'rebuild it with redraft build --force');
+  }
+  if (!rec || typeof rec !== 'object' || typeof rec.redraft?.version !== 'string') {
+    const hint = typeof rec?.model_type === 'string' ? `it is a model's own config (model_type ${rec.model_type}): pass that directory as --model, or build it first with redraft build --model ${dir} --out engine` : FIX;
+    throw new UsageError(`${file} is not a redraft build record`, hint);
+  }
+  const bad = (what: string) => new UsageError(`${file}: ${what}`, 'rebuild the directory with redraft build --force');
+  if (rec.target !== 'trt' && rec.target !== 'onnx' && rec.target !== 'plan') throw bad(`"target" is ${JSON.stringify(rec.target)}, not trt, onnx or plan`);
+  if (!rec.model || typeof rec.model.source !== 'string') throw bad('"model.source" is missing (built by an older redraft?)');
+  if (!rec.build || typeof rec.build !== 'object') throw bad('"build" is missing');
+  if (!rec.io || !Array.isArray(rec.io.inputs) || !Array.isArray(rec.io.outputs)) throw bad('"io" is missing');
+  const engineFile = path.join(dir, ENGINE_FILE[rec.target]);
+  if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${ENGINE_FILE[rec.target]} is missing (config.json says target ${rec.target})`, 'rebuild it with redraft build --force');
+  return { dir, record: rec as BuildRecord, engineFile };
+}
+
+/**
+ * The graph rebuilt from the recorded model must have the recorded I/O (names, dtypes,
+ * shapes, ranges): otherwise the model changed since the build and the engine is stale.
+ */
+export function checkEngineIo(e: EngineDir, graph: Graph): void {
+  const got = engineIoTable(graph);
+  if (canonicalJson(got) === canonicalJson(e.record.io)) return;
+  const names = (t: { inputs: IoEntry[]; outputs: IoEntry[] }) => [...t.inputs, ...t.outputs].map((x) => `${x.name} ${x.dtype} [${x.shape.join(', ')}]`);
+  const g = names(got);
+  const diff = names(e.record.io).filter((x, i) => x !== g[i]);
+  throw new UsageError(
+    `--engine '${e.dir}' is stale: the model it was built from (${e.record.model.source}) no longer has its I/O${diff.length ? ` (${diff.slice(0, 3).join('; ')})` : ' (dim ranges differ)'}`,
+    `rebuild it: redraft build --model ${e.record.model.source.replace(/^builtin:/, '')}${e.record.model.drafter ? ` --drafter ${e.record.model.drafter}` : ''} --out ${e.dir} --target ${e.record.target}`,
+  );
+}

@@ -1,0 +1,167 @@
+/**
+ * Build outputs as inputs: `generate`, `run`, `inspect` and `bench --engine DIR` on ONNX and plan builds
+ * give what `--model` gives; the build's limits hold on every backend (exit 2 naming the limit);
+ * what --engine cannot do is refused with the fix; `doctor --smoke` runs its ONNX half here.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(__dirname, '..');
+const CLI = path.join(ROOT, 'bin', 'redraft.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-engine-'));
+const ONNX = path.join(tmp, 'onnx');
+const PLAN = path.join(tmp, 'plan');
+const HALF = path.join(tmp, 'half');
+
+function redraft(args: string[]) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 240_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) as Record<string, unknown> };
+}
+const PROMPT = ['--prompt-ids', '5,6,7,8;9,10', '--max-length', '18'];
+
+beforeAll(() => {
+  for (const [dir, extra] of [[ONNX, ['--target', 'onnx']], [PLAN, ['--target', 'plan']], [HALF, ['--target', 'onnx', '--dtype', 'float16', '--max-batch', '2', '--max-seq', '32']]] as const) {
+    const r = redraft(['build', '--model', 'tiny-redrafter', '--out', dir, ...extra, '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+  }
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('--engine DIR', () => {
+  it('generate gives the tokens of --model on every backend of an ONNX and a plan build', () => {
+    const want = redraft(['generate', '--model', 'tiny-redrafter', ...PROMPT, '--json']);
+    expect(want.code, want.stderr).toBe(0);
+    const tokens = want.json().tokens;
+    for (const [dir, backends] of [[ONNX, [undefined, 'onnx', 'interp', 'plan']], [PLAN, [undefined, 'plan', 'interp']]] as const)
+      for (const b of backends) {
+        const r = redraft(['generate', '--engine', dir, ...PROMPT, '--json', ...(b ? ['--backend', b] : [])]);
+        expect(r.code, `${dir} ${b}: ${r.stderr}`).toBe(0);
+        expect(r.json().tokens, `${dir} --backend ${b ?? '(default)'}`).toEqual(tokens);
+        expect(r.json().backend).toBe(b ?? (dir === ONNX ? 'onnx' : 'plan'));
+      }
+    // A Hugging Face-style base model and drafter: config.json records both directories.
+    const llm = path.resolve(ROOT, '../shared/golden/models/llama_1_0');
+    const drafter = path.resolve(ROOT, '../shared/golden/models/llama_drafter_1_0');
+    const hf = path.join(tmp, 'hf');
+    expect(redraft(['build', '--model', llm, '--drafter', drafter, '--target', 'onnx', '--out', hf, '--quiet']).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(hf, 'config.json'), 'utf8')).model).toMatchObject({ source: llm, drafter });
+    const viaModel = redraft(['generate', '--model', llm, '--drafter', drafter, ...PROMPT, '--json']);
+    const viaEngine = redraft(['generate', '--engine', hf, ...PROMPT, '--json']);
+    expect(viaEngine.code, viaEngine.stderr).toBe(0);
+    expect(viaEngine.json().tokens).toEqual(viaModel.json().tokens);
+    // A float16 build keeps its dtype: the same tokens as --model --dtype float16.
+    const half = redraft(['generate', '--model', 'tiny-redrafter', '--dtype', 'float16', '--max-batch', '2', '--max-seq', '32', ...PROMPT, '--json']);
+    const fromDir = redraft(['generate', '--engine', HALF, ...PROMPT, '--json']);
+    expect(fromDir.code, fromDir.stderr).toBe(0);
+    expect(fromDir.json().tokens).toEqual(half.json().tokens);
+  });
+
+  it('run --engine runs the step graph as --model does; bench reports its figures', () => {
+    const inputs = path.join(tmp, 'inputs.json');
+    fs.writeFileSync(inputs, JSON.stringify({
+      is_context: { dtype: 'bool', shape: [1], data: [true] },
+      input_ids: { dtype: 'int64', shape: [1, 3], data: [5, 6, 7] },
+      beams: { dtype: 'int64', shape: [1, 4, 4], data: Array(16).fill(0) },
+      past_padding_mask: { dtype: 'int64', shape: [1, 0], data: [] },
+      past_kv: { dtype: 'float32', shape: [2, 2, 1, 2, 0, 8], data: [] },
+    }));
+    const a = redraft(['run', '--model', 'tiny-redrafter', '--inputs', inputs, '--out', path.join(tmp, 'a.json'), '--quiet']);
+    const b = redraft(['run', '--engine', ONNX, '--inputs', inputs, '--out', path.join(tmp, 'b.json'), '--quiet']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const A = JSON.parse(fs.readFileSync(path.join(tmp, 'a.json'), 'utf8'));
+    const B = JSON.parse(fs.readFileSync(path.join(tmp, 'b.json'), 'utf8'));
+    expect(B.next_beams).toEqual(A.next_beams);
+    const lp = (x: { data: (number | string)[] }) => x.data.map(Number);
+    lp(B.next_log_probs).forEach((v, i) => expect(Math.abs(v - lp(A.next_log_probs)[i]!)).toBeLessThan(1e-3));
+
+    const ins = redraft(['inspect', '--engine', ONNX, '--format', 'json', '--quiet']);
+    expect(ins.code, ins.stderr).toBe(0);
+    const e = ins.json().engine as { target: string; files: { name: string; bytes: number }[] };
+    expect(e.target).toBe('onnx');
+    expect(e.files.find((f) => f.name === 'model.onnx')!.bytes).toBe(fs.statSync(path.join(ONNX, 'model.onnx')).size);
+
+    const bench = redraft(['bench', '--engine', ONNX, ...PROMPT, '--runs', '2', '--json', '--quiet']);
+    expect(bench.code, bench.stderr).toBe(0);
+    const j = bench.json() as { tokensPerSecond: number; tokensPerStep: number; stepLatencyMs: { p50: number; p95: number; calls: number }; peakHostMemoryMB: number; runs: number };
+    expect(j.runs).toBe(2);
+    expect(j.tokensPerSecond).toBeGreaterThan(0);
+    expect(j.tokensPerStep).toBeGreaterThanOrEqual(1);
+    expect(j.stepLatencyMs.calls).toBeGreaterThan(2);
+    expect(j.stepLatencyMs.p95).toBeGreaterThanOrEqual(j.stepLatencyMs.p50);
+    expect(j.peakHostMemoryMB).toBeGreaterThan(10);
+  });
+
+  it("refuses requests beyond the build's limits on every backend, naming the limit (exit 2)", () => {
+    for (const b of ['onnx', 'interp', 'plan']) {
+      const seq = redraft(['generate', '--engine', HALF, '--prompt-ids', '5,6,7', '--max-length', '33', '--backend', b]);
+      expect(seq.code, seq.stderr).toBe(2);
+      expect(seq.stderr).toMatch(/--max-length 33 exceeds the build's --max-seq 32/);
+      const rows = redraft(['generate', '--engine', HALF, '--prompt-ids', '5;6;7', '--max-length', '8', '--backend', b]);
+      expect(rows.code, rows.stderr).toBe(2);
+      expect(rows.stderr).toMatch(/3 prompt rows exceed the build's --max-batch 2/);
+    }
+    // Without --engine the build settings (flags or defaults) bound the request the same way.
+    const dflt = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5,6,7', '--max-length', '300']);
+    expect(dflt.code).toBe(2);
+    expect(dflt.stderr).toMatch(/--max-length 300 exceeds the build's --max-seq 256/);
+    const rows = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5;6;7;8;9', '--max-length', '8']);
+    expect(rows.code).toBe(2);
+    expect(rows.stderr).toMatch(/5 prompt rows exceed the build's --max-batch 4/);
+  });
+
+  it('says what --engine cannot do, with the fix', () => {
+    const cases: [string[], number, RegExp][] = [
+      [['generate', '--engine', ONNX, '--dtype', 'float16', ...PROMPT], 2, /--dtype cannot be combined with --engine/],
+      [['generate', '--engine', ONNX, '--model', 'tiny-redrafter', ...PROMPT], 2, /--model cannot be combined with --engine/],
+      [['generate', '--engine', ONNX, '--autoregressive', ...PROMPT], 2, /--autoregressive runs the LLM-only graph/],
+      [['generate', '--engine', ONNX, '--backend', 'trt', ...PROMPT], 3, /--backend trt: redraft's native TensorRT runtime is not available[\s\S]*fix: this directory holds an ONNX build; use --backend onnx/],
+      [['generate', '--model', 'tiny-redrafter', '--backend', 'plan', ...PROMPT], 2, /--backend plan runs a build output/],
+      [['generate', '--engine', path.join(tmp, 'nope'), ...PROMPT], 2, /does not exist/],
+      [['generate', '--engine', path.resolve(ROOT, '../shared/golden/models/llama_1_0'), ...PROMPT], 2, /not a redraft build record[\s\S]*pass that directory as --model/],
+      [['run', '--graph', path.join(ONNX, 'model.onnx'), '--inputs', 'x.json'], 2, /is an ONNX model, not a redraft graph file[\s\S]*--engine/],
+    ];
+    for (const [args, code, message] of cases) {
+      const r = redraft(args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(code);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    }
+  });
+
+  it('a stale build (its recorded I/O differs from the model) is refused with the rebuild command', () => {
+    const stale = path.join(tmp, 'stale');
+    fs.cpSync(ONNX, stale, { recursive: true });
+    const cfg = JSON.parse(fs.readFileSync(path.join(stale, 'config.json'), 'utf8'));
+    cfg.io.outputs[0].shape[1] = 99;
+    fs.writeFileSync(path.join(stale, 'config.json'), JSON.stringify(cfg));
+    const r = redraft(['generate', '--engine', stale, ...PROMPT]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is stale[\s\S]*fix: rebuild it: redraft build --model tiny-redrafter --out .* --target onnx/);
+    // plan.json carries every weight's sha256: a plan build whose weights changed is refused too.
+    const plan = path.join(tmp, 'plan-stale');
+    fs.cpSync(PLAN, plan, { recursive: true });
+    const p = JSON.parse(fs.readFileSync(path.join(plan, 'plan.json'), 'utf8'));
+    p.weights[0].sha256 = '0'.repeat(64);
+    fs.writeFileSync(path.join(plan, 'plan.json'), JSON.stringify(p));
+    const rp = redraft(['generate', '--engine', plan, ...PROMPT]);
+    expect(rp.code).toBe(2);
+    expect(rp.stderr).toMatch(/plan\.json differs from the plan of builtin:tiny-redrafter/);
+  });
+
+  it('doctor --smoke builds and generates with ONNX Runtime, compares with the interpreter, and says why TensorRT is skipped', () => {
+    const r = redraft(['doctor', '--smoke', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = r.json() as { smoke: { name: string; status: string; detail: string; seconds: number }[]; failed: number };
+    expect(j.failed).toBe(0);
+    const onnx = j.smoke.find((p) => p.name.startsWith('ONNX'))!;
+    expect(onnx.status).toBe('pass');
+    expect(onnx.detail).toMatch(/tokens equal the interpreter's/);
+    const trt = j.smoke.find((p) => p.name.startsWith('TensorRT'))!;
+    expect(['skipped', 'pass', 'fail']).toContain(trt.status);
+    if (trt.status === 'skipped') expect(trt.detail.length).toBeGreaterThan(10);
+  });
+});
