@@ -109,12 +109,17 @@ struct Tensor final : ITensor {
   Dims dims{};
   bool input = false, output = false;
   Layer* producer = nullptr;
+  // Build-time values of small int shape tensors (TensorRT folds these): kUnknown where not known.
+  std::vector<int64_t> vals;
+  bool hasVals = false;
   Tensor() { mImpl = &impl; impl.t = this; }
 };
 
 int tensorId(const ITensor* t) { return t ? static_cast<const Tensor*>(t)->id : -1; }
 Tensor* T(ITensor* t) { return static_cast<Tensor*>(t); }
 Tensor* T(const ITensor& t) { return static_cast<Tensor*>(const_cast<ITensor*>(&t)); }
+
+constexpr int64_t kUnknown = INT64_MIN;
 
 struct FaceBase {
   virtual ~FaceBase() = default;
@@ -138,6 +143,7 @@ struct Layer {
   int op = 0, op1 = 0, axis = 0, k = 0, nbEW = 0;
   uint32_t axes = 0;
   bool keep = false, zeroIsPh = true, hasReshape = false, gatherAxisSet = false;
+  bool dirty = true;  // parameters changed since the outputs were last inferred
   Dims start{}, size{}, stride{}, reshape{}, fillDims{};
   Permutation first{}, second{};
   DataType toType{};
@@ -228,35 +234,36 @@ struct FaceT final : Face, FaceBase {
 };
 
 #define RDD_REC(iface, m, ...) call(rddRec, iface, rddId, m, args(__VA_ARGS__), false)
+#define RDD_SET(iface, m, ...) (call(rddRec, iface, rddId, m, args(__VA_ARGS__), false), L->dirty = true)
 
 struct ConstantImpl : GenVConstantLayer { Layer* L = nullptr; };
 struct ShapeImpl : GenVShapeLayer { Layer* L = nullptr; };
 struct ShuffleImpl : GenVShuffleLayer {
   Layer* L = nullptr;
-  void setFirstTranspose(Permutation const& p) noexcept override { RDD_REC("VShuffleLayer", "setFirstTranspose", p); L->first = p; L->param("firstTranspose", J(p)); }
+  void setFirstTranspose(Permutation const& p) noexcept override { RDD_SET("VShuffleLayer", "setFirstTranspose", p); L->first = p; L->param("firstTranspose", J(p)); }
   Permutation const& getFirstTranspose() const noexcept override { return L->first; }
   void setReshapeDimensions(Dims const& d) noexcept override {
-    RDD_REC("VShuffleLayer", "setReshapeDimensions", d);
+    RDD_SET("VShuffleLayer", "setReshapeDimensions", d);
     if (d.nbDims < 0 || d.nbDims > Dims::MAX_DIMS) return L->net->error(L->where() + ": reshape dimensions rank " + std::to_string(d.nbDims) + " is outside [0, 8]");
     L->reshape = d;
     L->hasReshape = true;
     L->param("reshapeDims", J(d));
   }
   Dims getReshapeDimensions() const noexcept override { return L->hasReshape ? L->reshape : Dims{-1, {}}; }
-  void setSecondTranspose(Permutation const& p) noexcept override { RDD_REC("VShuffleLayer", "setSecondTranspose", p); L->second = p; L->param("secondTranspose", J(p)); }
+  void setSecondTranspose(Permutation const& p) noexcept override { RDD_SET("VShuffleLayer", "setSecondTranspose", p); L->second = p; L->param("secondTranspose", J(p)); }
   Permutation const& getSecondTranspose() const noexcept override { return L->second; }
-  void setZeroIsPlaceholder(bool z) noexcept override { RDD_REC("VShuffleLayer", "setZeroIsPlaceholder", z); L->zeroIsPh = z; L->param("zeroIsPlaceholder", J(z)); }
+  void setZeroIsPlaceholder(bool z) noexcept override { RDD_SET("VShuffleLayer", "setZeroIsPlaceholder", z); L->zeroIsPh = z; L->param("zeroIsPlaceholder", J(z)); }
   bool getZeroIsPlaceholder() const noexcept override { return L->zeroIsPh; }
 };
 struct ConcatImpl : GenVConcatenationLayer {
   Layer* L = nullptr;
-  void setAxis(int32_t a) noexcept override { RDD_REC("VConcatenationLayer", "setAxis", a); L->axis = a; L->param("axis", J(a)); }
+  void setAxis(int32_t a) noexcept override { RDD_SET("VConcatenationLayer", "setAxis", a); L->axis = a; L->param("axis", J(a)); }
   int32_t getAxis() const noexcept override { return L->axis; }
 };
 struct GatherImpl : GenVGatherLayer {
   Layer* L = nullptr;
   void setGatherAxis(int32_t a) noexcept override {
-    RDD_REC("VGatherLayer", "setGatherAxis", a);
+    RDD_SET("VGatherLayer", "setGatherAxis", a);
     // NvInfer.h: "the axis must be less than the number of dimensions in the data input"; in
     // kND mode the axis is not used and setting it is undefined behaviour.
     if (L->op == static_cast<int>(GatherMode::kND)) L->net->error(L->where() + ": setGatherAxis called in kND mode (undefined behaviour)");
@@ -265,20 +272,20 @@ struct GatherImpl : GenVGatherLayer {
     L->param("axis", J(a));
   }
   int32_t getGatherAxis() const noexcept override { return L->axis; }
-  void setNbElementWiseDims(int32_t k) noexcept override { RDD_REC("VGatherLayer", "setNbElementWiseDims", k); L->nbEW = k; L->param("nbElementWiseDims", J(k)); }
+  void setNbElementWiseDims(int32_t k) noexcept override { RDD_SET("VGatherLayer", "setNbElementWiseDims", k); L->nbEW = k; L->param("nbElementWiseDims", J(k)); }
   int32_t getNbElementWiseDims() const noexcept override { return L->nbEW; }
-  void setMode(GatherMode m) noexcept override { RDD_REC("VGatherLayer", "setMode", m); L->op = static_cast<int>(m); L->param("mode", J(m)); }
+  void setMode(GatherMode m) noexcept override { RDD_SET("VGatherLayer", "setMode", m); L->op = static_cast<int>(m); L->param("mode", J(m)); }
   GatherMode getMode() const noexcept override { return static_cast<GatherMode>(L->op); }
 };
 struct SliceImpl : GenVSliceLayer {
   Layer* L = nullptr;
-  void setStart(Dims const& d) noexcept override { RDD_REC("VSliceLayer", "setStart", d); L->start = d; L->param("start", J(d)); }
+  void setStart(Dims const& d) noexcept override { RDD_SET("VSliceLayer", "setStart", d); L->start = d; L->param("start", J(d)); }
   Dims getStart() const noexcept override { return L->start; }
-  void setSize(Dims const& d) noexcept override { RDD_REC("VSliceLayer", "setSize", d); L->size = d; L->param("size", J(d)); }
+  void setSize(Dims const& d) noexcept override { RDD_SET("VSliceLayer", "setSize", d); L->size = d; L->param("size", J(d)); }
   Dims getSize() const noexcept override { return L->size; }
-  void setStride(Dims const& d) noexcept override { RDD_REC("VSliceLayer", "setStride", d); L->stride = d; L->param("stride", J(d)); }
+  void setStride(Dims const& d) noexcept override { RDD_SET("VSliceLayer", "setStride", d); L->stride = d; L->param("stride", J(d)); }
   Dims getStride() const noexcept override { return L->stride; }
-  void setMode(SampleMode m) noexcept override { RDD_REC("VSliceLayer", "setMode", m); L->op = static_cast<int>(m); L->param("mode", J(m)); }
+  void setMode(SampleMode m) noexcept override { RDD_SET("VSliceLayer", "setMode", m); L->op = static_cast<int>(m); L->param("mode", J(m)); }
   SampleMode getMode() const noexcept override { return static_cast<SampleMode>(L->op); }
 };
 struct ElementWiseImpl : GenVElementWiseLayer { Layer* L = nullptr; };
@@ -286,15 +293,15 @@ struct UnaryImpl : GenVUnaryLayer { Layer* L = nullptr; };
 struct ActivationImpl : GenVActivationLayer {
   Layer* L = nullptr;
   float alpha = 0, beta = 0;
-  void setAlpha(float a) noexcept override { RDD_REC("VActivationLayer", "setAlpha", a); alpha = a; L->param("alpha", J(a)); }
-  void setBeta(float b) noexcept override { RDD_REC("VActivationLayer", "setBeta", b); beta = b; L->param("beta", J(b)); }
+  void setAlpha(float a) noexcept override { RDD_SET("VActivationLayer", "setAlpha", a); alpha = a; L->param("alpha", J(a)); }
+  void setBeta(float b) noexcept override { RDD_SET("VActivationLayer", "setBeta", b); beta = b; L->param("beta", J(b)); }
   float getAlpha() const noexcept override { return alpha; }
   float getBeta() const noexcept override { return beta; }
 };
 struct MatMulImpl : GenVMatrixMultiplyLayer { Layer* L = nullptr; };
 struct SoftMaxImpl : GenVSoftMaxLayer {
   Layer* L = nullptr;
-  void setAxes(uint32_t a) noexcept override { RDD_REC("VSoftMaxLayer", "setAxes", a); L->axes = a; L->param("axes", J(a)); }
+  void setAxes(uint32_t a) noexcept override { RDD_SET("VSoftMaxLayer", "setAxes", a); L->axes = a; L->param("axes", J(a)); }
   uint32_t getAxes() const noexcept override { return L->axes; }
 };
 struct TopKImpl : GenVTopKLayer { Layer* L = nullptr; };
@@ -303,15 +310,15 @@ struct SelectImpl : GenVSelectLayer { Layer* L = nullptr; };
 struct FillImpl : GenVFillLayer {
   Layer* L = nullptr;
   double alpha = 0, beta = 0;
-  void setDimensions(Dims const& d) noexcept override { RDD_REC("VFillLayer", "setDimensions", d); L->fillDims = d; L->param("dims", J(d)); }
+  void setDimensions(Dims const& d) noexcept override { RDD_SET("VFillLayer", "setDimensions", d); L->fillDims = d; L->param("dims", J(d)); }
   Dims getDimensions() const noexcept override { return L->fillDims; }
-  void setAlpha(double a) noexcept override { RDD_REC("VFillLayer", "setAlpha", a); alpha = a; L->param("alpha", J(a)); }
+  void setAlpha(double a) noexcept override { RDD_SET("VFillLayer", "setAlpha", a); alpha = a; L->param("alpha", J(a)); }
   double getAlpha() const noexcept override { return alpha; }
-  void setBeta(double b) noexcept override { RDD_REC("VFillLayer", "setBeta", b); beta = b; L->param("beta", J(b)); }
+  void setBeta(double b) noexcept override { RDD_SET("VFillLayer", "setBeta", b); beta = b; L->param("beta", J(b)); }
   double getBeta() const noexcept override { return beta; }
 #ifdef RDD_HAS_VFillLayer_setAlphaInt64
-  void setAlphaInt64(int64_t a) noexcept override { RDD_REC("VFillLayer", "setAlphaInt64", a); alpha = static_cast<double>(a); L->param("alpha", J(a)); }
-  void setBetaInt64(int64_t b) noexcept override { RDD_REC("VFillLayer", "setBetaInt64", b); beta = static_cast<double>(b); L->param("beta", J(b)); }
+  void setAlphaInt64(int64_t a) noexcept override { RDD_SET("VFillLayer", "setAlphaInt64", a); alpha = static_cast<double>(a); L->param("alpha", J(a)); }
+  void setBetaInt64(int64_t b) noexcept override { RDD_SET("VFillLayer", "setBetaInt64", b); beta = static_cast<double>(b); L->param("beta", J(b)); }
 #endif
 };
 #ifdef RDD_HAS_VNetworkDefinition_addCumulative
@@ -320,7 +327,7 @@ struct CumulativeImpl : GenVCumulativeLayer { Layer* L = nullptr; };
 struct CastImpl : GenVCastLayer { Layer* L = nullptr; };
 struct ScatterImpl : GenVScatterLayer {
   Layer* L = nullptr;
-  void setAxis(int32_t a) noexcept override { RDD_REC("VScatterLayer", "setAxis", a); L->axis = a; L->param("axis", J(a)); }
+  void setAxis(int32_t a) noexcept override { RDD_SET("VScatterLayer", "setAxis", a); L->axis = a; L->param("axis", J(a)); }
   int32_t getAxis() const noexcept override { return L->axis; }
 };
 struct NonZeroImpl : GenVNonZeroLayer { Layer* L = nullptr; };
@@ -346,15 +353,105 @@ void LayerCore::setInput(int32_t i, ITensor& t) noexcept {
   }
   if (static_cast<size_t>(i) >= l.inputs.size()) l.inputs.resize(i + 1, nullptr);
   l.inputs[i] = T(t);
+  l.dirty = true;
   if (std::find(l.setInputs.begin(), l.setInputs.end(), i) == l.setInputs.end()) l.setInputs.push_back(i);
 }
 
 // ---- output dtypes and dimensions ----------------------------------------------------------
 
+/** Values of small int shape tensors, as TensorRT's constant folding would know them. */
+void propagateValues(Layer& L) {
+  Tensor& o = *L.outputs[0];
+  o.hasVals = false;
+  o.vals.clear();
+  bool isInt = o.type == DataType::kINT32 || o.type == DataType::kINT64;
+  int64_t n = volume(o.dims);
+  if (!isInt || n < 0 || n > 64 || o.dims.nbDims > 1) return;
+  auto known = [](Tensor* t) { return t && t->hasVals; };
+  std::vector<int64_t> v;
+  switch (L.type) {
+    case LayerType::kCONSTANT:
+      for (int64_t i = 0; i < n; i++) {
+        if (L.weightsType == DataType::kINT32) { int32_t x; std::memcpy(&x, L.weights.data() + 4 * i, 4); v.push_back(x); }
+        else { int64_t x; std::memcpy(&x, L.weights.data() + 8 * i, 8); v.push_back(x); }
+      }
+      break;
+    case LayerType::kSHAPE: {
+      Dims d = L.in(0)->dims;
+      for (int i = 0; i < d.nbDims; i++) v.push_back(d.d[i] < 0 ? kUnknown : d.d[i]);
+      break;
+    }
+    case LayerType::kCAST: case LayerType::kIDENTITY:
+      if (!known(L.in(0))) return;
+      v = L.in(0)->vals;
+      break;
+    case LayerType::kSHUFFLE:
+      if (!known(L.in(0)) || L.first.order[0] != 0 || L.second.order[0] != 0) return;
+      v = L.in(0)->vals;
+      break;
+    case LayerType::kCONCATENATION:
+      for (Tensor* t : L.inputs) {
+        if (!known(t)) return;
+        v.insert(v.end(), t->vals.begin(), t->vals.end());
+      }
+      break;
+    case LayerType::kGATHER: {
+      Tensor *d = L.in(0), *idx = L.in(1);
+      if (!known(d) || !known(idx) || static_cast<GatherMode>(L.op) != GatherMode::kDEFAULT || L.axis != 0 || d->dims.nbDims != 1) return;
+      for (int64_t i : idx->vals) {
+        if (i == kUnknown) { v.push_back(kUnknown); continue; }
+        int64_t k = i < 0 ? i + static_cast<int64_t>(d->vals.size()) : i;
+        if (k < 0 || k >= static_cast<int64_t>(d->vals.size())) return;
+        v.push_back(d->vals[k]);
+      }
+      break;
+    }
+    case LayerType::kSLICE: {
+      Tensor* d = L.in(0);
+      if (!known(d) || L.in(1) || L.in(2) || L.in(3) || d->dims.nbDims != 1 || static_cast<SampleMode>(L.op) != SampleMode::kSTRICT_BOUNDS) return;
+      for (int64_t i = 0; i < L.size.d[0]; i++) {
+        int64_t k = L.start.d[0] + i * L.stride.d[0];
+        if (k < 0 || k >= static_cast<int64_t>(d->vals.size())) return;
+        v.push_back(d->vals[k]);
+      }
+      break;
+    }
+    case LayerType::kELEMENTWISE: {
+      Tensor *a = L.in(0), *b = L.in(1);
+      if (!known(a) || !known(b)) return;
+      for (int64_t i = 0; i < n; i++) {
+        int64_t x = a->vals[a->vals.size() == 1 ? 0 : i], y = b->vals[b->vals.size() == 1 ? 0 : i];
+        if (x == kUnknown || y == kUnknown) { v.push_back(kUnknown); continue; }
+        switch (static_cast<ElementWiseOperation>(L.op)) {
+          case ElementWiseOperation::kSUM: v.push_back(x + y); break;
+          case ElementWiseOperation::kSUB: v.push_back(x - y); break;
+          case ElementWiseOperation::kPROD: v.push_back(x * y); break;
+          case ElementWiseOperation::kMAX: v.push_back(std::max(x, y)); break;
+          case ElementWiseOperation::kMIN: v.push_back(std::min(x, y)); break;
+          case ElementWiseOperation::kDIV: case ElementWiseOperation::kFLOOR_DIV:
+            if (y == 0) return;
+            v.push_back(x / y - ((x % y != 0) && ((x < 0) != (y < 0)) ? 1 : 0));
+            break;
+          default: return;
+        }
+      }
+      break;
+    }
+    default: return;
+  }
+  if (static_cast<int64_t>(v.size()) != n) return;
+  o.vals = std::move(v);
+  o.hasVals = true;
+}
+
 /** Sets the layer's outputs (dtype, dims); returns an error message when TensorRT would reject it. */
 std::string inferImpl(Layer& L) {
   auto out = [&](size_t i, DataType t, Dims d) {
-    while (L.outputs.size() <= i) {
+    L.outputs[i]->type = t;
+    L.outputs[i]->dims = d;
+  };
+  for (size_t nOut = L.type == LayerType::kTOPK ? 2 : 1; L.outputs.size() < nOut;) {
+    {
       auto x = std::make_unique<Tensor>();
       x->net = L.net;
       x->id = nextId();
@@ -363,16 +460,13 @@ std::string inferImpl(Layer& L) {
       x->producer = &L;
       L.outputs.push_back(std::move(x));
     }
-    L.outputs[i]->type = t;
-    L.outputs[i]->dims = d;
-  };
+  }
   for (size_t i = 0; i < L.inputs.size(); i++)
     if (!L.inputs[i] && !(L.type == LayerType::kSLICE || L.type == LayerType::kFILL)) return "input " + std::to_string(i) + " is null";
   Tensor* x = L.in(0);
-  Dims xd = x ? x->dims : Dims{};
-  if (x && x->producer) infer(*x->producer), xd = x->dims;
-  for (Tensor* t : L.inputs)
+  for (Tensor* t : L.inputs)  // producers changed by setters since (memoized: only dirty ones recompute)
     if (t && t->producer && t->producer != &L) infer(*t->producer);
+  Dims xd = x ? x->dims : Dims{};
   switch (L.type) {
     case LayerType::kCONSTANT: {
       out(0, L.weightsType, L.fillDims);
@@ -387,22 +481,21 @@ std::string inferImpl(Layer& L) {
         return r;
       };
       d = perm(L.first, d);
-      if (L.in(1)) {
-        Tensor* s = L.in(1);
-        if (s->dims.nbDims != 1 || s->dims.d[0] < 0) return "the reshape dimensions (input 1) must be a 1-D shape tensor of static length";
-        if (s->type != DataType::kINT32 && s->type != DataType::kINT64) return "the reshape dimensions (input 1) must be int32 or int64";
-        Dims r{};
-        r.nbDims = static_cast<int32_t>(s->dims.d[0]);
-        for (int i = 0; i < r.nbDims; i++) r.d[i] = -1;
-        d = r;
-      } else if (L.hasReshape) {
+      if (L.in(1) || L.hasReshape) {
         Dims r = L.reshape;
+        if (L.in(1)) {
+          Tensor* s = L.in(1);
+          if (s->dims.nbDims != 1 || s->dims.d[0] < 0) return "the reshape dimensions (input 1) must be a 1-D shape tensor of static length";
+          if (s->type != DataType::kINT32 && s->type != DataType::kINT64) return "the reshape dimensions (input 1) must be int32 or int64";
+          r.nbDims = static_cast<int32_t>(s->dims.d[0]);
+          for (int i = 0; i < r.nbDims; i++) r.d[i] = s->hasVals && static_cast<int>(s->vals.size()) == r.nbDims && s->vals[i] != kUnknown ? s->vals[i] : -2;
+        }
         int inferAt = -1;
         int64_t known = 1;
         for (int i = 0; i < r.nbDims; i++) {
           if (r.d[i] == 0 && L.zeroIsPh) {
             if (i >= d.nbDims) return "reshape placeholder 0 at dim " + std::to_string(i) + " beyond the input's rank";
-            r.d[i] = d.d[i];
+            r.d[i] = d.d[i] < 0 ? -2 : d.d[i];  // a copied unknown dim is not the one to infer
           }
           if (r.d[i] == -1) {
             if (inferAt >= 0) return "more than one -1 in the reshape dimensions";
@@ -412,14 +505,14 @@ std::string inferImpl(Layer& L) {
         }
         int64_t v = volume(d);
         if (inferAt >= 0) r.d[inferAt] = v >= 0 && known > 0 ? v / known : -1;
-        else if (v >= 0 && known >= 0 && v != known) return "reshape of " + jdims(d) + " into " + jdims(L.reshape) + " changes the volume";
+        else if (v >= 0 && known >= 0 && v != known) return "reshape of " + jdims(d) + " into " + jdims(r) + " changes the volume";
+        for (int i = 0; i < r.nbDims; i++)
+          if (r.d[i] < 0) r.d[i] = -1;
         d = r;
       }
-      if (L.first.order[0] != 0 || L.second.order[0] != 0 || true) {
-        for (int i = 0; i < d.nbDims; i++)
-          if (L.second.order[i] < 0 || L.second.order[i] >= d.nbDims) return "second transpose is not a permutation of rank " + std::to_string(d.nbDims);
-        d = perm(L.second, d);
-      }
+      for (int i = 0; i < d.nbDims; i++)
+        if (L.second.order[i] < 0 || L.second.order[i] >= d.nbDims) return "second transpose is not a permutation of rank " + std::to_string(d.nbDims);
+      d = perm(L.second, d);
       out(0, x->type, d);
       break;
     }
@@ -581,7 +674,7 @@ std::string inferImpl(Layer& L) {
         Tensor* s = L.in(0);
         if (s->dims.nbDims != 1 || s->dims.d[0] < 0) return "the dimensions (input 0) must be a 1-D shape tensor of static length";
         d.nbDims = static_cast<int32_t>(s->dims.d[0]);
-        for (int i = 0; i < d.nbDims; i++) d.d[i] = -1;
+        for (int i = 0; i < d.nbDims; i++) d.d[i] = s->hasVals && s->vals[i] != kUnknown ? s->vals[i] : -1;
       }
       out(0, L.toType, d);
       break;
@@ -605,6 +698,7 @@ std::string inferImpl(Layer& L) {
     case LayerType::kIDENTITY: out(0, x->type, xd); break;
     default: return "layer type not supported by the double";
   }
+  propagateValues(L);
   for (auto& o : L.outputs) {
     if (o->dims.nbDims > Dims::MAX_DIMS) return "output rank " + std::to_string(o->dims.nbDims) + " exceeds 8";
 #if NV_TENSORRT_MAJOR < 11
@@ -616,8 +710,10 @@ std::string inferImpl(Layer& L) {
 }
 
 void infer(Layer& L) {
-  std::string e = inferImpl(L);
-  (void)e;  // reported at add* time and again at build time
+  if (!L.dirty) return;
+  std::string e = inferImpl(L);  // errors are reported at add* time and again at build time
+  (void)e;
+  L.dirty = false;
 }
 
 // ---- network ------------------------------------------------------------------------------
@@ -656,6 +752,9 @@ struct Network::Impl : GenVNetworkDefinition {
     std::transform(norm.begin(), norm.end(), norm.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (norm.size() > 2 && norm.compare(norm.size() - 2, 2, "v2") == 0) norm = norm.substr(0, norm.size() - 2);
     std::string e = faulty(norm) ? "rejected by fault injection (REDRAFT_TRT_DOUBLE_FAIL)" : inferImpl(*L);
+    // Layers whose shape inputs come later through setInput are checked when the network is built.
+    if (!faulty(norm) && (L->type == LayerType::kSLICE || L->type == LayerType::kSHUFFLE || L->type == LayerType::kFILL)) e.clear();
+    L->dirty = false;
     if (!e.empty()) {
       if (net().logger) net().logger->log(ILogger::Severity::kERROR, (L->method + ": " + e).c_str());
       net().layers.pop_back();
@@ -1249,6 +1348,7 @@ IHostMemory* Builder::Impl::buildSerializedNetwork(INetworkDefinition& network, 
   if (net.outputs.empty()) return err("buildSerializedNetwork: the network has no outputs");
   for (auto& L : net.layers) {
     std::string e = inferImpl(*L);
+    L->dirty = false;
     if (!e.empty()) return err(L->where() + ": " + e);
   }
   std::set<std::string> outNames;
