@@ -84,12 +84,22 @@ export async function resolveModel(flags: ModelFlags, out: Output, opts: { lazyW
   if (!fs.existsSync(m))
     throw new UsageError(`--model '${m}' is neither a built-in model, a directory nor a model module`, `built-in models: ${BUILTIN_MODELS.join(', ')}; or pass a directory holding config.json and model.safetensors`);
   if (!fs.statSync(m).isDirectory()) throw new UsageError(`--model '${m}' is a file but not a .ts/.js module`, 'pass a directory holding config.json, or a model module');
+  if (isBuildOutput(m)) throw new UsageError(`--model '${m}' is a redraft build output, not a model directory`, `pass it as --engine ${m} (generate, run, bench and inspect take it)`);
   if (!flags.drafter) throw new UsageError(`--model '${m}' is a base model directory; a ReDrafter build also needs --drafter DIR`, 'pass the drafter checkpoint directory with --drafter');
   const lazy = opts.lazyWeights ? { lazyAbove: 0 } : {};
   const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking base model weights', d, t), ...lazy });
   const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking drafter weights', d, t), ...lazy });
   checkPair(llm.config, path.join(m, 'config.json'), drafter.config, path.join(flags.drafter, 'config.json'));
   return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), drafterSource: path.resolve(flags.drafter), llm, drafter };
+}
+
+/** A directory holding a config.json that `redraft build` wrote (it records redraft's version). */
+function isBuildOutput(dir: string): boolean {
+  try {
+    return typeof (JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { redraft?: { version?: unknown } }).redraft?.version === 'string';
+  } catch {
+    return false;
+  }
 }
 
 /** How Node treats a module: by its extension, else by the nearest package.json's "type". */

@@ -123,6 +123,7 @@ describe('--engine DIR', () => {
       [['generate', '--engine', path.join(tmp, 'nope'), ...PROMPT], 2, /does not exist/],
       [['generate', '--engine', path.resolve(ROOT, '../shared/golden/models/llama_1_0'), ...PROMPT], 2, /not a redraft build record[\s\S]*pass that directory as --model/],
       [['run', '--graph', path.join(ONNX, 'model.onnx'), '--inputs', 'x.json'], 2, /is an ONNX model, not a redraft graph file[\s\S]*--engine/],
+      [['generate', '--model', ONNX, ...PROMPT], 2, /is a redraft build output, not a model directory[\s\S]*--engine/],
     ];
     for (const [args, code, message] of cases) {
       const r = redraft(args);
