@@ -470,3 +470,17 @@ export function handPlan(
     weights,
   };
 }
+
+// `npx tsx test/trt-double-util.ts --build-all`: compile against every header set (.ci/run does this before npm test).
+if (process.argv[1] && path.resolve(process.argv[1]) === HERE && process.argv.includes('--build-all')) {
+  for (const t of TAGS) {
+    const t0 = Date.now();
+    try {
+      buildDouble(t);
+      process.stderr.write(`TensorRT double ${t}: ready (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+    } catch (e) {
+      process.stderr.write(`TensorRT double ${t}: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

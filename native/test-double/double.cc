@@ -116,8 +116,11 @@ struct Tensor final : ITensor {
 };
 
 int tensorId(const ITensor* t) { return t ? static_cast<const Tensor*>(t)->id : -1; }
-Tensor* T(ITensor* t) { return static_cast<Tensor*>(t); }
-Tensor* T(const ITensor& t) { return static_cast<Tensor*>(const_cast<ITensor*>(&t)); }
+struct Layer;
+void infer(Layer& L);
+/** Our tensor behind a TensorRT one, its dtype and dims brought up to date (setters may have changed its producer). */
+Tensor* T(ITensor* t);
+Tensor* T(const ITensor& t) { return T(const_cast<ITensor*>(&t)); }
 
 constexpr int64_t kUnknown = INT64_MIN;
 
@@ -175,6 +178,12 @@ struct Net {
     if (logger) logger->log(ILogger::Severity::kERROR, m.c_str());
   }
 };
+
+Tensor* T(ITensor* t) {
+  auto* p = static_cast<Tensor*>(t);
+  if (p && p->producer) infer(*p->producer);
+  return p;
+}
 
 void Tensor::Impl::setName(char const* name) noexcept {
   call(rddRec, "VTensor", rddId, "setName", args(name), false);
