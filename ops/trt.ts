@@ -73,12 +73,25 @@ function inputDtype(id: string, iface: string, i: number, name: string, dtypes: 
   };
 }
 
+/** Rule: every input has the same rank (TensorRT broadcasts only dims of 1, never missing dims). */
+function sameRank(id: string, iface: string, doc: string): TrtLayerRule {
+  return {
+    id,
+    doc,
+    check: ({ inputs }) => {
+      const ranks = inputs.map((t) => t.shape.length);
+      return ranks.every((r) => r === ranks[0]) ? undefined : `${iface} inputs have ranks ${ranks.join(', ')} (${inputs.map((t) => shapeToString(t.shape)).join(', ')}); TensorRT — ${doc}`;
+    },
+  };
+}
+
 const EW_LOGIC = new Set(['and', 'or', 'xor']);
 const EW_COMPARE = new Set(['equal', 'greater', 'less']);
 const ewOp = (l: Layer) => (l as Extract<Layer, { kind: 'elementwise' }>).op;
 const unOp = (l: Layer) => (l as Extract<Layer, { kind: 'unary' }>).op;
 
 const ELEMENTWISE: TrtLayerRule[] = [
+  sameRank('elementwise.rank', 'IElementWiseLayer', 'NvInfer.h IElementWiseLayer: "The input tensors must have the same rank"'),
   ...[0, 1].map((i) => inputDtype('elementwise.logic-dtype', 'IElementWiseLayer kAND/kOR/kXOR', i, `input${i + 1}`, ['bool'], 'NvInfer.h ElementWiseOperation: "kAND, kOR, and kXOR must have inputs of DataType::kBOOL"', (l) => EW_LOGIC.has(ewOp(l)))),
   ...[0, 1].map((i) => inputDtype('elementwise.compare-dtype', 'IElementWiseLayer kEQUAL/kGREATER/kLESS', i, `input${i + 1}`, FI, 'operator reference ElementWise: EQUAL, GREATER, LESS take int32, int64, float16, float32, bfloat16 (not bool; compare bools with logical_not(logical_xor(a, b)))', (l) => EW_COMPARE.has(ewOp(l)))),
   ...[0, 1].map((i) => inputDtype('elementwise.arith-dtype', 'IElementWiseLayer', i, `input${i + 1}`, FI8, 'NvInfer.h ElementWiseOperation: "all other operations must have inputs of floating-point type, kINT8, kINT32, or kINT64"', (l) => !EW_LOGIC.has(ewOp(l)) && !EW_COMPARE.has(ewOp(l)))),
@@ -147,6 +160,7 @@ const FILL: TrtLayerRule[] = [
 ];
 
 const SELECT: TrtLayerRule[] = [
+  sameRank('select.rank', 'ISelectLayer', 'NvInfer.h ISelectLayer: "The three input tensors must share the same rank"'),
   inputDtype('select.condition-dtype', 'ISelectLayer', 0, 'condition', ['bool'], 'operator reference Select: "condition: tensor of type bool"'),
   ...[1, 2].map((i) => inputDtype('select.dtype', 'ISelectLayer', i, i === 1 ? 'thenInput' : 'elseInput', [...FI, 'bool'], 'operator reference Select: T is int32, int64, float16, float32, bfloat16, bool')),
 ];
