@@ -5,9 +5,11 @@
  * Apple-layout ReDrafter drafter. Expected logits and greedy tokens come from the independent
  * float64 PyTorch reference in test/fixtures/families/make.py (committed: CI needs no torch).
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { checkPair } from '../builders/config.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
 import { runGraph } from '../builders/interp/index.js';
@@ -109,5 +111,27 @@ describe.each(FAMILIES)('%s', (name) => {
       expect(n).toBeGreaterThan(expected.prompts[b].length);
       expect(row.slice(0, n).map(Number)).toEqual(want.slice(0, n));
     });
+  });
+});
+
+describe('the CLI builds and generates each family', () => {
+  const ROOT = path.resolve(__dirname, '..');
+  const redraft = (args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin', 'redraft.js'), ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 240_000 });
+  beforeAll(() => {
+    if (!fs.existsSync(path.join(ROOT, '.build', 'bin', 'cli.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+  });
+  it.each(FAMILIES)('%s: build --target onnx and plan, generate on ONNX Runtime equals the reference', (name) => {
+    const model = ['--model', path.join(DIR, name), '--drafter', path.join(DIR, `${name}-drafter`)];
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-family-'));
+    for (const target of ['onnx', 'plan']) {
+      const b = redraft(['build', ...model, '--target', target, '--out', path.join(out, target), '-q']);
+      expect(b.status, b.stderr).toBe(0);
+    }
+    expect(fs.existsSync(path.join(out, 'onnx', 'model.onnx'))).toBe(true);
+    const { expected } = load(name);
+    const p = expected.prompts[0];
+    const g = redraft(['generate', ...model, '--prompt-ids', p.join(','), '--max-length', String(p.length + expected.max_new_tokens), '--backend', 'onnx', '--json']);
+    expect(g.status, g.stderr).toBe(0);
+    expect((JSON.parse(g.stdout) as { tokens: number[][] }).tokens[0]).toEqual(expected.greedy[0]);
   });
 });

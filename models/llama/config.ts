@@ -51,7 +51,7 @@ export interface LlamaConfig {
   /** True when config.json has no pad_token_id and redraft chose padTokenId. */
   padTokenIdChosen: boolean;
   eosTokenIds: number[];
-  /** Longest position the model was trained for, when config.json says. */
+  /** Longest position the model was trained for, when config.json says (none with dynamic scaling, which exists to go past it). */
   maxPositionEmbeddings?: number;
 }
 
@@ -113,6 +113,7 @@ export function llamaConfigFromHf(raw: Record<string, unknown>): LlamaConfig {
   const attentionBias = raw.attention_bias === true;
   const ropeParams = raw.rope_parameters as Record<string, unknown> | undefined;
   const hasPad = typeof raw.pad_token_id === 'number';
+  const rope = ropeFromHf(raw);
   return {
     family,
     vocabSize,
@@ -124,7 +125,7 @@ export function llamaConfigFromHf(raw: Record<string, unknown>): LlamaConfig {
     headDim: num(raw, 'head_dim', hiddenSize / numHeads),
     rmsNormEps: num(raw, 'rms_norm_eps', 1e-6),
     ropeTheta: typeof raw.rope_theta === 'number' ? raw.rope_theta : typeof ropeParams?.rope_theta === 'number' ? ropeParams.rope_theta : 10000,
-    rope: ropeFromHf(raw),
+    rope,
     qkvBias: family === 'qwen2' ? true : attentionBias,
     oBias: family === 'qwen2' ? false : attentionBias,
     mlpBias: raw.mlp_bias === true,
@@ -134,6 +135,6 @@ export function llamaConfigFromHf(raw: Record<string, unknown>): LlamaConfig {
     padTokenId: hasPad ? (raw.pad_token_id as number) : vocabSize - 1,
     padTokenIdChosen: !hasPad,
     eosTokenIds: Array.isArray(eos) ? (eos as number[]) : typeof eos === 'number' ? [eos] : [],
-    maxPositionEmbeddings: typeof raw.max_position_embeddings === 'number' ? raw.max_position_embeddings : undefined,
+    maxPositionEmbeddings: typeof raw.max_position_embeddings === 'number' && rope.type !== 'dynamic' ? raw.max_position_embeddings : undefined,
   };
 }
