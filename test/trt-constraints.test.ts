@@ -180,7 +180,7 @@ describe('lowerings emit only documented combinations, with the same values', ()
       const out = run(g, { x: hostTensor(d, [2, 5], (d === 'int64' ? data.map(BigInt) : data) as never) });
       expect(values(out.y)).toEqual(d === 'bool' ? [1, 1, 0, 0, 0, 1, 1, 1, 1, 0] : [1, 2, 6, 6, 12, 2, 2, 2, 0, 0]);
     }
-  });
+  }, 60_000);
 });
 
 describe('the plan validator on whole models', () => {
@@ -190,7 +190,7 @@ describe('the plan validator on whole models', () => {
       const g = def.build({ ...DEFAULT_BUILD_CONFIG, dtype });
       expect(violations(g), dtype).toEqual([]);
     }
-  });
+  }, 120_000);
   it('the 7B-shaped graph: 0 violations at the default ranges; at batch 8 / seq 4096 past_kv and the attention scores exceed 2^31 elements', () => {
     const llm = { dir: 'llama-7b-shaped', config: LLAMA_7B, weights: lazyWeights('llama-7b', llamaShapes(LLAMA_7B), 'float16') };
     const drafter = { dir: 'drafter-7b-shaped', config: DRAFTER_7B, weights: lazyWeights('drafter-7b', drafterShapes(DRAFTER_7B), 'float16') };
@@ -220,7 +220,7 @@ describe('redraft build', () => {
   const files = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
   beforeAll(() => {
     if (!fs.existsSync(path.join(ROOT, '.build', 'bin', 'cli.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
-  });
+  }, 300_000);
   it('--target onnx builds a model TensorRT would refuse; --target plan lists every violation with its file:line, exit 4, nothing written', () => {
     const onnx = tmp();
     const a = redraft(['build', '--model', MODEL, '--target', 'onnx', '--out', onnx]);
@@ -239,12 +239,12 @@ describe('redraft build', () => {
     expect(doc).toMatchObject({ ok: false, exitCode: 4 });
     expect(doc.error.message).toMatch(/select\.dtype/);
     expect(files(out)).toEqual([]);
-  });
+  }, 240_000);
   it('--target plan on tiny-redrafter: 0 violations, plan written', () => {
     const out = tmp();
     const r = redraft(['build', '--model', 'tiny-redrafter', '--target', 'plan', '--dtype', 'bfloat16', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/TensorRT constraints: \d+ layers and \d+ inputs checked, 0 violations/);
     expect(files(out)).toEqual(['config.json', 'plan.json']);
-  });
+  }, 240_000);
 });
