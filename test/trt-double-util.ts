@@ -50,8 +50,9 @@ export function buildDouble(tag: Tag): DoubleBuild {
   const minor = num(/define (?:NV_TENSORRT_MINOR|TRT_MINOR_ENTERPRISE) (\d+)/);
   const dir = path.join(ROOT, 'native', 'build', 'double', tag);
   const out = { tag, dir, addonPath: path.join(dir, 'Release', 'redraft_native.node'), lib: path.join(dir, 'Release', 'libredraft_trt_double.so'), major, minor };
-  const sources = [path.join(ROOT, 'native', 'src'), path.join(ROOT, 'native', 'test-double'), path.join(ROOT, 'native', 'CMakeLists.txt')];
-  const fresh = () => fs.existsSync(out.addonPath) && fs.existsSync(out.lib) && Math.min(fs.statSync(out.addonPath).mtimeMs, fs.statSync(out.lib).mtimeMs) > newest(sources);
+  const cmake = path.join(ROOT, 'native', 'CMakeLists.txt');
+  const newer = (file: string, sources: string[]) => fs.existsSync(file) && fs.statSync(file).mtimeMs > newest(sources);
+  const fresh = () => newer(out.addonPath, [path.join(ROOT, 'native', 'src'), cmake]) && newer(out.lib, [path.join(ROOT, 'native', 'test-double'), cmake]);
   if (fresh()) return out;
   // One compile per build dir at a time (test files run in parallel workers).
   for (const d of [path.join(ROOT, 'native', 'build'), path.join(ROOT, 'native', 'build', 'double')]) if (!fs.existsSync(d)) fs.mkdirSync(d);
