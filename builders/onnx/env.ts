@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 import { bf16ToF32, f32ToBf16 } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { Graph } from '../../dsl/ir.js';
@@ -60,7 +62,18 @@ export async function sessionForGraph(
     return await OnnxSession.create(modelPath, so);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+    // Writing the side file read every lazy weight once; V8 sees a small heap and may keep
+    // those buffers (up to the size of the largest weights) long after: collect them now.
+    if (lowMemory) collectGarbage();
   }
+}
+
+/** A full garbage collection, without needing node --expose-gc. */
+function collectGarbage(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (g) return g();
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
 }
 
 /** Runs a graph through an OnnxSession made by sessionForGraph, converting bfloat16 at the boundary. */
