@@ -10,18 +10,19 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkPair } from '../builders/config.js';
+import { checkPair, validateConfig } from '../builders/config.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
 import { runGraph } from '../builders/interp/index.js';
 import { loadModelDir } from '../builders/model-dir.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { buildNetwork } from '../dsl/network.js';
-import { llamaConfigFromHf } from '../models/llama/config.js';
+import { layerWindowsFromHf, llamaConfigFromHf } from '../models/llama/config.js';
+import { drafterConfigFromHf, drafterWeights } from '../models/redrafter/drafter.js';
 import { llama_forward, llamaWeights } from '../models/llama/model.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 
 const DIR = path.join(__dirname, 'fixtures', 'families');
-const FAMILIES = ['llama3', 'llama-linear', 'llama-dynamic', 'qwen2', 'qwen3', 'mistral'];
+const FAMILIES = ['llama3', 'llama-linear', 'llama-dynamic', 'qwen2', 'qwen3', 'mistral', 'qwen2-sliding'];
 const interp = async (g: Parameters<typeof runGraph>[0], i: Parameters<typeof runGraph>[1]) => runGraph(g, i);
 
 interface Expected { prompts: number[][]; max_new_tokens: number; logits: number[][][]; greedy: number[][] }
@@ -46,6 +47,7 @@ describe.each(FAMILIES)('%s', (name) => {
     if (name === 'qwen2') expect([cfg.qkvBias, cfg.oBias, cfg.tieWordEmbeddings]).toEqual([true, false, true]);
     if (name === 'qwen3') expect([cfg.qkNorm, cfg.headDim * cfg.numHeads === cfg.hiddenSize]).toEqual([true, false]);
     if (name === 'mistral') expect(cfg.layerWindows).toEqual([4, 4]);
+    else if (name === 'qwen2-sliding') expect(cfg.layerWindows).toEqual([null, 3]); // from layer max_window_layers on
     else expect(cfg.layerWindows.every((w) => w === null)).toBe(true);
     // No pad_token_id in these configs: the last id is the pad, and id 0 is an ordinary prompt token.
     expect([cfg.padTokenIdChosen, cfg.padTokenId]).toEqual([true, cfg.vocabSize - 1]);
@@ -133,5 +135,54 @@ describe('the CLI builds and generates each family', () => {
     const g = redraft(['generate', ...model, '--prompt-ids', p.join(','), '--max-length', String(p.length + expected.max_new_tokens), '--backend', 'onnx', '--json']);
     expect(g.status, g.stderr).toBe(0);
     expect((JSON.parse(g.stdout) as { tokens: number[][] }).tokens[0]).toEqual(expected.greedy[0]);
+  });
+});
+
+describe('config.json of each family', () => {
+  const base = JSON.parse(fs.readFileSync(path.join(DIR, 'llama3', 'config.json'), 'utf8')) as Record<string, unknown>;
+  const check = (patch: Record<string, unknown>) => () => validateConfig({ ...base, ...patch }, 'llama', 'config.json');
+  it('rope scaling: llama3, linear, dynamic and default load; other types are refused naming the type', () => {
+    for (const rope_scaling of [{ rope_type: 'linear', factor: 2 }, { type: 'dynamic', factor: 2 }, { rope_type: 'default' }, null]) expect(check({ rope_scaling })).not.toThrow();
+    expect(check({ rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 32768 } })).toThrow(/"rope_scaling" type "yarn" is not supported \(supported: default, linear, dynamic, llama3\)/);
+    expect(check({ rope_scaling: { type: 'longrope', factor: 4 } })).toThrow(/type "longrope"/);
+    expect(check({ rope_scaling: { rope_type: 'llama3', factor: 8 } })).toThrow(/needs "low_freq_factor"/);
+    expect(check({ rope_scaling: { type: 'linear' } })).toThrow(/needs "factor"/);
+    // transformers v5 writes rope_parameters (rope_theta inside)
+    const v5 = llamaConfigFromHf({ ...base, rope_scaling: undefined, rope_theta: undefined, rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 5000 } });
+    expect([v5.rope, v5.ropeTheta]).toEqual([{ type: 'linear', factor: 2 }, 5000]);
+  });
+  it('families, biases and windows', () => {
+    expect(check({ model_type: 'gemma' })).toThrow(/model_type "gemma" is not a Llama-family model \(supported: llama, qwen2, qwen3, mistral\)/);
+    expect(check({ attention_bias: true, mlp_bias: true })).not.toThrow();
+    expect(llamaConfigFromHf({ ...base, attention_bias: true })).toMatchObject({ qkvBias: true, oBias: true });
+    expect(check({ model_type: 'mistral', sliding_window: 0 })).toThrow(/"sliding_window" must be a positive integer or null/);
+    expect(check({ model_type: 'qwen2', use_sliding_window: true, sliding_window: null })).toThrow(/"use_sliding_window" is true but "sliding_window" is null/);
+    expect(check({ model_type: 'qwen3', layer_types: ['full_attention'] })).toThrow(/"layer_types" must list/);
+    expect(layerWindowsFromHf({ sliding_window: 8, layer_types: ['sliding_attention', 'full_attention'] }, 'qwen3', 2)).toEqual([8, null]);
+    expect(layerWindowsFromHf({ sliding_window: null }, 'mistral', 2)).toEqual([null, null]); // Mistral v0.2+: full attention
+    expect(layerWindowsFromHf({ sliding_window: 32768, use_sliding_window: false, max_window_layers: 1 }, 'qwen2', 2)).toEqual([null, null]);
+  });
+  it('pad_token_id: given, or the last id when absent (id 0 stays an ordinary token)', () => {
+    expect(llamaConfigFromHf({ ...base, pad_token_id: 7 })).toMatchObject({ padTokenId: 7, padTokenIdChosen: false });
+    expect(llamaConfigFromHf({ ...base, pad_token_id: null })).toMatchObject({ padTokenId: 31, padTokenIdChosen: true });
+  });
+});
+
+describe("Apple's drafter checkpoints", () => {
+  const raw = JSON.parse(fs.readFileSync(path.join(DIR, 'qwen2-drafter', 'config.json'), 'utf8')) as Record<string, unknown>;
+  it('load with DrafterConfig as save_pretrained writes it (num_lookback_tokens -1, architectures, torch_dtype)', () => {
+    expect(raw).toMatchObject({ num_lookback_tokens: -1, architectures: ['Drafter'] });
+    expect(() => validateConfig(raw, 'drafter', 'config.json')).not.toThrow();
+  });
+  it('without "rnn" the weights decide; emb_norm is refused', () => {
+    const { rnn: _, ...noRnn } = raw;
+    const drafter = loadModelDir(path.join(DIR, 'qwen2-drafter'), 'drafter');
+    let rnn: unknown;
+    buildNetwork('d', (net) => {
+      rnn = drafterWeights(net, drafterConfigFromHf(noRnn), drafter.weights).rnn;
+      net.markOutput(net.constant([0], 'float32', [1]), 'x');
+    });
+    expect(rnn).toBeDefined();
+    expect(() => validateConfig({ ...raw, emb_norm: true }, 'drafter', 'config.json')).toThrow(/"emb_norm" is true/);
   });
 });
