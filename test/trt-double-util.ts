@@ -220,19 +220,31 @@ export function expectRecordMatchesPlan(rec: Record_, plan: TrtPlan, ex: Expect)
     const sv = (pi as { shapeValues?: unknown }).shapeValues;
     if (sv) expect(prof.values, `shape values of ${pi.name}`).toEqual(sv);
   });
-  const names = new Map<string, RecLayer>();
-  for (const l of rec.layers) names.set(l.name, l);
-  let helpers = 0;
-  const helper = (name: string, method: string) => {
-    const h = names.get(name);
-    expect(h, `helper layer ${name}`).toBeDefined();
-    expect(h!.method).toBe(method);
-    helpers++;
-    return h!;
-  };
+  // Align in order (layer names need not be unique); what lies between matches are the bridge's helpers.
+  const matched: number[] = [];
+  const isMatched = new Set<number>();
+  let j = 0;
   for (const pl of plan.layers) {
-    const rl = names.get(pl.name);
-    expect(rl, `no recorded layer '${pl.name}' (${pl.method})`).toBeDefined();
+    while (j < rec.layers.length && !(rec.layers[j].name === pl.name && recMethods(pl.method).includes(rec.layers[j].method))) j++;
+    expect(j < rec.layers.length, `no recorded layer '${pl.name}' (${pl.method}) in order`).toBe(true);
+    isMatched.add(j);
+    matched.push(j++);
+  }
+  let helpers = 0;
+  const used = new Set<number>();
+  const helper = (name: string, method: string, near: number) => {
+    let k = near < 0 ? rec.layers.findIndex((l, c) => !isMatched.has(c) && !used.has(c) && l.name === name) : -1;
+    for (let d = 0; d < 4 && k < 0 && near >= 0; d++) for (const c of [near + d, near - d]) if (k < 0 && c >= 0 && c < rec.layers.length && !isMatched.has(c) && !used.has(c) && rec.layers[c].name === name) k = c;
+    expect(k, `helper layer ${name} near #${near}`).toBeGreaterThanOrEqual(0);
+    const h = rec.layers[k];
+    expect(h.method).toBe(method);
+    used.add(k);
+    helpers++;
+    return h;
+  };
+  for (const [i, pl] of plan.layers.entries()) {
+    const at_ = matched[i];
+    const rl = rec.layers[at_];
     const where = `${pl.name} (${pl.method})`;
     expect(recMethods(pl.method), where).toContain(rl!.method);
     const p = pl.params;
@@ -254,7 +266,7 @@ export function expectRecordMatchesPlan(rec: Record_, plan: TrtPlan, ex: Expect)
       }
     if (pl.method === 'addSlice' && p.mode === 'kFILL') {
       // Input 4: a 0-D constant of the slice's dtype holding the fill value.
-      const c = helper(`${pl.name}/fill_value`, 'addConstant');
+      const c = helper(`${pl.name}/fill_value`, 'addConstant', at_);
       expect(rl!.inputs[4], at(where, 'fill value input')).toBe(c.outputs[0].id);
       expect(c.params.type, at(where, 'fill value dtype')).toBe(recTensor.get(rl!.inputs[0]!)!.dtype);
       expect(c.params.dims).toEqual([]);
@@ -312,7 +324,7 @@ export function expectRecordMatchesPlan(rec: Record_, plan: TrtPlan, ex: Expect)
         break;
       case 'addCumulative': {
         eq([P.op, P.exclusive, P.reverse], [0, p.exclusive, p.reverse], 'op/exclusive/reverse');
-        const a = helper(`${pl.name}/axis`, 'addConstant');
+        const a = helper(`${pl.name}/axis`, 'addConstant', at_);
         expect(rl!.inputs[1]).toBe(a.outputs[0].id);
         expect(scalarOf(a), at(where, 'axis')).toBe(p.axis);
         break;
@@ -326,7 +338,7 @@ export function expectRecordMatchesPlan(rec: Record_, plan: TrtPlan, ex: Expect)
       let t = rl!.outputs[k];
       const want = DT[pl.outputDtypes[k]];
       if (t.dtype !== want) {
-        const c = helper(`${pl.name}/cast${k}`, 'addCast');
+        const c = helper(`${pl.name}/cast${k}`, 'addCast', at_);
         expect(c.inputs[0]).toBe(t.id);
         t = c.outputs[0];
       }
@@ -342,7 +354,7 @@ export function expectRecordMatchesPlan(rec: Record_, plan: TrtPlan, ex: Expect)
   plan.outputs.forEach((o, k) => {
     const r = rec.outputs[k];
     if (inputIds.has(o.id) || seen.has(o.id)) {
-      const idl = helper(`${o.name}/identity`, 'addIdentity');
+      const idl = helper(`${o.name}/identity`, 'addIdentity', -1);
       expect(idl.inputs[0]).toBe(tensor.get(o.id));
       expect(r.id).toBe(idl.outputs[0].id);
     } else expect(r.id, `output ${o.name}`).toBe(tensor.get(o.id));

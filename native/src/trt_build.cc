@@ -637,9 +637,9 @@ class BuildWorker : public Napi::AsyncWorker {
     auto* m = new Message{sev, msg, 0, 0, this};
     queued();
     if (log_.BlockingCall(m, [](Napi::Env env, Napi::Function f, Message* d) {
+          std::unique_ptr<Message> m(d);
+          struct Done { BuildWorker* w; ~Done() { w->delivered(); } } done{d->w};  // even if the callback throws
           if (env && f) f.Call({Napi::String::New(env, d->a), Napi::String::New(env, d->b)});
-          d->w->delivered();
-          delete d;
         }) != napi_ok) {
       delete m;
       delivered();
@@ -650,9 +650,9 @@ class BuildWorker : public Napi::AsyncWorker {
     auto* m = new Message{phase, "", done, total, this};
     queued();
     if (progress_.BlockingCall(m, [](Napi::Env env, Napi::Function f, Message* d) {
+          std::unique_ptr<Message> m(d);
+          struct Done { BuildWorker* w; ~Done() { w->delivered(); } } done{d->w};  // even if the callback throws
           if (env && f) f.Call({Napi::String::New(env, d->a), Napi::Number::New(env, d->done), Napi::Number::New(env, d->total)});
-          d->w->delivered();
-          delete d;
         }) != napi_ok) {
       delete m;
       delivered();
