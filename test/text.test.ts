@@ -76,6 +76,13 @@ describe('chat template', () => {
     const d = variant({ 'chat_template.jinja': "{{ raise_exception('roles must alternate') }}" });
     expect(() => encodePrompts(d, loadTokenizer(d), ['hello'], { chat: true })).toThrow(/roles must alternate/);
   });
+  it('chat_template.json, strftime_now and bos_token as transformers passes them', () => {
+    const d = variant({ 'chat_template.json': { chat_template: "{{ bos_token }}{{ strftime_now('%d %b %Y') }}|{{ messages[0]['content'] }}" } });
+    const cfg = { ...loadTokenizer(d).config, bos_token: { content: '<s>', special: true } };
+    const now = new Date();
+    const date = `${String(now.getDate()).padStart(2, '0')} ${now.toLocaleString('en-US', { month: 'short' })} ${now.getFullYear()}`;
+    expect(renderChat(chatTemplateOf(d, cfg), cfg, [{ role: 'user', content: 'hi' }])).toBe(`<s>${date}|hi`);
+  });
   it('no template: a model error', () => {
     const cfg = JSON.parse(fs.readFileSync(path.join(QWEN, 'tokenizer_config.json'), 'utf8'));
     delete cfg.chat_template;

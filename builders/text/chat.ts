@@ -1,7 +1,8 @@
 /**
  * Chat prompts: the model's own chat template (`chat_template.jinja`, or `chat_template` in
  * tokenizer_config.json) rendered with Hugging Face's Jinja implementation (@huggingface/jinja),
- * with the variables transformers' apply_chat_template passes.
+ * with the variables transformers' apply_chat_template passes (the library itself provides
+ * raise_exception and strftime_now).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -25,6 +26,16 @@ export function specialToken(cfg: Record<string, unknown>, key: string): string 
 export function chatTemplateOf(dir: string, tokenizerConfig: Record<string, unknown>): string {
   const jinja = path.join(dir, 'chat_template.jinja');
   if (fs.existsSync(jinja)) return fs.readFileSync(jinja, 'utf8');
+  // Processors (and some older exports) keep it in chat_template.json as {"chat_template": "..."}.
+  const json = path.join(dir, 'chat_template.json');
+  if (fs.existsSync(json)) {
+    try {
+      const t = (JSON.parse(fs.readFileSync(json, 'utf8')) as { chat_template?: unknown }).chat_template;
+      if (typeof t === 'string') return t;
+    } catch (e) {
+      throw new ModelError(`${json} is not valid JSON: ${(e as Error).message}`, 'fix or remove the file');
+    }
+  }
   const t = tokenizerConfig.chat_template;
   if (typeof t === 'string') return t;
   if (Array.isArray(t)) {
@@ -58,3 +69,4 @@ export function renderChat(template: string, tokenizerConfig: Record<string, unk
     throw new ModelError(`${file} failed to render: ${(e as Error).message}`, 'check the messages the template expects (e.g. alternating user/assistant roles), or drop --chat');
   }
 }
+
