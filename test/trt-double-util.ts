@@ -80,7 +80,7 @@ function compile(tag: Tag, include: string, dir: string, out: DoubleBuild): void
   const r = spawnSync(
     process.execPath,
     [path.join(ROOT, 'node_modules', 'cmake-js', 'bin', 'cmake-js'), 'compile', '--directory', path.join(ROOT, 'native'), '--out', dir, '--config', 'Release',
-      `--CDTENSORRT_INCLUDE_DIR=${include}`, '--CDREDRAFT_TRT_DOUBLE=ON', '--CDCMAKE_CXX_FLAGS_RELEASE=-O1'],
+      `--CDTENSORRT_INCLUDE_DIR=${include}`, '--CDREDRAFT_TRT_DOUBLE=ON', '--CDCMAKE_CXX_FLAGS_RELEASE=-O0'],
     { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TENSORRT_INCLUDE_DIR: include } },
   );
   if (r.status !== 0 || !fs.existsSync(out.addonPath) || !fs.existsSync(out.lib)) throw new Error(`compiling against ${tag} failed:\n${(r.stdout + r.stderr).slice(-4000)}`);
