@@ -10,6 +10,18 @@ import type { Dim, DimRange } from '../../dsl/dim.js';
 import { evalDim } from '../../dsl/dim.js';
 import type { Graph, Layer, LayerKind, TensorId, TensorInfo } from '../../dsl/ir.js';
 import { ModelError } from '../../dsl/errors.js';
+import * as planModule from './plan.js';
+
+/**
+ * The graph as the plan lowers it for TensorRT (fused layers TensorRT lacks as their primitive
+ * layers, builders/trt/plan.ts graphForTrt), so the rules see the tensors TensorRT will see —
+ * e.g. the attention scores of a decomposed attention. (Looked up on the module so this file
+ * also compiles against a plan.ts without fused layers, where the graph is lowered as it is.)
+ */
+function graphAsLowered(g: Graph, trtVersion?: unknown): Graph {
+  const forTrt = (planModule as unknown as { graphForTrt?: (g: Graph, v?: unknown) => Graph }).graphForTrt;
+  return forTrt ? forTrt(g, trtVersion) : g;
+}
 
 /** A tensor as a rule sees it (structurally the same as ops/trt.ts's TrtTensorView). */
 export interface RuleTensor extends TensorInfo {
@@ -58,8 +70,12 @@ export function maxShape(shape: readonly Dim[], symbols: Record<string, DimRange
   return out;
 }
 
-/** Every TensorRT rule the graph breaks, in layer order (network inputs first). */
-export function validateTrt(g: Graph, rules: RuleSet): TrtViolation[] {
+/**
+ * Every TensorRT rule the graph breaks, in layer order (network inputs first), checked on the
+ * graph as the plan lowers it (for `opts.trtVersion`, as lowerToPlan takes it).
+ */
+export function validateTrt(source: Graph, rules: RuleSet, opts: { trtVersion?: unknown } = {}): TrtViolation[] {
+  const g = graphAsLowered(source, opts.trtVersion);
   const out: TrtViolation[] = [];
   const views = new Map<TensorId, RuleTensor>();
   const view = (id: TensorId): RuleTensor => {
@@ -118,7 +134,7 @@ export class TrtValidationError extends ModelError {
 }
 
 /** Validates and throws TrtValidationError (exit 4) listing every violation. */
-export function assertTrtValid(g: Graph, rules: RuleSet): void {
-  const vs = validateTrt(g, rules);
+export function assertTrtValid(g: Graph, rules: RuleSet, opts: { trtVersion?: unknown } = {}): void {
+  const vs = validateTrt(g, rules, opts);
   if (vs.length) throw new TrtValidationError(g.name, vs);
 }
