@@ -119,12 +119,13 @@ export function invFreq(cfg: LlamaConfig): Float32Array {
  * of the call (`max(position_ids) + 1`, at least max_position_embeddings), as transformers'
  * dynamic rotary embedding does on every forward.
  */
-function invFreqTensor(net: Network, cfg: LlamaConfig, position_ids: Tensor): Tensor {
+function invFreqTensor(net: Network, cfg: LlamaConfig, position_ids: Tensor, rope_len?: Tensor): Tensor {
   const r = cfg.rope;
   if (r.type !== 'dynamic') return net.constant(invFreq(cfg), 'float32', [cfg.headDim / 2], 'rope.inv_freq');
   const d = cfg.headDim;
   const M = r.maxPositionEmbeddings;
-  const longest = add(cast(max(position_ids, [0, 1]), 'float32'), 1);
+  // The call's longest position + 1 (a scalar), or one sequence length per query (B, q, 1).
+  const longest = rope_len ? unsqueeze(cast(rope_len, 'float32'), -1) : add(cast(max(position_ids, [0, 1]), 'float32'), 1);
   const seq = maximum(longest, M);
   // base' = theta * (factor * seq / M - (factor - 1)) ^ (d / (d - 2))
   const base = mul(pow(sub(mul(seq, r.factor / M), r.factor - 1), d / (d - 2)), cfg.ropeTheta);
@@ -133,8 +134,8 @@ function invFreqTensor(net: Network, cfg: LlamaConfig, position_ids: Tensor): Te
 }
 
 /** cos and sin (B, 1, q, head_dim) at `position_ids` (B, q). */
-function rotary(net: Network, cfg: LlamaConfig, position_ids: Tensor, dtype: DType): [Tensor, Tensor] {
-  const inv = invFreqTensor(net, cfg, position_ids);
+function rotary(net: Network, cfg: LlamaConfig, position_ids: Tensor, dtype: DType, rope_len?: Tensor): [Tensor, Tensor] {
+  const inv = invFreqTensor(net, cfg, position_ids, rope_len);
   const freqs = mul(unsqueeze(cast(position_ids, 'float32'), -1), inv); // (B, q, d/2)
   const emb = concat([freqs, freqs], -1);
   return [cast(unsqueeze(cos(emb), 1), dtype), cast(unsqueeze(sin(emb), 1), dtype)];
@@ -160,6 +161,13 @@ export interface LlamaInputs {
    * a query at position p sees keys at positions above p - window.
    */
   key_positions?: Tensor;
+  /**
+   * (B, q) int64, dynamic NTK scaling only: the sequence length each query's rotation assumes.
+   * Default: the call's longest position + 1 for all (transformers' forward). The step graph
+   * passes position + 1 for draft tokens, so a verified token is rotated as one-token-at-a-time
+   * decoding rotates it.
+   */
+  rope_len?: Tensor;
 }
 
 /** The mask of a layer with a sliding window: also require query position - key position < window. */
@@ -199,7 +207,7 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
     return windowed.get(win)!;
   };
   const masked = constant(lowestFinite(dtype), dtype);
-  const [c, s] = rotary(net, cfg, x.position_ids, dtype);
+  const [c, s] = rotary(net, cfg, x.position_ids, dtype, x.rope_len);
   const rope = (t: Tensor) => add(mul(t, c), mul(rotate_half(t, hd), s));
   const split = (t: Tensor, n: number) => view(t, concat([B, q, n, hd])); // (B, q, n, hd)
   const heads = (t: Tensor) => permute(t, [0, 2, 1, 3]); // (B, n, q, hd)

@@ -13,7 +13,7 @@ import type { Graph } from '../../dsl/ir.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import { buildNetwork } from '../../dsl/network.js';
 import {
-  add, arange, argmax, cast, concat, div, eq, expand, gather_nd, gt, log_softmax, logical_and, logical_not, mul, permute, select, shape, slice,
+  add, arange, argmax, cast, concat, div, eq, expand, gather_nd, gt, log_softmax, logical_and, logical_not, max, mul, permute, select, shape, slice,
   softmax, sub, sum, unsqueeze, view, where,
 } from '../../ops/index.js';
 import type { LoadedModel } from '../env.js';
@@ -121,7 +121,10 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
     const key_positions = cfg.layerWindows.some((win) => win !== null)
       ? concat([sub(unsqueeze(arange(0, P, 'int64'), 0), unsqueeze(sub(P, realPast), 1)), promptPos, draftPos], 1)
       : undefined;
-    const out = llama_forward(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, past_kv, key_positions });
+    // Dynamic NTK: the prompt slot sees the batch's longest prompt (one forward over it), each
+    // draft token its own position + 1 (as decoding it alone would).
+    const rope_len = cfg.rope.type === 'dynamic' ? concat([add(mul(promptPos, 0), add(max(promptPos, [0, 1]), 1)), add(draftPos, 1)], 1) : undefined;
+    const out = llama_forward(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, past_kv, key_positions, rope_len });
 
     // Context rows: the token after the prompt and the hidden state of the last prompt token.
     const lastPrompt = sub(T, 1);
