@@ -230,9 +230,47 @@ const TENSORS: TrtTensorRule[] = [
   },
 ];
 
+const rank4 = (id: string, iface: string, idx: number[], names: string[], doc: string): TrtLayerRule => ({
+  id,
+  doc,
+  check: ({ inputs }) => {
+    const bad = idx.findIndex((i) => inputs[i] && inputs[i].shape.length !== 4);
+    return bad < 0 ? undefined : `${iface} ${names[bad]} has rank ${inputs[idx[bad]].shape.length} ${shapeToString(inputs[idx[bad]].shape)}; TensorRT — ${doc}`;
+  },
+});
+
+/**
+ * The fused kinds TensorRT has natively from 10.14/10.15 (they reach the plan only when it is
+ * lowered for such a version; otherwise as primitives, checked by the rules above). Keyed by
+ * name so this table also compiles against an IR without them.
+ */
+const FUSED: Record<string, readonly TrtLayerRule[]> = {
+  attention: [
+    ...[0, 1, 2].map((i) => inputDtype('attention.dtype', 'IAttention', i, ['query', 'key', 'value'][i], F, 'NvInfer.h IAttention: query, key and value are tensors "of type kFLOAT, kHALF or kBF16"')),
+    rank4('attention.rank', 'IAttention', [0, 1, 2], ['query', 'key', 'value'], 'NvInfer.h IAttention: query [batchSize, numHeadsQuery, sequenceLengthQuery, dimHead], key/value [batchSize, numHeadsKeyValue, sequenceLengthKeyValue, dimHead]'),
+    {
+      id: 'attention.mask-dtype',
+      doc: 'NvInfer.h IAttention: the mask "is a tensor of type kBOOL or the same data type of BMM1 output"',
+      check: ({ inputs }) => {
+        const m = inputs[3];
+        return !m || m.dtype === 'bool' || m.dtype === inputs[0]?.dtype ? undefined : `IAttention mask has dtype ${m.dtype}; TensorRT takes kBOOL or the query's dtype (${inputs[0]?.dtype})`;
+      },
+    },
+  ],
+  rotary_embedding: [
+    inputDtype('rotary.dtype', 'IRotaryEmbeddingLayer', 0, 'input', F, 'NvInfer.h addRotaryEmbedding: the input activation tensor (floating point)'),
+    rank4('rotary.rank', 'IRotaryEmbeddingLayer', [0], ['input'], 'NvInfer.h addRotaryEmbedding: "The shape must be (batchSize, numHeads, sequenceLength, headSize)"'),
+  ],
+  kv_cache_update: [
+    ...[0, 1].map((i) => inputDtype('kv_cache_update.dtype', 'IKVCacheUpdateLayer', i, i ? 'update' : 'cache', F, 'NvInfer.h addKVCacheUpdate: cache and update "can be DataType::kFLOAT, DataType::kHALF, or DataType::kBF16"')),
+    inputDtype('kv_cache_update.indices-dtype', 'IKVCacheUpdateLayer', 2, 'writeIndices', INDEX, 'NvInfer.h addKVCacheUpdate: "The writeIndices tensor must be DataType::kINT32 or DataType::kINT64"'),
+  ],
+};
+
 /** Every TensorRT rule redraft knows, by IR layer kind, plus the per-tensor limits. */
 export const TRT_RULES: TrtRuleSet = {
   layers: {
+    ...(FUSED as TrtRuleSet['layers']),
     elementwise: ELEMENTWISE,
     unary: UNARY,
     topk: TOPK,
