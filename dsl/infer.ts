@@ -242,6 +242,11 @@ export function inferLayer(layer: Layer, get: Get): OutInfo[] {
       return [{ dtype: x.dtype, shape: [...x.shape] }];
     case 'nonzero':
       return [{ dtype: 'int64', shape: [x.shape.length, freshDim('nonzero')] }];
+    case 'attention':
+    case 'rotary_embedding':
+    case 'kv_cache_update':
+    case 'rms_norm':
+      return [{ dtype: x.dtype, shape: [...x.shape] }];
     default:
       return assertNever(layer);
   }

@@ -108,18 +108,55 @@ export interface ScatterLayer extends Base { kind: 'scatter'; mode: ScatterMode;
 /** INonZeroLayer: int64 [rank, count] indices of non-zero elements in row-major order. */
 export interface NonZeroLayer extends Base { kind: 'nonzero' }
 
+/** TensorRT's CausalMaskKind: none, diagonal at the top-left (j <= i) or at the bottom-right (j <= i + Skv - Sq). */
+export type CausalKind = 'none' | 'upper_left' | 'lower_right';
+/**
+ * IAttention (10.14+; addAttentionV2 with CausalMaskKind in 11.0+): inputs [q [B,Hq,Sq,D],
+ * k [B,Hkv,Skv,D], v [B,Hkv,Skv,D], mask?]; Hq % Hkv == 0 (query head h reads kv head
+ * h / (Hq / Hkv)); mask is bool, broadcastable to [B,Hq,Sq,Skv], true = attend; output
+ * [B,Hq,Sq,D] = softmax(scale · q·kᵀ, masked) · v. Masked scores are replaced by the dtype's
+ * lowest finite value, so a fully masked row is uniform (the mean of v): NvInfer.h does not
+ * document that row, so the TensorRT lowering makes it explicit (see builders/fused.ts).
+ */
+export interface AttentionLayer extends Base { kind: 'attention'; scale: number; causal: CausalKind }
+/**
+ * IRotaryEmbeddingLayer (10.15+): inputs [x [B,H,S,D], cos, sin, positionIds?]. cos/sin are
+ * [B,S,R/2] without position ids, [maxPos+1, R/2] with them (positionIds [B,S] index the rows).
+ * R = rotaryDim (0 means D); dims from R on pass through. Non-interleaved rotates (x[i], x[i+R/2]),
+ * interleaved (x[2i], x[2i+1]): (a, b) → (a·cos − b·sin, b·cos + a·sin).
+ */
+export interface RotaryEmbeddingLayer extends Base { kind: 'rotary_embedding'; interleaved: boolean; rotaryDim: number }
+/**
+ * IKVCacheUpdateLayer (10.15+, kLINEAR): inputs [cache [B,H,maxS,D], update [B,H,S,D],
+ * writeIndices [B] (int32/int64)]; output = the cache with out[i,:,w[i]+s,:] = update[i,:,s,:].
+ * In place on TensorRT (the output shares the cache's memory). A row whose update does not fit
+ * (w[i] < 0 or w[i] + S > maxS) is ignored, as the header says out-of-bound updates are.
+ */
+export interface KVCacheUpdateLayer extends Base { kind: 'kv_cache_update' }
+/**
+ * RMS normalization over the last dim: inputs [x, weight?]; y = cast(xf · rsqrt(mean(xf²) + eps),
+ * x.dtype) · weight with xf = float32(x) (Hugging Face's LlamaRMSNorm). TensorRT has no RMS mode
+ * (addNormalizationV2 is mean/variance only), so the plan always lowers it to primitives;
+ * ONNX exports it as RMSNormalization (opset 23) or the same primitives.
+ */
+export interface RmsNormLayer extends Base { kind: 'rms_norm'; eps: number }
+
 export type Layer =
   | ConstantLayer | ShapeLayer | ShuffleLayer | ConcatenationLayer | GatherLayer | SliceLayer
   | ElementWiseLayer | UnaryLayer | ActivationLayer | MatrixMultiplyLayer | SoftMaxLayer
   | TopKLayer | ReduceLayer | SelectLayer | FillLayer | CumulativeLayer | CastLayer
-  | ScatterLayer | NonZeroLayer;
+  | ScatterLayer | NonZeroLayer | AttentionLayer | RotaryEmbeddingLayer | KVCacheUpdateLayer | RmsNormLayer;
 export type LayerKind = Layer['kind'];
 
 export const LAYER_KINDS: readonly LayerKind[] = [
   'constant', 'shape', 'shuffle', 'concatenation', 'gather', 'slice', 'elementwise', 'unary',
   'activation', 'matmul', 'softmax', 'topk', 'reduce', 'select', 'fill', 'cumulative', 'cast',
-  'scatter', 'nonzero',
+  'scatter', 'nonzero', 'attention', 'rotary_embedding', 'kv_cache_update', 'rms_norm',
 ];
+
+/** The fused kinds: each has a decomposition into the others (builders/fused.ts). */
+export const FUSED_KINDS = ['attention', 'rotary_embedding', 'kv_cache_update', 'rms_norm'] as const;
+export type FusedKind = (typeof FUSED_KINDS)[number];
 
 /** A network input or output binding. */
 export interface Binding {

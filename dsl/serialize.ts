@@ -144,6 +144,10 @@ const ATTRS: Record<LayerKind, Record<string, (v: unknown) => boolean>> = (() =>
     cast: { dtype: (v) => isDType(v) },
     scatter: { mode: oneOf('element', 'nd'), axis: int },
     nonzero: {},
+    attention: { scale: num, causal: oneOf('none', 'upper_left', 'lower_right') },
+    rotary_embedding: { interleaved: bool, rotaryDim: int },
+    kv_cache_update: {},
+    rms_norm: { eps: num },
   };
 })();
 

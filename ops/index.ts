@@ -37,3 +37,4 @@ export { sum, mean, max, min, prod } from './reduce.js';
 export { topk, argmax, argmin } from './topk.js';
 export { cumsum, cumprod } from './cumsum.js';
 export { embedding, rms_norm, layer_norm } from './nn.js';
+export { attention, rotary_embedding, kv_cache_update, type AttentionOptions, type RotaryOptions } from './fused.js';

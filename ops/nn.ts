@@ -32,9 +32,10 @@ function checkNormalized(c: Check, x: Tensor, n: number, w?: Tensor): void {
 export function rms_norm(input: Tensor, normalized_shape: number, weight?: Tensor, eps = 1e-6): Tensor {
   const { c, input: x, weight: w } = rmsDecl.validate({ input, weight });
   checkNormalized(c, x, normalized_shape, w);
-  const xf = cast(x, 'float32');
-  const normed = cast(mul(xf, rsqrt(add(mean(mul(xf, xf), -1, true), eps))), x.dtype);
-  return w ? mul(normed, cast(w, x.dtype)) : normed;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0) c.fail('eps', `must be a finite number >= 0, got ${String(eps)}`);
+  // One IR layer (builders/fused.ts decomposes it into cast, x², mean, + eps, sqrt, recip, ×, cast, × weight).
+  const inputs = [x.id, ...(w ? [cast(w, x.dtype).id] : [])];
+  return layer1(x.net, { kind: 'rms_norm', inputs, eps, name: 'rms_norm' });
 }
 
 const lnDecl = declareOp('layer_norm', { input: { dtypes: FLOAT_DTYPES, rank: [1, 8] }, weight: { dtypes: FLOAT_DTYPES, rank: 1 }, bias: { dtypes: FLOAT_DTYPES, rank: 1 } });

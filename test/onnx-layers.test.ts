@@ -474,6 +474,20 @@ describe('nonzero', () => {
   });
 });
 
+describe('fused layers (opset 23/24 ops and the decomposition)', () => {
+  it('attention (GQA, mask with a fully masked row), rotary_embedding, kv_cache_update, rms_norm', async () => {
+    const g = net1('fused', [['q', 'float32', [1, 4, 3, 4]], ['k', 'float32', [1, 2, 5, 4]], ['m', 'bool', [1, 1, 3, 5]], ['c', 'float32', [1, 5, 2]], ['w', 'int64', [1]], ['cache', 'float32', [1, 4, 6, 4]]], (net, [q, k, m, c, w, cache]) => {
+      const r = one(net, { kind: 'rotary_embedding', inputs: [k.id, c.id, c.id], interleaved: false, rotaryDim: 0 });
+      const n = one(net, { kind: 'rms_norm', inputs: [q.id], eps: 1e-6 });
+      const a = one(net, { kind: 'attention', inputs: [n.id, r.id, k.id, m.id], scale: 0.5, causal: 'none' });
+      return { a, kv: one(net, { kind: 'kv_cache_update', inputs: [cache.id, a.id, w.id] }) };
+    });
+    const inputs = { q: randn('float32', [1, 4, 3, 4], 1), k: randn('float32', [1, 2, 5, 4], 2), m: t('bool', [1, 1, 3, 5], [1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1]), c: randn('float32', [1, 5, 2], 3), w: t('int64', [1], [2]), cache: randn('float32', [1, 4, 6, 4], 4) };
+    await agree(g, inputs, {}, { fusedLayers: 'onnx' });
+    await agree(g, inputs, {}, { fusedLayers: 'decompose' });
+  });
+});
+
 describe('coverage', () => {
   it('every IR layer kind is exercised above', () => {
     expect([...covered].sort()).toEqual([...LAYER_KINDS].sort());

@@ -11,7 +11,7 @@ import { LAYER_KINDS } from '../dsl/ir.js';
 import type { HostTensor } from '../dsl/host.js';
 import { hostTensor } from '../dsl/host.js';
 import { runGraph } from '../builders/interp/index.js';
-import { lowerToPlan } from '../builders/trt/plan.js';
+import { graphForTrt, lowerToPlan } from '../builders/trt/plan.js';
 import { executePlan } from '../builders/trt/plan-exec.js';
 import { tryNative } from '../builders/trt/native.js';
 import { doctor } from '../builders/trt/doctor.js';
@@ -21,7 +21,7 @@ import { findCases, loadCase } from '../builders/conformance/load.js';
 import { interpEnv } from '../builders/conformance/env.js';
 import { goldenFns } from '../models/golden.js';
 import {
-  add, arange, cast, concat, cumsum, exp, gather, gather_nd, gelu, matmul, nonzero, relu, scatter, shape, slice, softmax, sum, topk, view, where, gt,
+  add, arange, cast, concat, cumsum, exp, gather, gather_nd, gelu, matmul, nonzero, relu, scatter, shape, slice, softmax, sum, topk, view, where, gt, attention, rotary_embedding, kv_cache_update, rms_norm,
 } from '../ops/index.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
@@ -56,7 +56,11 @@ describe('TensorRT plans replay on the interpreter', () => {
     const def = redrafterModel(tinyLlama(), tinyDrafter(), { name: 'tiny' });
     const graph = def.build({ dtype: 'float32', beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64 });
     const plan = lowerToPlan(graph);
-    expect(plan.layers.length).toBe(graph.layers.length);
+    // One plan entry per layer of the graph as TensorRT builds it (fused layers as primitives by default).
+    expect(plan.layers.length).toBe(graphForTrt(graph).layers.length);
+    const native = lowerToPlan(graph, { trtVersion: { major: 11, minor: 1 } });
+    expect(native.layers.filter((l) => l.method === 'addAttentionV2').length).toBe(2);
+    expect(native.layers.filter((l) => l.method === 'addRotaryEmbedding').length).toBe(4);
     const B = 1;
     const inputs: Record<string, HostTensor> = {
       is_context: hostTensor('bool', [B], [1]),
@@ -66,6 +70,13 @@ describe('TensorRT plans replay on the interpreter', () => {
       past_kv: hostTensor('float32', [2, 2, B, 2, 0, 8], []),
     };
     same(runGraph(graph, inputs), executePlan(plan, inputs, graph));
+    // IAttention has no scale: q is pre-scaled, so the native plan rounds differently (float32 ulps).
+    const want = runGraph(graph, inputs);
+    const got = executePlan(native, inputs, graph);
+    for (const k of Object.keys(want)) {
+      const [a, b] = [Array.from(want[k].data as ArrayLike<number | bigint>, Number), Array.from(got[k].data as ArrayLike<number | bigint>, Number)];
+      a.forEach((x, i) => expect(Math.abs(b[i] - x), `${k}[${i}]`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(x))));
+    }
   });
 });
 
@@ -86,6 +97,11 @@ function everyKind(): Graph {
     net.markOutput(nz, 'nz');
     net.markOutput(sc, 'sc');
     net.markOutput(gather_nd(y, view(arange(0, 1, 'int64'), [1, 1]), 0), 'nd');
+    // The fused kinds (the default plan lowers them to primitives).
+    const a4 = view(rms_norm(y, 4), concat([shape(x, 0), 1, 2, 2]));
+    const cs = slice(view(y, concat([shape(x, 0), 2, 2])), [0, 0, 0], [shape(x, 0), 2, 1]);
+    const r = rotary_embedding(attention(a4, a4, a4, { causal: 'lower_right' }), cs, cs);
+    net.markOutput(kv_cache_update(a4, slice(r, [0, 0, 0, 0], [shape(x, 0), 1, 1, 2]), cast(sum(cast(gt(y, 0.2), 'int32'), 1), 'int64')), 'fused');
   });
 }
 

@@ -9,6 +9,7 @@ import type { HostTensor } from '../../dsl/host.js';
 import type { DimsOrTensor, Graph, Layer } from '../../dsl/ir.js';
 import { assertNever } from '../../dsl/ir.js';
 import { activation, cumulative, elementwise, matmul, reduce, softmax, topk, unary } from './math.js';
+import { attention, kvCacheUpdate, rmsNorm, rotaryEmbedding } from './fused.js';
 import { cast, concatenation, fill, gather, KernelError, nonzero, reshapeTo, scatter, select, slice, transpose } from './movement.js';
 import { asInts, numel, tensor } from './tensor.js';
 
@@ -119,6 +120,14 @@ function runLayer(l: Layer, get: (id: number) => HostTensor): HostTensor[] {
       return [scatter(l, get(l.inputs[0]), get(l.inputs[1]), get(l.inputs[2]))];
     case 'nonzero':
       return [nonzero(x())];
+    case 'attention':
+      return [attention(l, get(l.inputs[0]), get(l.inputs[1]), get(l.inputs[2]), l.inputs[3] !== undefined ? get(l.inputs[3]) : undefined)];
+    case 'rotary_embedding':
+      return [rotaryEmbedding(l, x(), get(l.inputs[1]), get(l.inputs[2]), l.inputs[3] !== undefined ? get(l.inputs[3]) : undefined)];
+    case 'kv_cache_update':
+      return [kvCacheUpdate(l, x(), get(l.inputs[1]), get(l.inputs[2]))];
+    case 'rms_norm':
+      return [rmsNorm(l, x(), l.inputs[1] !== undefined ? get(l.inputs[1]) : undefined)];
     default:
       return assertNever(l);
   }

@@ -9,6 +9,8 @@ import type { Dim } from '../../dsl/dim.js';
 import { dimToString } from '../../dsl/dim.js';
 import { ModelError, UsageError } from '../../dsl/errors.js';
 import type { Graph } from '../../dsl/ir.js';
+import { FUSED_KINDS } from '../../dsl/ir.js';
+import { decomposeFused, prepareNativeAttention } from '../fused.js';
 import { Ctx, lowerLayer, ONNX_TYPE, type Val } from './lower.js';
 import { onnx, type OnnxTypes } from './proto.js';
 
@@ -33,6 +35,17 @@ export interface ExportOptions {
    * lower.ts). Off by default: the exported graph then has one MatMul per matmul layer.
    */
   halfWeightBlockBytes?: number;
+  /**
+   * How the fused IR layers (attention, rotary_embedding, kv_cache_update, rms_norm) are
+   * exported: 'onnx' as the standard ops (opset 23 Attention, RotaryEmbedding, RMSNormalization;
+   * opset 24 TensorScatter — the model's opset is raised to what they need), 'decompose' as the
+   * primitive ops of builders/fused.ts (any opset). 'auto' (the default): the standard ops for
+   * float32 layers, the decomposition for float16/bfloat16 ones — ONNX Runtime's CPU kernels run
+   * those ops in float32 without rounding the scores and products to the half type, which the
+   * precision contract (README) fixes, so half-precision tokens would drift from the
+   * interpreter's and TensorRT's.
+   */
+  fusedLayers?: 'auto' | 'onnx' | 'decompose';
 }
 
 /** One tensor in the side file: `data` is a view of the weights (no copy). */
@@ -68,7 +81,16 @@ export const EXTERNAL_ALIGN = 64;
 
 /** IR version that goes with an opset (onnx/helper.py's VERSION_TABLE). */
 function irVersionFor(opset: number): number {
-  return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
+  return opset <= 18 ? 8 : opset <= 20 ? 9 : opset <= 22 ? 10 : opset === 23 ? 11 : 12;
+}
+
+/** The graph as exported in `form`, and the opset its fused ops need (undefined: any). */
+function fusedForm(source: Graph, form: 'auto' | 'onnx' | 'decompose'): { graph: Graph; opset?: number } {
+  if (form === 'decompose') return { graph: decomposeFused(source, FUSED_KINDS) };
+  const graph = form === 'auto' ? decomposeFused(source, FUSED_KINDS, (l, g) => g.tensors[l.inputs[0]].dtype !== 'float32') : source;
+  const kinds = new Set(graph.layers.map((l) => l.kind));
+  const need = kinds.has('kv_cache_update') ? 24 : kinds.has('attention') || kinds.has('rotary_embedding') || kinds.has('rms_norm') ? 23 : undefined;
+  return { graph: prepareNativeAttention(graph, { causalKinds: false, foldScale: false }), opset: need };
 }
 
 function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): OnnxTypes.IValueInfoProto {
@@ -92,11 +114,14 @@ function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): OnnxTypes
 }
 
 /** Lowers the graph to ONNX; see ExportOptions. */
-export function exportOnnx(graph: Graph, opts: ExportOptions = {}): OnnxExport {
+export function exportOnnx(source: Graph, opts: ExportOptions = {}): OnnxExport {
   if (os.endianness() !== 'LE') throw new Error('ONNX raw tensor data is little-endian; exporting on a big-endian host is not supported');
-  const opset = opts.opset ?? DEFAULT_OPSET;
-  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET)
-    throw new UsageError(`ONNX opset ${opset} is not supported`, `use an opset from ${MIN_OPSET} to ${MAX_OPSET}`);
+  const asked = opts.opset ?? DEFAULT_OPSET;
+  if (!Number.isInteger(asked) || asked < MIN_OPSET || asked > MAX_OPSET)
+    throw new UsageError(`ONNX opset ${asked} is not supported`, `use an opset from ${MIN_OPSET} to ${MAX_OPSET}`);
+  const fused = fusedForm(source, opts.fusedLayers ?? 'auto');
+  const graph = fused.graph;
+  const opset = Math.max(asked, fused.opset ?? 0);
   const threshold = opts.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD;
   const dataPath = opts.externalDataPath ?? 'model.onnx.data';
   if (!/^[A-Za-z0-9._-]+$/.test(dataPath) || dataPath === '.' || dataPath === '..')

@@ -363,9 +363,75 @@ export function lowerLayer(ctx: Ctx, l: Layer): Val[] {
       const rows = ctx.op('NonZero', [ctx.op('Reshape', [ctx.cast(v, c), ctx.i64([1])], c)], 'int64');
       return [ctx.op('Slice', [rows, ctx.i64([0]), ctx.i64([0]), ctx.i64([0])], 'int64')];
     }
+    // The fused kinds reach the lowering only in the 'onnx' form (export.ts decomposes them
+    // otherwise): opset 23 Attention, RotaryEmbedding, RMSNormalization, opset 24 TensorScatter.
+    case 'attention':
+      return [fusedAttention(ctx, l)];
+    case 'rotary_embedding': {
+      const v = x();
+      const c = floatType(v.dtype, false);
+      // Rows picked by position ids are gathered here ([B, S, R/2] caches): ORT's kernel refuses
+      // position ids into a cache with fewer rows than the sequence ("updating cos_cache").
+      const pos = l.inputs[3] !== undefined ? ctx.cast(ctx.tensor(l.inputs[3]), 'int64') : undefined;
+      const cache = (id: number) => {
+        const t = ctx.cast(ctx.tensor(id), c);
+        return pos ? ctx.op('Gather', [t, pos], c, [attr.i('axis', 0)]) : t;
+      };
+      const ins = [ctx.cast(v, c), cache(l.inputs[1]), cache(l.inputs[2])];
+      const y = ctx.op('RotaryEmbedding', ins, c, [attr.i('interleaved', l.interleaved ? 1 : 0), ...(l.rotaryDim ? [attr.i('rotary_embedding_dim', l.rotaryDim)] : [])]);
+      return [ctx.cast(y, v.dtype)];
+    }
+    case 'rms_norm': {
+      // In float32 (stash_type 1); the result is rounded to the input dtype before the weight, as the IR says.
+      const v = x();
+      const n = ctx.staticDim(l.inputs[0], ctx.rankOf(l.inputs[0]) - 1);
+      const w = l.inputs[1] !== undefined ? ctx.tensor(l.inputs[1]) : undefined;
+      if (n === undefined) throw new Error(`internal: rms_norm '${l.name}': the normalized dim must be static`);
+      const direct = v.dtype === 'float32' && w !== undefined;
+      const scale = direct ? w : ctx.constant('float32', [n], new Array<number>(n).fill(1));
+      const y = ctx.op('RMSNormalization', [ctx.cast(v, 'float32'), scale], 'float32', [attr.i('axis', -1), attr.f('epsilon', l.eps), attr.i('stash_type', 1)]);
+      if (direct) return [y];
+      const normed = ctx.cast(y, v.dtype);
+      if (!w) return [normed];
+      return [ctx.cast(ctx.op('Mul', [ctx.cast(normed, 'float32'), ctx.cast(w, 'float32')], 'float32'), v.dtype)];
+    }
+    case 'kv_cache_update': {
+      // TensorScatter (linear mode) leaves out-of-bound writes undefined: rows that do not fit
+      // write at 0 and keep their cache through a Where, as IKVCacheUpdateLayer ignores them.
+      const cache = x();
+      const upd = ctx.tensor(l.inputs[1]);
+      const [sLen, mLen] = [ctx.staticDim(l.inputs[1], 2), ctx.staticDim(l.inputs[0], 2)];
+      // An update longer than the cache fits no row (ORT's TensorScatter refuses it outright).
+      if (sLen !== undefined && mLen !== undefined && sLen > mLen) return [ctx.op('Identity', [cache], cache.dtype)];
+      const w = ctx.cast(ctx.tensor(l.inputs[2]), 'int64');
+      const S = ctx.dimScalar(l.inputs[1], 2);
+      const M = ctx.dimScalar(l.inputs[0], 2);
+      const zero = ctx.scalar('int64', 0);
+      const fits = ctx.op('And', [ctx.op('Not', [ctx.op('Less', [w, zero], 'bool')], 'bool'), ctx.op('Not', [ctx.op('Greater', [ctx.op('Add', [w, S], 'int64'), M], 'bool')], 'bool')], 'bool');
+      const safeW = ctx.op('Where', [fits, w, zero], 'int64');
+      const written = ctx.op('TensorScatter', [cache, upd, safeW], cache.dtype, [attr.i('axis', 2), attr.s('mode', 'linear')]);
+      const keep = ctx.op('Reshape', [fits, ctx.i64([-1, 1, 1, 1])], 'bool');
+      return [ctx.where(keep, written, cache)];
+    }
     default:
       return assertNever(l);
   }
+}
+
+/**
+ * Opset 23 Attention on 4-D q/k/v (GQA from the head counts). Its input arrives prepared
+ * (builders/fused.ts prepareNativeAttention): a bool mask with no fully masked row, the causal
+ * kind folded into it unless upper-left (ONNX's is_causal), scale as an attribute. Computed in
+ * float32 for half inputs (ORT's CPU kernel).
+ */
+function fusedAttention(ctx: Ctx, l: Extract<Layer, { kind: 'attention' }>): Val {
+  const q = ctx.tensor(l.inputs[0]);
+  const c = floatType(q.dtype, false);
+  const ins: (Val | null)[] = [ctx.cast(q, c), ctx.cast(ctx.tensor(l.inputs[1]), c), ctx.cast(ctx.tensor(l.inputs[2]), c)];
+  if (l.inputs[3] !== undefined) ins.push(ctx.tensor(l.inputs[3]));
+  if (l.causal === 'lower_right') throw new Error(`internal: attention '${l.name}': lower-right causal must be folded into the mask for ONNX`);
+  const y = ctx.op('Attention', ins, c, [attr.f('scale', l.scale), attr.i('is_causal', l.causal === 'upper_left' ? 1 : 0)]);
+  return ctx.cast(y, q.dtype);
 }
 
 function shuffle(ctx: Ctx, l: Extract<Layer, { kind: 'shuffle' }>, x: Val): Val {

@@ -12,6 +12,7 @@ import { PLAN_ENUMS, type PlanLayer, type TrtPlan } from './plan.js';
 
 const invert = <T extends string>(m: Record<T, string>): Record<string, T> => Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k])) as Record<string, T>;
 const DT = invert(PLAN_ENUMS.TRT_DTYPE as Record<DType, string>);
+const CAUSAL_KIND = { none: 'kNONE', upper_left: 'kUPPER_LEFT', lower_right: 'kLOWER_RIGHT' } as const;
 const bits = (mask: number) => [...Array(32).keys()].filter((i) => mask & (1 << i));
 
 function param(p: PlanLayer['params'], key: string): DimsOrTensor {
@@ -46,6 +47,10 @@ function decode(e: PlanLayer, plan: TrtPlan): Layer {
     case 'addCast': return { ...base, kind: 'cast', dtype: DT[p.toType as string] };
     case 'addScatter': return { ...base, kind: 'scatter', mode: invert(PLAN_ENUMS.SCATTER)[p.mode as string] as 'element', axis: p.axis as number };
     case 'addNonZero': return { ...base, kind: 'nonzero' };
+    case 'addAttention': return { ...base, kind: 'attention', scale: 1, causal: p.causal ? 'upper_left' : 'none' };
+    case 'addAttentionV2': return { ...base, kind: 'attention', scale: 1, causal: invert(CAUSAL_KIND)[p.causalKind as string] };
+    case 'addRotaryEmbedding': return { ...base, kind: 'rotary_embedding', interleaved: p.interleaved as boolean, rotaryDim: p.rotaryEmbeddingDim as number };
+    case 'addKVCacheUpdate': return { ...base, kind: 'kv_cache_update' };
     default:
       throw new Error(`plan entry '${e.name}': unknown TensorRT call ${e.method}`);
   }

@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import type { DType, TypedArray } from '../../dsl/dtype.js';
 import { dimToString, evalDim } from '../../dsl/dim.js';
-import type { DimsOrTensor, Graph, Layer, TensorId } from '../../dsl/ir.js';
-import { assertNever } from '../../dsl/ir.js';
+import type { DimsOrTensor, FusedKind, Graph, Layer, TensorId } from '../../dsl/ir.js';
+import { assertNever, FUSED_KINDS } from '../../dsl/ir.js';
+import { decomposeFused, prepareNativeAttention } from '../fused.js';
 
 /** TensorRT DataType names. */
 export const TRT_DTYPE: Record<DType, string> = { float32: 'kFLOAT', float16: 'kHALF', bfloat16: 'kBF16', int32: 'kINT32', int64: 'kINT64', int8: 'kINT8', bool: 'kBOOL' };
@@ -50,6 +51,8 @@ export interface PlanWeights {
 export interface TrtPlan {
   version: 1;
   name: string;
+  /** The TensorRT version the plan was lowered for ("major.minor"), when one was given. */
+  trtVersion?: string;
   inputs: PlanInput[];
   layers: PlanLayer[];
   outputs: { id: TensorId; name: string }[];
@@ -67,13 +70,51 @@ const SCATTER: Record<string, string> = { element: 'kELEMENT', nd: 'kND' };
 
 export const PLAN_ENUMS = { TRT_DTYPE, ELEMENTWISE, UNARY, ACTIVATION, REDUCE, MATRIX, SLICE, GATHER, SCATTER };
 
+/** A TensorRT version as "major.minor". */
+export interface TrtVersion {
+  major: number;
+  minor: number;
+}
+
+/** "10.9", "11.1.0.7" → { major, minor }; undefined when it is not a version. */
+export function parseTrtVersion(s: string): TrtVersion | undefined {
+  const m = /^(\d+)\.(\d+)(\.\d+)*$/.exec(s.trim());
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
+}
+const atLeast = (v: TrtVersion, major: number, minor: number) => v.major > major || (v.major === major && v.minor >= minor);
+
+/**
+ * The fused IR kinds TensorRT `v` adds natively (NvInfer.h): IAttention from 10.14 (addAttention;
+ * addAttentionV2 with CausalMaskKind from 11.0), IRotaryEmbeddingLayer and IKVCacheUpdateLayer
+ * from 10.15. RMS normalization is never native: addNormalizationV2 (10.15) computes
+ * (x − mean) / sqrt(var + eps) only, so rms_norm lowers to its primitives on every version.
+ */
+export function nativeFusedKinds(v: TrtVersion | undefined): FusedKind[] {
+  if (!v) return [];
+  const out: FusedKind[] = [];
+  if (atLeast(v, 10, 14)) out.push('attention');
+  if (atLeast(v, 10, 15)) out.push('rotary_embedding', 'kv_cache_update');
+  return out;
+}
+
+export interface PlanOptions {
+  /**
+   * The TensorRT version to lower for: fused layers it has natively become their add* calls,
+   * the others their primitive layers. Default: none — every fused layer as primitives, which
+   * every TensorRT 10.x/11.x runs.
+   */
+  trtVersion?: TrtVersion;
+}
+
+const CAUSAL: Record<string, string> = { none: 'kNONE', upper_left: 'kUPPER_LEFT', lower_right: 'kLOWER_RIGHT' };
+
 /** A static-or-tensor parameter: static dims as a param, a tensor as an extra input (setInput). */
 function dimsParam(p: DimsOrTensor, key: string, params: PlanLayer['params']): void {
   if (Array.isArray(p)) params[key] = [...p];
   else params[`${key}Input`] = p.tensor;
 }
 
-function lowerLayer(l: Layer, weights: PlanWeights[]): Pick<PlanLayer, 'method' | 'params'> {
+function lowerLayer(l: Layer, weights: PlanWeights[], v?: TrtVersion): Pick<PlanLayer, 'method' | 'params'> {
   const params: PlanLayer['params'] = {};
   switch (l.kind) {
     case 'constant':
@@ -125,13 +166,39 @@ function lowerLayer(l: Layer, weights: PlanWeights[]): Pick<PlanLayer, 'method' 
       return { method: 'addScatter', params: { mode: SCATTER[l.mode], axis: l.axis } };
     case 'nonzero':
       return { method: 'addNonZero', params };
+    // Present only when the target has them (lowerToPlan decomposes the others); the mask is
+    // input 3 (IAttention::setMask), position ids input 3 of the rotary layer (setInput).
+    case 'attention':
+      if (l.scale !== 1) throw new Error(`internal: attention '${l.name}' reaches the plan with scale ${l.scale} (IAttention has none)`);
+      if (v && atLeast(v, 11, 0)) return { method: 'addAttentionV2', params: { normOp: 'kSOFTMAX', causalKind: CAUSAL[l.causal], decomposable: true } };
+      if (l.causal === 'lower_right') throw new Error(`internal: attention '${l.name}': lower-right causal needs addAttentionV2`);
+      return { method: 'addAttention', params: { normOp: 'kSOFTMAX', causal: l.causal === 'upper_left', decomposable: true } };
+    case 'rotary_embedding':
+      return { method: 'addRotaryEmbedding', params: { interleaved: l.interleaved, rotaryEmbeddingDim: l.rotaryDim } };
+    case 'kv_cache_update':
+      return { method: 'addKVCacheUpdate', params: { cacheMode: 'kLINEAR' } };
+    case 'rms_norm':
+      throw new Error(`internal: rms_norm '${l.name}' has no TensorRT layer; lowerToPlan decomposes it`);
     default:
       return assertNever(l);
   }
 }
 
-/** Lowers a graph to its TensorRT call plan. */
-export function lowerToPlan(g: Graph): TrtPlan {
+/**
+ * The graph as TensorRT `v` builds it: fused kinds it lacks as primitive layers, native
+ * attention prepared for IAttention (q pre-scaled, causal folded into the mask where needed,
+ * fully masked rows made explicit).
+ */
+export function graphForTrt(g: Graph, v?: TrtVersion): Graph {
+  const native = new Set(nativeFusedKinds(v));
+  const d = decomposeFused(g, FUSED_KINDS.filter((k) => !native.has(k)));
+  return native.has('attention') ? prepareNativeAttention(d, { causalKinds: atLeast(v!, 11, 0), foldScale: true }) : d;
+}
+
+/** Lowers a graph to its TensorRT call plan (for `opts.trtVersion`; see PlanOptions). */
+export function lowerToPlan(source: Graph, opts: PlanOptions = {}): TrtPlan {
+  const v = opts.trtVersion;
+  const g = graphForTrt(source, v);
   const weights: PlanWeights[] = [];
   const inputs: PlanInput[] = g.inputs.map((b) => {
     const t = g.tensors[b.id];
@@ -140,14 +207,14 @@ export function lowerToPlan(g: Graph): TrtPlan {
     return { id: b.id, name: b.name, dtype: TRT_DTYPE[t.dtype], dims: t.shape.map((d) => (typeof d === 'number' ? d : -1)), profile: { min: prof('min'), opt: prof('opt'), max: prof('max') } };
   });
   const layers: PlanLayer[] = g.layers.map((l) => ({
-    ...lowerLayer(l, weights),
+    ...lowerLayer(l, weights, v),
     name: l.name,
     inputs: [...l.inputs],
     outputs: [...l.outputs],
     outputShapes: l.outputs.map((id) => g.tensors[id].shape.map(dimToString)),
     outputDtypes: l.outputs.map((id) => TRT_DTYPE[g.tensors[id].dtype]),
   }));
-  return { version: 1, name: g.name, inputs, layers, outputs: g.outputs.map((o) => ({ ...o })), weights };
+  return { version: 1, name: g.name, ...(v ? { trtVersion: `${v.major}.${v.minor}` } : {}), inputs, layers, outputs: g.outputs.map((o) => ({ ...o })), weights };
 }
 
 /** The plan as JSON (weights summarised by dtype, shape, byte length and sha256). */
@@ -155,6 +222,7 @@ export function planToJson(p: TrtPlan): Record<string, unknown> {
   return {
     version: p.version,
     name: p.name,
+    ...(p.trtVersion ? { trtVersion: p.trtVersion } : {}),
     inputs: p.inputs,
     outputs: p.outputs,
     layers: p.layers,

@@ -8,8 +8,8 @@ import { f32ToBf16, f32ToF16, FLOAT_DTYPES, lowestFinite } from '../../dsl/dtype
 import { ModelError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
-  add, cast, concat, constant, cos, div, embedding, linear, logical_and, lt, matmul, max, maximum, mul, neg, permute, pow, recip,
-  repeat_interleave, rms_norm, select, shape, silu, sin, slice, softmax, sub, unsqueeze, view, where,
+  add, attention, cast, concat, cos, embedding, linear, logical_and, lt, max, maximum, mul, permute, pow, recip,
+  rms_norm, rotary_embedding, select, shape, silu, sin, sub, unsqueeze, view,
 } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
@@ -133,18 +133,14 @@ function invFreqTensor(net: Network, cfg: LlamaConfig, position_ids: Tensor, rop
   return recip(pow(base, exps));
 }
 
-/** cos and sin (B, 1, q, head_dim) at `position_ids` (B, q). */
+/**
+ * cos and sin (B, q, head_dim / 2) at `position_ids` (B, q): the rotary_embedding layer's
+ * caches (it pairs dim i with dim i + head_dim / 2, as the reference's rotate_half).
+ */
 function rotary(net: Network, cfg: LlamaConfig, position_ids: Tensor, dtype: DType, rope_len?: Tensor): [Tensor, Tensor] {
   const inv = invFreqTensor(net, cfg, position_ids, rope_len);
   const freqs = mul(unsqueeze(cast(position_ids, 'float32'), -1), inv); // (B, q, d/2)
-  const emb = concat([freqs, freqs], -1);
-  return [cast(unsqueeze(cos(emb), 1), dtype), cast(unsqueeze(sin(emb), 1), dtype)];
-}
-
-function rotate_half(x: Tensor, d: number): Tensor {
-  const parts = x.shape.map((dim, i) => (typeof dim === 'number' ? dim : shape(x, i)));
-  const half = (start: number) => slice(x, x.shape.map((_, i) => (i === x.rank - 1 ? start : 0)), parts.map((p, i) => (i === x.rank - 1 ? d / 2 : p)));
-  return concat([neg(half(d / 2)), half(0)], -1);
+  return [cast(cos(freqs), dtype), cast(sin(freqs), dtype)];
 }
 
 export interface LlamaInputs {
@@ -206,14 +202,13 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
     if (!windowed.has(win)) windowed.set(win, unsqueeze(slidingWindowMask(x.attention_mask, x.position_ids, x.key_positions, win), 1));
     return windowed.get(win)!;
   };
-  const masked = constant(lowestFinite(dtype), dtype);
   const [c, s] = rotary(net, cfg, x.position_ids, dtype, x.rope_len);
-  const rope = (t: Tensor) => add(mul(t, c), mul(rotate_half(t, hd), s));
+  const rope = (t: Tensor) => rotary_embedding(t, c, s);
   const split = (t: Tensor, n: number) => view(t, concat([B, q, n, hd])); // (B, q, n, hd)
   const heads = (t: Tensor) => permute(t, [0, 2, 1, 3]); // (B, n, q, hd)
   const norm = (t: Tensor, wn?: Tensor) => (wn ? rms_norm(t, hd, wn, cfg.rmsNormEps) : t);
   const presents: Tensor[] = [];
-  const scale = Math.sqrt(hd);
+  const scale = 1 / Math.sqrt(hd);
   w.layers.forEach((lw, l) => {
     const hn = rms_norm(h, cfg.hiddenSize, lw.inNorm, cfg.rmsNormEps);
     const qs = rope(heads(norm(split(linear(hn, lw.q, lw.bias.q), nh), lw.qNorm)));
@@ -225,10 +220,8 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
       vs = concat([cast(select(layerPast, 0, 1), dtype), vs], 2);
     }
     presents.push(unsqueeze(concat([unsqueeze(ks, 0), unsqueeze(vs, 0)], 0), 0)); // (1, 2, B, kvh, S, hd)
-    const kr = nh === kvh ? ks : repeat_interleave(ks, nh / kvh, 1);
-    const vr = nh === kvh ? vs : repeat_interleave(vs, nh / kvh, 1);
-    const scores = where(keepOf(l), div(matmul(qs, kr, false, true), scale), masked); // (B, nh, q, S)
-    const attn = matmul(softmax(scores, -1), vr); // (B, nh, q, hd)
+    // Grouped-query attention under the boolean mask (one IR layer: IAttention on TensorRT 10.14+).
+    const attn = attention(qs, ks, vs, { mask: keepOf(l), scale }); // (B, nh, q, hd)
     const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
     h = add(h, linear(merged, lw.o, lw.bias.o));
     const hn2 = rms_norm(h, cfg.hiddenSize, lw.postNorm, cfg.rmsNormEps);
