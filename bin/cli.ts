@@ -74,6 +74,7 @@ Exit codes: 0 ok, 1 internal error, 2 usage, 3 missing backend (TensorRT), 4 bad
     .option('--out <dir>', 'output directory', 'engine')
     .option('--dry-run', 'lower to a TensorRT plan only and write DIR/plan.json (the same as --target plan)')
     .option('--force', 'rebuild even when --out holds an up-to-date build')
+    .option('--trt-version <X.Y>', 'TensorRT version a plan is lowered for: native attention (10.14+), rotary and KV-cache layers (10.15+), addAttentionV2 (11.0+), primitives before (default: the headers the native addon was compiled against; plan only)')
     .option('--workspace <MiB>', `TensorRT builder memory pool limit in MiB (${range('workspaceMiB')}; trt only)`)
     .option('--opt-level <n>', `TensorRT builder optimization level (${range('optimizationLevel')}; trt only)`)
     .option('--timing-cache <file>', 'TensorRT timing cache to read and update (default none; trt only)')

@@ -53,11 +53,13 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
     return async (g, i) => runGraph(g, i);
   }
   if (backend === 'plan') {
-    const [{ lowerToPlan, planToJson }, { executePlan }] = await Promise.all([import('../builders/trt/plan.js'), import('../builders/trt/plan-exec.js')]);
-    const plan = lowerToPlan(graph);
-    if (target === 'plan') {
+    const [{ lowerToPlan, planToJson, parseTrtVersion }, { executePlan }] = await Promise.all([import('../builders/trt/plan.js'), import('../builders/trt/plan-exec.js')]);
+    // A plan build is rebuilt for the TensorRT version it was lowered for (plan.json says which).
+    const onDisk = target === 'plan' ? fs.readFileSync(e.engineFile, 'utf8') : undefined;
+    const lowered = onDisk ? (JSON.parse(onDisk) as { trtVersion?: string }).trtVersion : undefined;
+    const plan = lowerToPlan(graph, { trtVersion: lowered ? parseTrtVersion(lowered) : undefined });
+    if (onDisk !== undefined) {
       // plan.json carries every layer and the sha256 of every weight: the rebuilt plan must equal it.
-      const onDisk = fs.readFileSync(e.engineFile, 'utf8');
       if (JSON.stringify(JSON.parse(onDisk)) !== JSON.stringify(planToJson(plan)))
         throw new UsageError(`--engine '${e.dir}': plan.json differs from the plan of ${e.record.model.source} (weights or layers changed since the build)`, `rebuild it with redraft build --force --out ${e.dir} --target plan`);
     }

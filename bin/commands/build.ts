@@ -21,6 +21,25 @@ interface BuildFlags extends ModelFlags {
   out: string;
   dryRun?: boolean;
   force?: boolean;
+  trtVersion?: string;
+}
+
+/**
+ * The TensorRT version a plan is lowered for: --trt-version, else the headers the native addon
+ * was compiled against, else none (every fused layer as primitives, which any 10.x/11.x builds).
+ */
+async function planTrtVersion(flag: string | undefined): Promise<{ version?: { major: number; minor: number }; why: string }> {
+  const { parseTrtVersion } = await import('../../builders/trt/plan.js');
+  if (flag !== undefined) {
+    const v = parseTrtVersion(flag);
+    if (!v || v.major < 10 || v.major > 11) throw new UsageError(`--trt-version '${flag}' is not a TensorRT version redraft lowers for`, 'pass major.minor from 10.0 to 11.x, e.g. --trt-version 10.9 or --trt-version 11.1');
+    return { version: v, why: '--trt-version' };
+  }
+  const { tryNative } = await import('../../builders/trt/native.js');
+  const info = tryNative()?.info();
+  const v = info?.tensorrtHeaders && info.headersVersion ? parseTrtVersion(info.headersVersion) : undefined;
+  if (v) return { version: v, why: 'the headers the native addon was compiled against' };
+  return { why: 'the native addon has no TensorRT headers compiled in; pass --trt-version X.Y for a version\'s native layers' };
 }
 
 /** auto → trt where TensorRT is usable here, else onnx; returns the choice and why. */
@@ -64,8 +83,18 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     const { assertTensorRtUsable } = await import('../../builders/trt/build.js');
     assertTensorRtUsable();
   }
+  if (flags.trtVersion !== undefined && target !== 'plan')
+    throw new UsageError(`--trt-version is for TensorRT plans (--target plan / --dry-run), not --target ${target}`, target === 'trt' ? 'an engine is built for the TensorRT headers the addon was compiled against' : 'drop --trt-version, or build with --dry-run');
+  const planFor = target === 'plan' ? await planTrtVersion(flags.trtVersion) : undefined;
   const { graph, model, build: cfg } = await loadGraph(flags, out);
   out.info(`target ${target}: ${reason}`);
+  if (planFor) {
+    const { nativeFusedKinds } = await import('../../builders/trt/plan.js');
+    const native = nativeFusedKinds(planFor.version);
+    const v = planFor.version ? `TensorRT ${planFor.version.major}.${planFor.version.minor}` : 'no TensorRT version';
+    const primitive = ['attention', 'rotary_embedding', 'kv_cache_update', 'rms_norm'].filter((k) => !(native as string[]).includes(k));
+    out.info(`plan for ${v} (${planFor.why}): ${native.length ? `native ${native.join(', ')}; ` : ''}${primitive.join(', ')} as primitive layers`);
+  }
   if (target === 'plan' || target === 'trt') {
     // What TensorRT would refuse fails here, before anything is written (exit 4, every
     // violation with its layer and the model's file:line). The rules live with the ops.
@@ -87,7 +116,8 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   }
   // TensorRT-only options change nothing in an ONNX model or a plan: keep them out of its hash.
   const trtOnly = target === 'trt' ? {} : { workspaceMiB: undefined, optimizationLevel: undefined, timingCache: undefined };
-  const hashedConfig = { ...cfg, target, ...trtOnly }; // canonicalJson drops undefined keys
+  const planVersion = planFor?.version ? `${planFor.version.major}.${planFor.version.minor}` : undefined;
+  const hashedConfig = { ...cfg, target, ...trtOnly, planTrtVersion: planVersion }; // canonicalJson drops undefined keys
   const hash = contentHash(graphChunks(), hashedConfig, VERSION);
   if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
     const result = { status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing.files };
@@ -98,10 +128,10 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   let extra: Record<string, unknown> = {};
   if (target === 'plan') {
     const { lowerToPlan, planToJson } = await import('../../builders/trt/plan.js');
-    const plan = lowerToPlan(graph);
+    const plan = lowerToPlan(graph, { trtVersion: planFor?.version });
     const json = planToJson(plan);
     files['plan.json'] = JSON.stringify(json, null, 1) + '\n';
-    extra = { planLayers: (json as { layers: unknown[] }).layers.length };
+    extra = { planLayers: (json as { layers: unknown[] }).layers.length, planTrtVersion: planVersion ?? null };
   } else if (target === 'onnx') {
     const { exportOnnxFiles } = await import('../../builders/onnx/files.js');
     Object.assign(files, exportOnnxFiles(graph, 'model.onnx', (done, total) => out.progress('export', done, total)));
