@@ -18,6 +18,33 @@ export interface GraphSummary {
   inputs: { name: string; dtype: string; shape: (number | string)[]; ranges: Record<string, { min: number; opt: number; max: number }> }[];
   outputs: { name: string; dtype: string; shape: (number | string)[] }[];
   estimate?: { dims: Record<string, number>; flops: number; activationBytes: number; weightBytes: number };
+  /** Bytes one call moves against the floor (weights and KV read once); see stepCost. */
+  cost?: StepCost;
+}
+
+/**
+ * What one call of a graph moves, at concrete dims. A step of a decoder is bound by memory
+ * traffic: it must read every weight and the KV cache once (the floor); everything else is
+ * overhead:
+ * - `kvReadBytes`: keys and values read by the attention layers (k and v at their dims);
+ * - `kvWriteBytes`: cache entries stored on the device: a concatenation feeding an attention's
+ *   k/v writes its whole output (today's engine copies past + new every call), a
+ *   kv_cache_update only its update rows (in place);
+ * - `hostBytes`: every engine input and output (the engine I/O table), which crosses between
+ *   host and device each call;
+ * - `movedBytes` = weights + KV read + KV written + host transfers; `ratio` = moved / floor.
+ * Activations are reported beside it (estimate.activationBytes), not counted.
+ */
+export interface StepCost {
+  dims: Record<string, number>;
+  flops: number;
+  weightBytes: number;
+  kvReadBytes: number;
+  kvWriteBytes: number;
+  hostBytes: { inputs: number; outputs: number; total: number; largest: { name: string; bytes: number }[] };
+  floorBytes: number;
+  movedBytes: number;
+  ratio: number;
 }
 
 function numel(t: TensorInfo, env: Record<string, number>): number {
@@ -33,7 +60,8 @@ function estimate(g: Graph, env: Record<string, number>) {
   let weightBytes = 0;
   for (const l of g.layers) {
     if (l.kind === 'constant') {
-      weightBytes += l.weights.data.byteLength;
+      // From the shape: reading `data` would load a lazy weight.
+      weightBytes += l.weights.shape.reduce((a, b) => a * b, 1) * dtypeSize(l.weights.dtype);
       continue;
     }
     const out = g.tensors[l.outputs[0]];
@@ -42,12 +70,61 @@ function estimate(g: Graph, env: Record<string, number>) {
       const a = g.tensors[l.inputs[0]];
       const k = evalDim(l.opA === 'transpose' ? a.shape[a.shape.length - 2] : a.shape[a.shape.length - 1], env) ?? 1;
       flops += 2 * n * k;
+    } else if (l.kind === 'attention') {
+      // q·kᵀ and p·v (2 · 2·Sq·Skv·D per head) plus the softmax over the scores.
+      const [q, k] = [g.tensors[l.inputs[0]], g.tensors[l.inputs[1]]];
+      const dim = (t: TensorInfo, i: number) => evalDim(t.shape[i], env) ?? 1;
+      const scores = dim(q, 0) * dim(q, 1) * dim(q, 2) * dim(k, 2);
+      flops += 4 * scores * dim(q, 3) + 5 * scores;
     } else if (l.kind === 'softmax') flops += 5 * n;
     else if (l.kind === 'reduce') flops += numel(g.tensors[l.inputs[0]], env);
-    else if (['elementwise', 'unary', 'activation', 'cumulative', 'select'].includes(l.kind)) flops += n;
+    else if (['elementwise', 'unary', 'activation', 'cumulative', 'select', 'rotary_embedding'].includes(l.kind)) flops += n;
+    else if (l.kind === 'rms_norm') flops += 4 * n;
     for (const id of l.outputs) activationBytes += numel(g.tensors[id], env) * dtypeSize(g.tensors[id].dtype);
   }
   return { flops, activationBytes, weightBytes };
+}
+
+const bytesOf = (t: TensorInfo, env: Record<string, number>) => numel(t, env) * dtypeSize(t.dtype);
+
+/** The step cost of `g` at `env` (every named dim bound); see StepCost. */
+export function stepCost(g: Graph, env: Record<string, number>): StepCost {
+  const est = estimate(g, env);
+  const producer = new Map<number, Graph['layers'][number]>();
+  for (const l of g.layers) for (const o of l.outputs) producer.set(o, l);
+  let kvReadBytes = 0;
+  let kvWriteBytes = 0;
+  const written = new Set<number>();
+  for (const l of g.layers) {
+    if (l.kind !== 'attention') continue;
+    for (const id of [l.inputs[1], l.inputs[2]]) {
+      kvReadBytes += bytesOf(g.tensors[id], env);
+      // Through layout-only layers (shuffle, cast) to what stored the entries.
+      let p = producer.get(id);
+      while (p && (p.kind === 'shuffle' || p.kind === 'cast')) p = producer.get(p.inputs[0]);
+      if (!p || written.has(p.outputs[0])) continue;
+      written.add(p.outputs[0]);
+      if (p.kind === 'concatenation') kvWriteBytes += bytesOf(g.tensors[p.outputs[0]], env);
+      else if (p.kind === 'kv_cache_update') kvWriteBytes += bytesOf(g.tensors[p.inputs[1]], env);
+    }
+  }
+  const io = [...g.inputs.map((b) => ({ b, dir: 'in' as const })), ...g.outputs.map((b) => ({ b, dir: 'out' as const }))].map(({ b, dir }) => ({ name: b.name, dir, bytes: bytesOf(g.tensors[b.id], env) }));
+  const inputs = io.filter((x) => x.dir === 'in').reduce((a, x) => a + x.bytes, 0);
+  const outputs = io.filter((x) => x.dir === 'out').reduce((a, x) => a + x.bytes, 0);
+  const largest = [...io].sort((a, b) => b.bytes - a.bytes).slice(0, 4).map(({ name, bytes }) => ({ name, bytes }));
+  const floorBytes = est.weightBytes + kvReadBytes;
+  const movedBytes = est.weightBytes + kvReadBytes + kvWriteBytes + inputs + outputs;
+  return {
+    dims: env,
+    flops: est.flops,
+    weightBytes: est.weightBytes,
+    kvReadBytes,
+    kvWriteBytes,
+    hostBytes: { inputs, outputs, total: inputs + outputs, largest },
+    floorBytes,
+    movedBytes,
+    ratio: floorBytes ? movedBytes / floorBytes : 1,
+  };
 }
 
 export function summarize(g: Graph, dims?: Record<string, number>): GraphSummary {
@@ -78,6 +155,7 @@ export function summarize(g: Graph, dims?: Record<string, number>): GraphSummary
   if (dims) {
     const env = { ...Object.fromEntries(Object.entries(g.symbols).map(([k, r]) => [k, r.opt])), ...dims };
     summary.estimate = { dims: env, ...estimate(g, env) };
+    summary.cost = stepCost(g, env);
   }
   return summary;
 }
@@ -108,6 +186,17 @@ export function formatSummary(s: GraphSummary): string {
   if (s.estimate) {
     const d = Object.entries(s.estimate.dims).map(([k, v]) => `${k}=${v}`).join(' ');
     lines.push('', `per step at ${d}: ${human(s.estimate.flops, 'FLOP')}, activations ${human(s.estimate.activationBytes, 'B')}, weights ${human(s.estimate.weightBytes, 'B')}`);
+  }
+  if (s.cost) {
+    const c = s.cost;
+    lines.push(
+      'cost model (bytes one call moves; floor = weights + KV read once):',
+      `  weights read        ${human(c.weightBytes, 'B').padStart(9)}`,
+      `  KV read             ${human(c.kvReadBytes, 'B').padStart(9)}`,
+      `  KV written          ${human(c.kvWriteBytes, 'B').padStart(9)}`,
+      `  host <-> device     ${human(c.hostBytes.total, 'B').padStart(9)}  (in ${human(c.hostBytes.inputs, 'B')}, out ${human(c.hostBytes.outputs, 'B')}; largest ${c.hostBytes.largest.map((x) => `${x.name} ${human(x.bytes, 'B')}`).join(', ')})`,
+      `  moved / floor       ${human(c.movedBytes, 'B').padStart(9)} / ${human(c.floorBytes, 'B')} = ${c.ratio.toFixed(3)}x`,
+    );
   }
   return lines.join('\n');
 }
