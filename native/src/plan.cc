@@ -19,6 +19,9 @@ const std::map<std::string, Table> kTables = {
     {"TopKOperation", {{"kMAX", 0}, {"kMIN", 1}}},
     {"FillOperation", {{"kLINSPACE", 0}}},
     {"CumulativeOperation", {{"kSUM", 0}}},
+    {"AttentionNormalizationOp", {{"kNONE", 0}, {"kSOFTMAX", 1}}},
+    {"CausalMaskKind", {{"kNONE", 0}, {"kUPPER_LEFT", 1}, {"kLOWER_RIGHT", 2}}},
+    {"KVCacheMode", {{"kLINEAR", 0}}},
 };
 const std::map<std::string, Method> kMethods = {
     {"addConstant", Method::Constant}, {"addShape", Method::Shape}, {"addShuffle", Method::Shuffle},
@@ -28,6 +31,8 @@ const std::map<std::string, Method> kMethods = {
     {"addReduce", Method::Reduce}, {"addSelect", Method::Select}, {"addFill", Method::Fill},
     {"addCumulative", Method::Cumulative}, {"addCast", Method::Cast}, {"addScatter", Method::Scatter},
     {"addNonZero", Method::NonZero},
+    {"addAttention", Method::Attention}, {"addAttentionV2", Method::AttentionV2},
+    {"addRotaryEmbedding", Method::RotaryEmbedding}, {"addKVCacheUpdate", Method::KVCacheUpdate},
 };
 
 [[noreturn]] void fail(Napi::Env env, const std::string& where, const std::string& msg) {
@@ -284,6 +289,24 @@ Plan decodePlan(const Napi::Object& js) {
         l.op = decodeEnum(env, where, "ScatterMode", p.Get("mode"));
         l.axis = intOf(p, "axis");
         break;
+      case Method::Attention:
+      case Method::AttentionV2:
+        l.op = decodeEnum(env, where, "AttentionNormalizationOp", p.Get("normOp"));
+        if (l.method == Method::Attention) l.causal = boolOf(p, "causal");
+        else l.op1 = decodeEnum(env, where, "CausalMaskKind", p.Get("causalKind"));
+        l.decomposable = boolOf(p, "decomposable");
+        if (l.inputs.size() < 3 || l.inputs.size() > 4) fail(env, where, "takes query, key, value and an optional mask");
+        break;
+      case Method::RotaryEmbedding:
+        l.interleaved = boolOf(p, "interleaved");
+        l.rotaryDim = intOf(p, "rotaryEmbeddingDim");
+        if (l.rotaryDim < 0 || l.rotaryDim % 2 != 0) fail(env, where, "rotaryEmbeddingDim must be even and >= 0");
+        if (l.inputs.size() < 3 || l.inputs.size() > 4) fail(env, where, "takes input, cos, sin and optional position ids");
+        break;
+      case Method::KVCacheUpdate:
+        l.op = decodeEnum(env, where, "KVCacheMode", p.Get("cacheMode"));
+        if (l.inputs.size() != 3) fail(env, where, "takes cache, update and write indices");
+        break;
       case Method::Shape:
       case Method::Select:
       case Method::NonZero:
@@ -353,6 +376,10 @@ Napi::Object describePlan(Napi::Env env, const Plan& plan) {
       case Method::Cumulative: put("op", "CumulativeOperation", l.op); o.Set("axis", l.axis); o.Set("exclusive", l.exclusive); o.Set("reverse", l.reverse); break;
       case Method::Cast: put("toType", "DataType", l.dtype); break;
       case Method::Scatter: put("mode", "ScatterMode", l.op); o.Set("axis", l.axis); break;
+      case Method::Attention: put("normOp", "AttentionNormalizationOp", l.op); o.Set("causal", l.causal); o.Set("decomposable", l.decomposable); break;
+      case Method::AttentionV2: put("normOp", "AttentionNormalizationOp", l.op); put("causalKind", "CausalMaskKind", l.op1); o.Set("decomposable", l.decomposable); break;
+      case Method::RotaryEmbedding: o.Set("interleaved", l.interleaved); o.Set("rotaryEmbeddingDim", l.rotaryDim); break;
+      case Method::KVCacheUpdate: put("cacheMode", "KVCacheMode", l.op); break;
       case Method::Shape:
       case Method::Select:
       case Method::NonZero:

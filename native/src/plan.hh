@@ -10,7 +10,10 @@
 
 namespace redraft {
 
-enum class Method { Constant, Shape, Shuffle, Concatenation, GatherV2, Slice, ElementWise, Unary, Activation, MatrixMultiply, SoftMax, TopK, Reduce, Select, Fill, Cumulative, Cast, Scatter, NonZero };
+enum class Method { Constant, Shape, Shuffle, Concatenation, GatherV2, Slice, ElementWise, Unary, Activation, MatrixMultiply, SoftMax, TopK, Reduce, Select, Fill, Cumulative, Cast, Scatter, NonZero,
+  // Fused layers (builders/trt/plan.ts emits them only for a TensorRT version that has them):
+  // IAttention (addAttention 10.14, addAttentionV2 11.0), IRotaryEmbeddingLayer and IKVCacheUpdateLayer (10.15).
+  Attention, AttentionV2, RotaryEmbedding, KVCacheUpdate };
 
 // Name tables: TensorRT enum name -> value (as in NvInfer.h).
 const std::map<std::string, int>& enumTable(const std::string& kind);
@@ -46,6 +49,10 @@ struct PlanLayer {
   int axis = 0, nbElementWiseDims = 0, k = 0, weights = -1, dtype = 0;
   uint32_t axesMask = 0;
   bool keepDims = false, zeroIsPlaceholder = true, exclusive = false, reverse = false, hasReshape = false;
+  // Attention: op = AttentionNormalizationOp, causal (addAttention) or causalKind (op1, addAttentionV2);
+  // RotaryEmbedding: interleaved, rotaryDim; KVCacheUpdate: op = KVCacheMode.
+  bool causal = false, decomposable = false, interleaved = false;
+  int rotaryDim = 0;
   double alpha = 0, beta = 0, fillValue = 0;
   std::vector<int64_t> dims, first, second, start, size, stride;
   // Run-time shape tensors fed with setInput (-1 when static).

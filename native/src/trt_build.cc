@@ -408,6 +408,49 @@ struct Replay {
         castable = {true};
         if (l.outputDtypes.empty()) const_cast<PlanLayer&>(l).outputDtypes = {static_cast<int>(DataType::kINT64)};
         break;
+      // Fused layers: the plan has them only when lowered for a version that has them (plan.ts).
+      case Method::Attention:
+      case Method::AttentionV2: {
+#if REDRAFT_TRT_AT_LEAST(10, 14)
+        // IAttention is not an ILayer: it is named and its output taken here.
+        auto norm = static_cast<AttentionNormalizationOp>(l.op);
+#if NV_TENSORRT_MAJOR >= 11
+        CausalMaskKind kind = l.method == Method::AttentionV2 ? static_cast<CausalMaskKind>(l.op1) : (l.causal ? CausalMaskKind::kUPPER_LEFT : CausalMaskKind::kNONE);
+        IAttention* a = check(net.addAttentionV2(in(0), in(1), in(2), norm, kind), call);
+#else
+        if (l.method == Method::AttentionV2)
+          throw LayerError(where(l) + ": addAttentionV2 needs TensorRT 11.0 or newer; these headers are " + headersVersion() + " (lower the plan with --trt-version " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + ")");
+        IAttention* a = check(net.addAttention(in(0), in(1), in(2), norm, l.causal), call);
+#endif
+        if (l.inputs.size() > 3 && !a->setMask(in(3))) reject(call + " (setMask)");
+        if (!a->setDecomposable(l.decomposable)) reject(call + " (setDecomposable)");
+        a->setName(l.name.c_str());
+        ITensor* o = a->getOutput(0);
+        if (!o) reject(call + " (output 0 is null)");
+        return {o};
+#else
+        throw LayerError(where(l) + ": " + call + " (IAttention) needs TensorRT 10.14 or newer; these headers are " + headersVersion() + " (lower the plan with --trt-version " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + ")");
+#endif
+      }
+      case Method::RotaryEmbedding: {
+#if REDRAFT_TRT_AT_LEAST(10, 15)
+        IRotaryEmbeddingLayer* r = check(net.addRotaryEmbedding(in(0), in(1), in(2), l.interleaved, l.rotaryDim), call);
+        if (l.inputs.size() > 3) r->setInput(3, in(3));  // NvInfer.h: input 3 is the optional position ids
+        layer = r;
+        break;
+#else
+        throw LayerError(where(l) + ": addRotaryEmbedding needs TensorRT 10.15 or newer; these headers are " + headersVersion() + " (lower the plan with --trt-version " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + ")");
+#endif
+      }
+      case Method::KVCacheUpdate: {
+#if REDRAFT_TRT_AT_LEAST(10, 15)
+        // In place: the runtime binds the output to the cache's device address (NvInfer.h).
+        layer = check(net.addKVCacheUpdate(in(0), in(1), in(2), static_cast<KVCacheMode>(l.op)), call);
+        break;
+#else
+        throw LayerError(where(l) + ": addKVCacheUpdate needs TensorRT 10.15 or newer; these headers are " + headersVersion() + " (lower the plan with --trt-version " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + ")");
+#endif
+      }
     }
     layer->setName(l.name.c_str());
     if (layer->getNbOutputs() < static_cast<int32_t>(l.outputs.size())) reject(call + " (fewer outputs than the plan has)");
