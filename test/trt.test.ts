@@ -134,6 +134,32 @@ describe('native addon', () => {
       expect(Buffer.from(d.weights[i].data as unknown as Uint8Array).equals(Buffer.from(bytes))).toBe(true);
     });
   });
+  it('describePlan decodes the native fused calls of an 11.1 plan (addAttentionV2 with its mask, addRotaryEmbedding, addKVCacheUpdate) and of a 10.14 plan (addAttention)', () => {
+    const g = buildNetwork('fused', (net) => {
+      const q = net.input('q', 'float16', [1, 4, 3, 8]);
+      const k = net.input('k', 'float16', [1, 2, 5, 8]);
+      const m = net.input('m', 'bool', [1, 1, 3, 5]);
+      const c = net.input('c', 'float16', [9, 2]);
+      const pos = net.input('pos', 'int64', [1, 5]);
+      const r = rotary_embedding(k, c, c, { position_ids: pos, interleaved: true, rotary_dim: 4 });
+      const a = attention(q, r, r, { mask: m });
+      net.markOutput(kv_cache_update(net.input('cache', 'float16', [1, 4, 6, 8]), a, net.input('w', 'int32', [1])), 'out');
+    });
+    for (const [v, want] of [[{ major: 11, minor: 1 }, ['addAttentionV2', 'addRotaryEmbedding', 'addKVCacheUpdate']], [{ major: 10, minor: 14 }, ['addAttention']]] as const) {
+      const plan = lowerToPlan(g, { trtVersion: v });
+      const d = n!.describePlan(plan);
+      for (const method of want) {
+        const i = plan.layers.findIndex((l) => l.method === method);
+        expect(i, method).toBeGreaterThanOrEqual(0);
+        const got = d.layers[i];
+        expect(got.method).toBe(method);
+        expect(got.inputs).toEqual(plan.layers[i].inputs);
+        for (const [key, val] of Object.entries(plan.layers[i].params)) expect(got[key], `${method}.${key}`).toEqual(val);
+      }
+    }
+    expect(lowerToPlan(g, { trtVersion: { major: 11, minor: 1 } }).layers.find((l) => l.method === 'addAttentionV2')!.inputs.length).toBe(4);
+    expect(lowerToPlan(g, { trtVersion: { major: 10, minor: 9 } }).layers.some((l) => /Attention|Rotary|KVCache/.test(l.method))).toBe(false);
+  });
   it('rejects an unknown call and a bad enum with the layer name', () => {
     const plan = lowerToPlan(everyKind());
     expect(() => n!.describePlan({ ...plan, layers: [{ ...plan.layers[0], method: 'addPlugin' }] })).toThrow(/unknown TensorRT call 'addPlugin'/);
