@@ -142,7 +142,8 @@ Examples:
     .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
     .option('--temperature <t>', 'speculative sampling at this temperature, > 0 (default: greedy)')
     .option('--seed <n>', 'seed of the uniforms used for sampling', '0')
-    .option('--check-finite', 'fail (exit 4) on the first NaN/Inf in any step output, naming the step and the output')
+    .option('--check-finite', 'fail (exit 4) on the first NaN/Inf in any step output, naming the step and the output (the default)')
+    .option('--no-check-finite', 'skip that check (it reads every output of every step on the host)')
     .addHelpText('after', `
 Examples:
   redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --max-length 32

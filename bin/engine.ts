@@ -5,12 +5,14 @@
  * it can (ONNX Runtime loads model.onnx, the plan executor checks plan.json against the graph).
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { MissingBackendError, UsageError } from '../dsl/errors.js';
 import type { Graph } from '../dsl/ir.js';
 import type { HostTensor } from '../dsl/host.js';
-import { checkEngineIo, openEngineDir, type EngineDir } from '../builders/engine-dir.js';
+import { checkEngineHash, checkEngineIo, openEngineDir, readEngineJson, rebuildCommand, type EngineDir } from '../builders/engine-dir.js';
 import type { Runner } from '../builders/generate/loop.js';
-import type { ModelFlags } from './model.js';
+import { BUILTIN_MODELS, type ModelFlags } from './model.js';
+import { VERSION } from './cli.js';
 import type { Output } from './output.js';
 
 /** Model flags that --engine supplies itself; passing them too is a usage error. */
@@ -23,13 +25,21 @@ export type EngineBackend = (typeof ENGINE_BACKENDS)[number];
 /** Opens --engine DIR and returns the model flags of its build (conflicting flags are exit 2). */
 export function engineModelFlags<F extends ModelFlags>(dir: string, flags: F): { engine: EngineDir; flags: F } {
   for (const k of FROM_ENGINE)
-    if (flags[k] !== undefined) throw new UsageError(`${FLAG_NAME[k]} cannot be combined with --engine: the build in '${dir}' fixes it`, `drop ${FLAG_NAME[k]}, or pass --model instead of --engine`);
+    if (flags[k] !== undefined)
+      throw new UsageError(`${FLAG_NAME[k]} cannot be combined with --engine: the build in '${dir}' fixes it`, k === 'model' || k === 'drafter' ? `pass either --engine DIR or --model (with --drafter), not both` : `drop ${FLAG_NAME[k]}, or build another engine with it (redraft build ${FLAG_NAME[k]} ...) and pass that one`);
   const engine = openEngineDir(dir);
   const r = engine.record;
   const b = r.build;
-  const model = r.model.source.startsWith('builtin:') ? r.model.source.slice('builtin:'.length) : r.model.source;
-  if (!r.model.source.startsWith('builtin:') && !fs.existsSync(model))
-    throw new UsageError(`--engine '${dir}' was built from ${model}, which no longer exists`, 'restore the model directory, or rebuild the engine from where the model is now');
+  const builtin = r.model.source.startsWith('builtin:');
+  const model = builtin ? r.model.source.slice('builtin:'.length) : r.model.source;
+  const cfgFile = path.join(dir, 'config.json');
+  // The engine is rebuilt from its recorded model (the graph, and its weights for hashing): a
+  // model that is no longer there is named with the config.json key that records it.
+  if (builtin && !(BUILTIN_MODELS as readonly string[]).includes(model))
+    throw new UsageError(`${cfgFile}: "model.source" is ${JSON.stringify(r.model.source)}, not a built-in model (${BUILTIN_MODELS.join(', ')})`, `rebuild it: ${rebuildCommand({ ...r, model: { ...r.model, source: '<model>' } }, dir)}`);
+  for (const [key, p] of [['model.source', builtin ? undefined : model], ['model.drafter', r.model.drafter]] as const)
+    if (p !== undefined && !fs.existsSync(p))
+      throw new UsageError(`${cfgFile}: "${key}" is ${p}, which no longer exists (an engine directory runs with the checkpoint it was built from)`, 'restore the checkpoint at that path, or rebuild the engine from where it is now');
   return {
     engine,
     flags: { ...flags, model, drafter: r.model.drafter, dtype: b.dtype, beamWidth: String(b.beamWidth), beamLength: String(b.beamLength), maxBatch: String(b.maxBatch), maxSeq: String(b.maxSeq) },
@@ -47,6 +57,7 @@ export function defaultBackend(e: EngineDir): EngineBackend {
  */
 export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBackend, out: Output): Promise<Runner> {
   checkEngineIo(e, graph);
+  checkEngineHash(e, graph, VERSION);
   const target = e.record.target;
   if (backend === 'interp') {
     const { runGraph } = await import('../builders/interp/index.js');
@@ -55,13 +66,13 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
   if (backend === 'plan') {
     const [{ lowerToPlan, planToJson, parseTrtVersion }, { executePlan }] = await Promise.all([import('../builders/trt/plan.js'), import('../builders/trt/plan-exec.js')]);
     // A plan build is rebuilt for the TensorRT version it was lowered for (plan.json says which).
-    const onDisk = target === 'plan' ? fs.readFileSync(e.engineFile, 'utf8') : undefined;
-    const lowered = onDisk ? (JSON.parse(onDisk) as { trtVersion?: string }).trtVersion : undefined;
+    const onDisk = target === 'plan' ? readEngineJson<{ trtVersion?: string }>(e.engineFile, e.record, e.dir) : undefined;
+    const lowered = onDisk?.trtVersion;
     const plan = lowerToPlan(graph, { trtVersion: lowered ? parseTrtVersion(lowered) : undefined });
     if (onDisk !== undefined) {
       // plan.json carries every layer and the sha256 of every weight: the rebuilt plan must equal it.
-      if (JSON.stringify(JSON.parse(onDisk)) !== JSON.stringify(planToJson(plan)))
-        throw new UsageError(`--engine '${e.dir}': plan.json differs from the plan of ${e.record.model.source} (weights or layers changed since the build)`, `rebuild it with redraft build --force --out ${e.dir} --target plan`);
+      if (JSON.stringify(onDisk) !== JSON.stringify(planToJson(plan)))
+        throw new UsageError(`--engine '${e.dir}': plan.json differs from the plan of ${e.record.model.source} (weights or layers changed since the build)`, `rebuild it: ${rebuildCommand(e.record, e.dir, lowered)}`);
     }
     return async (g, i) => (g === graph ? executePlan(plan, i, g) : (await import('../builders/interp/index.js')).runGraph(g, i));
   }
@@ -72,7 +83,13 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
     // float32 I/O (the same graph); other dtypes run the directory's model.onnx as it is.
     const useFile = target === 'onnx' && e.record.build.dtype !== 'bfloat16';
     if (target === 'onnx' && !useFile) out.info(`bfloat16 I/O: running ${e.record.model.source} re-exported with float32 I/O, not ${e.engineFile}`);
-    const session = useFile ? await OnnxSession.create(e.engineFile) : await sessionForGraph(graph);
+    let session: Awaited<ReturnType<typeof OnnxSession.create>>;
+    try {
+      session = useFile ? await OnnxSession.create(e.engineFile) : await sessionForGraph(graph);
+    } catch (err) {
+      if (!useFile) throw err;
+      throw new UsageError(`--engine '${e.dir}': ONNX Runtime cannot load ${e.engineFile} (${(err as Error).message.split('\n')[0]}): the build output is damaged`, `rebuild it: ${rebuildCommand(e.record, e.dir)}`);
+    }
     return async (g, i: Record<string, HostTensor>) => {
       if (g !== graph) throw new Error(`engineRunner: graph ${g.name} is not the engine's`);
       return runGraphOnnx(session, g, i);

@@ -9,6 +9,7 @@ import { UsageError } from '../dsl/errors.js';
 import type { Graph } from '../dsl/ir.js';
 import { canonicalJson, type BuildConfig } from './build-config.js';
 import { engineIoTable, type IoEntry } from './engine-io.js';
+import { buildContentHash } from './build-hash.js';
 
 export type EngineTarget = 'trt' | 'onnx' | 'plan';
 
@@ -34,29 +35,54 @@ export interface EngineDir {
 const ENGINE_FILE: Record<EngineTarget, string> = { trt: 'rank0.engine', onnx: 'model.onnx', plan: 'plan.json' };
 const FIX = 'pass the --out directory of a `redraft build` (it holds config.json and the engine file)';
 
+/** The `redraft build` command that rebuilds exactly what `rec` records, into `dir`. */
+export function rebuildCommand(rec: Partial<BuildRecord>, dir: string, planTrtVersion?: string): string {
+  const m = rec.model?.source;
+  if (!m) return `redraft build --model <the model> --out ${dir} --force (config.json does not say which model it was built from)`;
+  const b = (rec.build ?? {}) as Partial<BuildConfig>;
+  const flags = [
+    `--model ${m.replace(/^builtin:/, '')}`,
+    rec.model?.drafter ? `--drafter ${rec.model.drafter}` : '',
+    `--target ${rec.target ?? 'onnx'}`,
+    b.dtype ? `--dtype ${b.dtype}` : '',
+    b.beamWidth ? `--beam-width ${b.beamWidth}` : '',
+    b.beamLength ? `--beam-length ${b.beamLength}` : '',
+    b.maxBatch ? `--max-batch ${b.maxBatch}` : '',
+    b.maxSeq ? `--max-seq ${b.maxSeq}` : '',
+    rec.target === 'trt' && b.workspaceMiB ? `--workspace ${b.workspaceMiB}` : '',
+    rec.target === 'trt' && b.optimizationLevel !== undefined ? `--opt-level ${b.optimizationLevel}` : '',
+    planTrtVersion ? `--trt-version ${planTrtVersion}` : '',
+  ].filter(Boolean);
+  return `redraft build ${flags.join(' ')} --out ${dir} --force`;
+}
+
+/** Reads a JSON file of an engine directory; invalid JSON is exit 2 with the rebuild command. */
+export function readEngineJson<T>(file: string, rec?: Partial<BuildRecord>, dir?: string): T {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new UsageError(`${file} is not valid JSON (${(e as Error).message}): the build output is damaged`, rec && dir ? `rebuild it: ${rebuildCommand(rec, dir)}` : 'rebuild it with redraft build --force');
+  }
+}
+
 /** Reads and checks DIR/config.json; every failure names the file and what is wrong (exit 2). */
 export function openEngineDir(dir: string): EngineDir {
   if (!fs.existsSync(dir)) throw new UsageError(`--engine '${dir}' does not exist`, FIX);
   if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--engine '${dir}' is a file, not a build output directory`, FIX);
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) throw new UsageError(`--engine '${dir}' holds no config.json: it is not a redraft build output`, FIX);
-  let rec: Partial<BuildRecord> & Record<string, unknown>;
-  try {
-    rec = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new UsageError(`${file} is not valid JSON (${(e as Error).message})`, 'rebuild it with redraft build --force');
-  }
+  const rec = readEngineJson<Partial<BuildRecord> & Record<string, unknown>>(file);
   if (!rec || typeof rec !== 'object' || typeof rec.redraft?.version !== 'string') {
     const hint = typeof rec?.model_type === 'string' ? `it is a model's own config (model_type ${rec.model_type}): pass that directory as --model, or build it first with redraft build --model ${dir} --out engine` : FIX;
     throw new UsageError(`${file} is not a redraft build record`, hint);
   }
-  const bad = (what: string) => new UsageError(`${file}: ${what}`, 'rebuild the directory with redraft build --force');
+  const bad = (what: string) => new UsageError(`${file}: ${what}`, `rebuild it: ${rebuildCommand(rec, dir)}`);
   if (rec.target !== 'trt' && rec.target !== 'onnx' && rec.target !== 'plan') throw bad(`"target" is ${JSON.stringify(rec.target)}, not trt, onnx or plan`);
   if (!rec.model || typeof rec.model.source !== 'string') throw bad('"model.source" is missing (built by an older redraft?)');
   if (!rec.build || typeof rec.build !== 'object') throw bad('"build" is missing');
   if (!rec.io || !Array.isArray(rec.io.inputs) || !Array.isArray(rec.io.outputs)) throw bad('"io" is missing');
   const engineFile = path.join(dir, ENGINE_FILE[rec.target]);
-  if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${ENGINE_FILE[rec.target]} is missing (config.json says target ${rec.target})`, 'rebuild it with redraft build --force');
+  if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${ENGINE_FILE[rec.target]} is missing (config.json says target ${rec.target})`, `rebuild it: ${rebuildCommand(rec, dir)}`);
   return { dir, record: rec as BuildRecord, engineFile };
 }
 
@@ -72,6 +98,19 @@ export function checkEngineIo(e: EngineDir, graph: Graph): void {
   const diff = names(e.record.io).filter((x, i) => x !== g[i]);
   throw new UsageError(
     `--engine '${e.dir}' is stale: the model it was built from (${e.record.model.source}) no longer has its I/O${diff.length ? ` (${diff.slice(0, 3).join('; ')})` : ' (dim ranges differ)'}`,
-    `rebuild it: redraft build --model ${e.record.model.source.replace(/^builtin:/, '')}${e.record.model.drafter ? ` --drafter ${e.record.model.drafter}` : ''} --out ${e.dir} --target ${e.record.target}`,
+    `rebuild it: ${rebuildCommand(e.record, e.dir)}`,
   );
+}
+
+/**
+ * The content hash of the graph rebuilt from the recorded model (weights included) must be the
+ * recorded one: a checkpoint edited in place since the build (same shapes, other values), another
+ * model config, or another redraft version is a stale build, refused on every backend.
+ */
+export function checkEngineHash(e: EngineDir, graph: Graph, version: string): void {
+  const planTrtVersion = e.record.target === 'plan' ? readEngineJson<{ trtVersion?: string | null }>(e.engineFile, e.record, e.dir).trtVersion ?? undefined : undefined;
+  const hash = buildContentHash(graph, e.record.build, e.record.target, version, planTrtVersion);
+  if (hash === e.record.contentHash) return;
+  const why = e.record.redraft.version !== version ? `it was built by redraft ${e.record.redraft.version}, this is ${version}` : `the weights or config of ${e.record.model.source}${e.record.model.drafter ? ` / ${e.record.model.drafter}` : ''} changed since the build`;
+  throw new UsageError(`--engine '${e.dir}' is stale: ${why} (content hash ${hash.slice(0, 12)}, recorded ${String(e.record.contentHash).slice(0, 12)})`, `rebuild it: ${rebuildCommand(e.record, e.dir, planTrtVersion)}`);
 }

@@ -1,6 +1,6 @@
 /**
- * `generate --check-finite` names the call and the output holding the first NaN/Inf (exit 4),
- * where an unchecked run would print tokens computed from garbage. The model: the golden Llama
+ * `generate` (checked by default; `--check-finite`) names the call and the output holding the
+ * first NaN/Inf (exit 4), where an unchecked run (`--no-check-finite`) prints tokens computed from garbage. The model: the golden Llama
  * with its projections scaled ×1000, so float16 attention scores overflow.
  */
 import { spawnSync } from 'node:child_process';
@@ -43,8 +43,10 @@ describe('generate --check-finite', () => {
     const dir = scaledModel(1000);
     try {
       const args = ['generate', '--model', dir, '--drafter', DRAFTER, '--dtype', 'float16', '--prompt-ids', '5,6,7', '--max-length', '10', '--quiet'];
-      const unchecked = redraft(args);
+      const unchecked = redraft([...args, '--no-check-finite']);
       expect(unchecked.status, unchecked.stderr).toBe(0);
+      // Checked by default, and with the flag.
+      expect(redraft(args).status).toBe(4);
       const r = redraft([...args, '--check-finite']);
       expect(r.status, r.stderr).toBe(4);
       expect(r.stderr).toMatch(/the context call of redrafter_step: output '\w+' \(float(16|32) \[[\d, ]+\]\) holds a non-finite value at \[[\d, ]+\]/);

@@ -141,7 +141,7 @@ describe('--engine DIR', () => {
     fs.writeFileSync(path.join(stale, 'config.json'), JSON.stringify(cfg));
     const r = redraft(['generate', '--engine', stale, ...PROMPT]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/is stale[\s\S]*fix: rebuild it: redraft build --model tiny-redrafter --out .* --target onnx/);
+    expect(r.stderr).toMatch(/is stale[\s\S]*fix: rebuild it: redraft build --model tiny-redrafter --target onnx --dtype float32 --beam-width 4 --beam-length 4 --max-batch 4 --max-seq 256 --out .* --force/);
     // plan.json carries every weight's sha256: a plan build whose weights changed is refused too.
     const plan = path.join(tmp, 'plan-stale');
     fs.cpSync(PLAN, plan, { recursive: true });
@@ -151,6 +151,63 @@ describe('--engine DIR', () => {
     const rp = redraft(['generate', '--engine', plan, ...PROMPT]);
     expect(rp.code).toBe(2);
     expect(rp.stderr).toMatch(/plan\.json differs from the plan of builtin:tiny-redrafter/);
+  });
+
+  it('a damaged or changed build is refused on every backend, with the command that rebuilds exactly it', () => {
+    const copy = (from: string, name: string) => {
+      const d = path.join(tmp, name);
+      fs.cpSync(from, d, { recursive: true });
+      return d;
+    };
+    // The checkpoint changed in place since the build (same shapes): the content hash says so.
+    const llmSrc = path.resolve(ROOT, '../shared/golden/models/llama_1_0');
+    const llm = path.join(tmp, 'llm-edited');
+    fs.cpSync(llmSrc, llm, { recursive: true });
+    const drafter = path.resolve(ROOT, '../shared/golden/models/llama_drafter_1_0');
+    const built = path.join(tmp, 'edited');
+    expect(redraft(['build', '--model', llm, '--drafter', drafter, '--target', 'onnx', '--dtype', 'float16', '--beam-length', '3', '--out', built, '--quiet']).code).toBe(0);
+    const st = path.join(llm, 'model.safetensors');
+    const buf = fs.readFileSync(st);
+    buf.writeFloatLE(-buf.readFloatLE(buf.length - 4), buf.length - 4); // the last weight element
+    fs.writeFileSync(st, buf);
+    for (const b of ['onnx', 'interp', 'plan']) {
+      const r = redraft(['generate', '--engine', built, ...PROMPT, '--backend', b]);
+      expect(r.code, `${b}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/is stale: the weights or config of .*llm-edited.* changed since the build/);
+      expect(r.stderr).toContain(`fix: rebuild it: redraft build --model ${llm} --drafter ${drafter} --target onnx --dtype float16 --beam-width 4 --beam-length 3 --max-batch 4 --max-seq 256 --out ${built} --force`);
+    }
+    // Damaged files are exit 2 with the rebuild command, never an internal error.
+    const plan = copy(PLAN, 'plan-cut');
+    fs.truncateSync(path.join(plan, 'plan.json'), 1000);
+    const onnx = copy(ONNX, 'onnx-cut');
+    fs.truncateSync(path.join(onnx, 'model.onnx'), 1000);
+    const src = copy(ONNX, 'bad-source');
+    const cfg = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8'));
+    cfg.model.source = 'builtin:nope';
+    fs.writeFileSync(path.join(src, 'config.json'), JSON.stringify(cfg));
+    const cases: [string, RegExp][] = [
+      [plan, /plan\.json is not valid JSON[\s\S]*fix: rebuild it: redraft build --model tiny-redrafter --target plan/],
+      [onnx, /ONNX Runtime cannot load .*model\.onnx[\s\S]*fix: rebuild it: redraft build --model tiny-redrafter --target onnx/],
+      [src, /config\.json: "model\.source" is "builtin:nope", not a built-in model/],
+    ];
+    for (const [dir, message] of cases) {
+      const r = redraft(['generate', '--engine', dir, ...PROMPT]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    }
+    // run checks the profile on every backend too (ONNX Runtime alone would run 5 rows).
+    const inputs = path.join(tmp, 'five.json');
+    fs.writeFileSync(inputs, JSON.stringify({
+      is_context: { dtype: 'bool', shape: [5], data: Array(5).fill(true) },
+      input_ids: { dtype: 'int64', shape: [5, 2], data: Array(10).fill(5) },
+      beams: { dtype: 'int64', shape: [5, 4, 4], data: Array(80).fill(0) },
+      past_padding_mask: { dtype: 'int64', shape: [5, 0], data: [] },
+      past_kv: { dtype: 'float32', shape: [2, 2, 5, 2, 0, 8], data: [] },
+    }));
+    const five = redraft(['run', '--engine', ONNX, '--inputs', inputs, '--backend', 'onnx']);
+    expect(five.code, five.stderr).toBe(2);
+    expect(five.stderr).toMatch(/dim 0 \('batch'\) is 5, outside the declared range \[1, 4\]/);
   });
 
   it('doctor --smoke builds and generates with ONNX Runtime, compares with the interpreter, and says why TensorRT is skipped', () => {

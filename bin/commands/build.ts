@@ -5,8 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { serializeGraph } from '../../dsl/serialize.js';
-import { canonicalJson, contentHash, type BuildConfig } from '../../builders/build-config.js';
+import { canonicalJson, type BuildConfig } from '../../builders/build-config.js';
+import { buildContentHash } from '../../builders/build-hash.js';
 import { ensureWritableDir, lockDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
 import { UsageError } from '../../dsl/errors.js';
 import { summarize } from '../../builders/inspect.js';
@@ -106,19 +106,8 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   lockDir(flags.out);
   const existing = readExisting(flags.out); // read again under the lock: another build may have finished meanwhile
 
-  // Structure plus every weight's bytes, one weight at a time (lazy weights are streamed).
-  function* graphChunks(): Generator<Uint8Array> {
-    yield serializeGraph(graph, { weights: 'reference' });
-    for (const l of graph.layers) if (l.kind === 'constant') {
-      const d = l.weights.data;
-      yield new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-    }
-  }
-  // TensorRT-only options change nothing in an ONNX model or a plan: keep them out of its hash.
-  const trtOnly = target === 'trt' ? {} : { workspaceMiB: undefined, optimizationLevel: undefined, timingCache: undefined };
   const planVersion = planFor?.version ? `${planFor.version.major}.${planFor.version.minor}` : undefined;
-  const hashedConfig = { ...cfg, target, ...trtOnly, planTrtVersion: planVersion }; // canonicalJson drops undefined keys
-  const hash = contentHash(graphChunks(), hashedConfig, VERSION);
+  const hash = buildContentHash(graph, cfg, target, VERSION, planVersion);
   if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
     const result = { status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing.files };
     return out.result(result, `${flags.out} is up to date (content hash ${hash.slice(0, 12)}); use --force to rebuild`);

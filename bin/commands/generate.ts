@@ -110,7 +110,7 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
     shape,
     stepGraph,
     llmGraph: flags.autoregressive ? def.llmGraph!(opts) : undefined,
-    run: flags.checkFinite ? checkFinite(base, build.dtype) : base,
+    run: flags.checkFinite !== false ? checkFinite(base, build.dtype) : base,
     textIO,
     generatedTokens: (ids) => finishedRows(ids, prompt, cfg.padTokenId, cfg.eosTokenIds).reduce((a, r, b) => a + r.length - prompt[b]!.filter((t) => t !== pad).length, 0),
   };

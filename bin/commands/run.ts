@@ -1,4 +1,5 @@
 /** `redraft run`: execute a graph on inputs from a file; print or write the outputs. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { deserializeGraph } from '../../dsl/serialize.js';
 import type { HostTensor } from '../../dsl/host.js';
@@ -7,6 +8,7 @@ import { readTensors, writeTensors } from '../../builders/tensor-io.js';
 import { ensureWritableFile } from '../../builders/atomic.js';
 import { UsageError } from '../../dsl/errors.js';
 import { backendEnv } from '../../builders/conformance/env.js';
+import { checkInputs } from '../../builders/interp/index.js';
 import type { Output } from '../output.js';
 import { loadGraph, type ModelFlags } from '../model.js';
 import { readFile } from './inspect.js';
@@ -24,10 +26,19 @@ export async function run(flags: ModelFlags & { graph?: string; engine?: string;
     if (!/\.(json|safetensors)$/.test(flags.out)) throw new UsageError(`outputs file '${flags.out}' must end in .safetensors or .json`);
     ensureWritableFile(flags.out);
   }
-  if (flags.graph && /\.(onnx|engine)$/.test(flags.graph))
-    throw new UsageError(`--graph '${flags.graph}' is ${flags.graph.endsWith('.onnx') ? 'an ONNX model' : 'a TensorRT engine'}, not a redraft graph file`, `to run a build output, pass its directory: --engine ${path.dirname(flags.graph)}`);
+  if (flags.graph && /\.(onnx|engine)$/.test(flags.graph)) {
+    const dir = path.dirname(flags.graph);
+    const inBuild = fs.existsSync(path.join(dir, 'config.json'));
+    throw new UsageError(
+      `--graph '${flags.graph}' is ${flags.graph.endsWith('.onnx') ? 'an ONNX model' : 'a TensorRT engine'}, not a redraft graph file`,
+      inBuild ? `to run a build output, pass its directory: --engine ${dir}` : 'run takes a redraft graph (redraft export --format graph) or a build directory (--engine DIR from redraft build)',
+    );
+  }
   const graph = flags.graph ? deserializeGraph(readFile(flags.graph), flags.graph) : (await loadGraph(flags, out)).graph;
   const inputs = readTensors(flags.inputs);
+  // Dtypes, shapes and the profile's dim ranges (--max-batch, --max-seq) hold on every backend:
+  // ONNX Runtime would run a batch beyond the build's profile without a word.
+  checkInputs(graph, inputs);
   const runGraphOn = engine ? await engineRunner(engine, graph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
   const t0 = performance.now();
   const outputs: Record<string, HostTensor> = await runGraphOn(graph, inputs);
