@@ -173,6 +173,14 @@ describe('bridge behaviour', () => {
     expect((p.inputs[0] as { shapeValues?: unknown }).shapeValues).toEqual({ min: [1, 4], opt: [3, 4], max: [9, 4] });
     expect((p.layers.at(-1) as { site?: string }).site).toMatch(/trt-double-findings\.test\.ts:\d+:\d+/);
   });
+  it('an int64 LINSPACE gets its alpha/beta through the int64 setters', async () => {
+    const plan = handPlan([], [{ method: 'addFill', inputs: [], outputs: [1], params: { dims: [4], op: 'kLINSPACE', dtype: 'kINT64', alpha: 3, beta: 2 }, dtypes: ['kINT64'], ranks: [1], name: 'ar' }], [{ id: 1, name: 'y' }]);
+    for (const t of TAGS) {
+      const { record } = await buildWith(addonOf(B(t)), plan);
+      expectRecordMatchesPlan(record, plan, { major: B(t).major, minor: B(t).minor });
+      expect(record.calls.filter((c) => c.i === 'VFillLayer').map((c) => [c.m, c.a])).toEqual([['setAlphaInt64', [3]], ['setBetaInt64', [2]]]);
+    }
+  });
   it('concurrent builds each get their own cumulative-axis constants', async () => {
     const a = addonOf(B(LATEST));
     const graphs = [0, 1, 0, 1, 1, 0].map((axis) =>

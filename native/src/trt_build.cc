@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -379,8 +380,14 @@ struct Replay {
       case Method::Fill: {
         IFillLayer* f = check(net.addFill(toDims(l.dims), FillOperation::kLINSPACE, static_cast<DataType>(l.dtype)), call);
         if (l.dimsInput >= 0) f->setInput(0, get(l.dimsInput));
-        f->setAlpha(l.alpha);
-        f->setBeta(l.beta);
+        // int64 output: the int64 setters (exact beyond 2^53; NvInfer.h's isAlphaBetaInt64).
+        if (static_cast<DataType>(l.dtype) == DataType::kINT64 && l.alpha == std::floor(l.alpha) && l.beta == std::floor(l.beta) && std::fabs(l.alpha) < 9.2e18 && std::fabs(l.beta) < 9.2e18) {
+          f->setAlphaInt64(static_cast<int64_t>(l.alpha));
+          f->setBetaInt64(static_cast<int64_t>(l.beta));
+        } else {
+          f->setAlpha(l.alpha);
+          f->setBeta(l.beta);
+        }
         layer = f;
         break;
       }
