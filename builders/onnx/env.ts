@@ -51,7 +51,10 @@ export async function sessionForGraph(
   opts: OnnxSessionOptions & { lowMemory?: boolean } = {},
   exportOpts: Omit<ExportOptions, 'bfloat16Io'> = {},
 ): Promise<OnnxSession> {
-  const { lowMemory = halfWeightBytes(graph) > HALF_WEIGHTS_LOW_MEMORY_BYTES, ...sessionOpts } = opts;
+  // REDRAFT_ONNX_LOW_MEMORY=0|1 overrides the choice (for the CLI, and to compare the two).
+  const forced = process.env.REDRAFT_ONNX_LOW_MEMORY;
+  const auto = forced === '0' ? false : forced === '1' ? true : halfWeightBytes(graph) > HALF_WEIGHTS_LOW_MEMORY_BYTES;
+  const { lowMemory = auto, ...sessionOpts } = opts;
   const result = exportOnnx(graph, { ...(lowMemory ? { halfWeightBlockBytes: HALF_WEIGHT_BLOCK_BYTES } : {}), ...exportOpts, bfloat16Io: 'float32' });
   const so: OnnxSessionOptions = lowMemory ? { lowMemory: true, ...sessionOpts } : sessionOpts;
   if (!result.externalData) return OnnxSession.create(result.model, so);
