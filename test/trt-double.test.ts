@@ -23,7 +23,7 @@ import { findCases, loadCase } from '../builders/conformance/load.js';
 import { interpEnv } from '../builders/conformance/env.js';
 import { goldenFns } from '../models/golden.js';
 import {
-  add, arange, cast, concat, cumsum, exp, gather, gather_nd, gelu, matmul, nonzero, relu, scatter, shape, slice, softmax, sum, topk, view, where, gt, isnan,
+  add, arange, cast, concat, cumsum, exp, gather, gather_nd, gelu, matmul, nonzero, relu, scatter, scatter_nd, shape, slice, softmax, sum, topk, view, where, gt, isnan,
 } from '../ops/index.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
@@ -50,6 +50,7 @@ function everyKind(withCumulative = true): Graph {
     net.markOutput(nz, 'nz');
     net.markOutput(sc, 'sc');
     net.markOutput(gather_nd(y, view(arange(0, 1, 'int64'), [1, 1]), 0), 'nd');
+    net.markOutput(scatter_nd(w, net.constant([1, 3], 'int64', [2, 1]), net.constant(new Float32Array(8).fill(7), 'float32', [2, 4])), 'snd');
   });
 }
 const everyInputs = (): Record<string, HostTensor> => ({ x: hostTensor('float32', [3, 4], [0.1, -0.2, 0.3, 0.4, 1, 2, -3, 0.5, 0, 0.25, 0.75, -1]) });

@@ -402,7 +402,7 @@ struct Replay {
       case Method::Cast: layer = check(net.addCast(in(0), static_cast<DataType>(l.dtype)), call); break;
       case Method::Scatter: {
         IScatterLayer* s = check(net.addScatter(in(0), in(1), in(2), static_cast<ScatterMode>(l.op)), call);
-        s->setAxis(l.axis);
+        if (static_cast<ScatterMode>(l.op) == ScatterMode::kELEMENT) s->setAxis(l.axis);  // NvInfer.h: the axis of kELEMENT only
         layer = s;
         break;
       }
@@ -602,10 +602,8 @@ class BuildWorker : public Napi::AsyncWorker {
       std::string sites;
       for (const PlanLayer& l : plan_.layers)
         if (!l.site.empty() && why.find("'" + l.name + "'") != std::string::npos) sites += (sites.empty() ? "" : ", ") + l.name + " at " + l.site;
-      config->setProgressMonitor(nullptr);
       return SetError("TensorRT could not build the engine" + (why.empty() ? std::string(" (see the TensorRT log above)") : ": " + why) + (sites.empty() ? "" : " (" + sites + ")"));
     }
-    config->setProgressMonitor(nullptr);
     if (cache) {
       std::unique_ptr<IHostMemory> out(cache->serialize());
       std::string tmp = timingCache_ + ".tmp";
