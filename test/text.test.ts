@@ -64,6 +64,57 @@ describe('tokenizer.json', () => {
   });
 });
 
+/** A byte-level BPE tokenizer.json as Llama 3 and Qwen ship (256 byte symbols, a few merges, a BOS post-processor). */
+function byteLevelDir(): string {
+  const bytes: number[] = [];
+  for (let b = 33; b <= 126; b++) bytes.push(b);
+  for (let b = 161; b <= 172; b++) bytes.push(b);
+  for (let b = 174; b <= 255; b++) bytes.push(b);
+  const chars = bytes.map((b) => String.fromCodePoint(b));
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (!bytes.includes(b)) { bytes.push(b); chars.push(String.fromCodePoint(256 + n++)); }
+  const sym = new Map(bytes.map((b, i) => [b, chars[i]!]));
+  const vocab: Record<string, number> = {};
+  [...Array(256).keys()].forEach((b) => (vocab[sym.get(b)!] = b));
+  const enc = (t: string) => [...Buffer.from(t, 'utf8')].map((b) => sym.get(b)!).join('');
+  const merges = [[enc('h'), enc('é')], [enc('hé'), enc('l')]];
+  merges.forEach(([a, b], i) => (vocab[a! + b!] = 256 + i));
+  // é is two bytes: merge them first so the pieces below are ranked.
+  const e2 = enc('é');
+  merges.unshift([e2[0]!, e2[1]!]);
+  vocab[e2] = 258;
+  const d = tmp();
+  fs.writeFileSync(path.join(d, 'tokenizer.json'), JSON.stringify({
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [{ id: 259, content: '<|begin_of_text|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|begin_of_text|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: { '<|begin_of_text|>': { id: '<|begin_of_text|>', ids: [259], tokens: ['<|begin_of_text|>'] } } },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: merges.map(([a, b]) => `${a} ${b}`) },
+  }));
+  fs.writeFileSync(path.join(d, 'tokenizer_config.json'), JSON.stringify({ bos_token: '<|begin_of_text|>', eos_token: '<|end_of_text|>' }));
+  return d;
+}
+
+describe('byte-level tokenizer.json (Llama 3 / Qwen style)', () => {
+  const tok = loadTokenizer(byteLevelDir());
+  it('the post-processor adds the BOS for plain text, not when asked not to', () => {
+    const ids = tok.encode('hél!');
+    expect(ids[0]).toBe(259);
+    expect(tok.encode('hél!', false)).toEqual(ids.slice(1));
+    expect(tok.decode(ids)).toBe('hél!');
+  });
+  it('streaming holds back a token that ends inside a UTF-8 character', () => {
+    const ids = tok.encode('aé€b', false); // é and € are two and three bytes, one byte token each here
+    expect(ids.length).toBeGreaterThan(4);
+    const s = new TextStream(tok);
+    const parts = ids.map((_, i) => s.push(ids.slice(0, i + 1), i === ids.length - 1));
+    expect(parts.join('')).toBe('aé€b');
+    expect(parts.every((p) => !p.includes('\uFFFD'))).toBe(true);
+  });
+});
+
 describe('chat template', () => {
   const tok = loadTokenizer(QWEN);
   it('renders the template of tokenizer_config.json with the assistant turn opened', () => {
