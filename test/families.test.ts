@@ -122,7 +122,7 @@ describe('the CLI builds and generates each family', () => {
   beforeAll(() => {
     if (!fs.existsSync(path.join(ROOT, '.build', 'bin', 'cli.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
   });
-  it.each(FAMILIES)('%s: build --target onnx and plan, generate on ONNX Runtime equals the reference', (name) => {
+  it.each(FAMILIES)('%s: build --target onnx and plan, export, generate on ONNX Runtime equals the reference', (name) => {
     const model = ['--model', path.join(DIR, name), '--drafter', path.join(DIR, `${name}-drafter`)];
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-family-'));
     for (const target of ['onnx', 'plan']) {
@@ -130,6 +130,8 @@ describe('the CLI builds and generates each family', () => {
       expect(b.status, b.stderr).toBe(0);
     }
     expect(fs.existsSync(path.join(out, 'onnx', 'model.onnx'))).toBe(true);
+    const e = redraft(['export', ...model, '--format', 'onnx', '--out', path.join(out, 'export.onnx'), '-q']);
+    expect(e.status, e.stderr).toBe(0);
     const { expected } = load(name);
     const p = expected.prompts[0];
     const g = redraft(['generate', ...model, '--prompt-ids', p.join(','), '--max-length', String(p.length + expected.max_new_tokens), '--backend', 'onnx', '--json']);
