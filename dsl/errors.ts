@@ -154,10 +154,14 @@ function userFrameDepth(limit = 64): number {
   for (let i = 0; i < sites.length; i++) {
     const f = sites[i]!.getFileName();
     if (!f || !(f.startsWith('/') || f.startsWith('file://') || /^[A-Za-z]:\\/.test(f))) continue;
-    if (!isLibraryFile(f.startsWith('file://') ? fileURLToPath(f) : f)) return i;
+    let lib = LIB_FRAME_CACHE.get(f);
+    if (lib === undefined) LIB_FRAME_CACHE.set(f, (lib = isLibraryFile(f.startsWith('file://') ? fileURLToPath(f) : f)));
+    if (!lib) return i;
   }
   return -1;
 }
+/** isLibraryFile per frame file name: a model's few files are asked about once per layer each. */
+const LIB_FRAME_CACHE = new Map<string, boolean>();
 
 /**
  * The first stack frame outside redraft itself, as "file:line:col" (relative to the cwd when

@@ -296,7 +296,7 @@ describe('inspect, run, generate, export', () => {
     }
   });
   it('generate stops on SIGTERM between steps (exit 143)', async () => {
-    const child = spawn(process.execPath, [CLI, 'generate', '--model', 'tiny-redrafter', '--prompt-ids', '5,6,7', '--max-length', '4000', '-q'], { cwd: ROOT });
+    const child = spawn(process.execPath, [CLI, 'generate', '--model', 'tiny-redrafter', '--prompt-ids', '5,6,7', '--max-seq', '4096', '--max-length', '4000', '-q'], { cwd: ROOT });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise((r) => setTimeout(r, 2500));
     child.kill('SIGTERM');
