@@ -2,7 +2,7 @@
  * The model-definition interface: what a built-in model or a user's `.ts`/`.js` module
  * exports (as `default` or `model`) for `redraft build|export|inspect|run`.
  *
- *   import { defineModel } from 'redraft/models';
+ *   import { defineModel } from 'redraft-trt/models';
  *   export default defineModel({ name: 'my-drafter', build(opts) { return buildNetwork(...) } });
  */
 import type { Graph } from '../dsl/ir.js';

@@ -2,12 +2,19 @@
 // Builds the native addon with cmake-js. Never fails `npm install`: without a compiler or
 // cmake the addon is simply absent and redraft says so when a TensorRT build is asked for.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = dirname(here);
-const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+// Resolved like any dependency: in an installed package npm hoists cmake-js next to redraft-trt.
+let cmakeJs;
+try {
+  cmakeJs = createRequire(import.meta.url).resolve('cmake-js/bin/cmake-js');
+} catch {
+  cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
+}
 const args = [cmakeJs, 'compile', '--directory', here, '--out', join(here, 'build'), '--config', 'Release'];
 if (process.env.TENSORRT_INCLUDE_DIR) process.stderr.write(`redraft: compiling the TensorRT bridge against ${process.env.TENSORRT_INCLUDE_DIR}\n`);
 const quiet = process.env.CI && !process.env.REDRAFT_NATIVE_VERBOSE;
