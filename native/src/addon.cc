@@ -6,6 +6,7 @@
 
 #include "plan.hh"
 #include "trt_build.hh"
+#include "trt_runtime.hh"
 
 namespace {
 
@@ -49,6 +50,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("loadTensorRT", Napi::Function::New(env, LoadTensorRT));
   exports.Set("describePlan", Napi::Function::New(env, DescribePlan));
   exports.Set("buildEngine", Napi::Function::New(env, redraft::buildEngine));
+  redraft::registerRuntime(env, exports);  // loadRuntime, deserializeEngine
   return exports;
 }
 

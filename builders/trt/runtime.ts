@@ -1,0 +1,213 @@
+/**
+ * redraft's TensorRT runtime from JavaScript: the native addon deserializes `rank0.engine`
+ * (IRuntime::deserializeCudaEngine), reports its I/O, and runs an execution context
+ * (setInputShape, setTensorAddress, enqueueV3 on a CUDA stream, device buffers from the dlopen'ed
+ * CUDA runtime) on a worker thread. This module checks the engine's I/O against the build's
+ * config.json table and turns a run into host tensors.
+ */
+import * as fs from 'node:fs';
+import { ExitCode, MissingBackendError, RedraftError, UsageError } from '../../dsl/errors.js';
+import { evalDim, type Dim } from '../../dsl/dim.js';
+import type { DType, TypedArray } from '../../dsl/dtype.js';
+import type { Graph } from '../../dsl/ir.js';
+import type { HostTensor } from '../../dsl/host.js';
+import type { IoEntry } from '../engine-io.js';
+import { native, tryNative } from './native.js';
+
+export interface RuntimeIo {
+  name: string;
+  mode: 'input' | 'output';
+  dtype: string;
+  /** -1 for a dim the engine leaves to the profile (inputs) or to shape inference (outputs). */
+  shape: number[];
+  profile?: { min: number[]; opt: number[]; max: number[] };
+}
+export interface RunStats {
+  runs: number;
+  enqueues: number;
+  setInputShape: number;
+  setTensorAddress: number;
+  h2dCopies: number;
+  d2hCopies: number;
+  h2dBytes: number;
+  d2hBytes: number;
+  /** Device bytes this context holds (buffers at the profile's maximum, outputs grown on demand). */
+  deviceBytes: number;
+  allocations: number;
+  /** Output dims TensorRT left unresolved that the caller's graph supplied (the double leaves every dynamic one). */
+  shapesFromCaller: number;
+}
+export interface NativeTensor {
+  dtype: string;
+  shape: number[];
+  data: ArrayBuffer | TypedArray;
+}
+export interface NativeContext {
+  run(inputs: Record<string, NativeTensor>, outputShapes?: Record<string, number[]>): Promise<{ outputs: Record<string, { dtype: string; shape: number[]; data: ArrayBuffer }>; stats: RunStats }>;
+  /** Interrupts a run in progress (before its enqueue, or discards its results). */
+  cancel(): void;
+  stats(): RunStats;
+  release(): void;
+}
+export interface NativeRuntimeEngine {
+  io: RuntimeIo[];
+  tensorrtDouble: boolean;
+  createContext(): NativeContext;
+  release(): void;
+}
+export interface RuntimeLibs {
+  ok: boolean;
+  error?: string;
+  tensorrt: { ok: boolean; library?: string; version?: string; double: boolean };
+  cuda: { ok: boolean; library?: string; version?: string; double: boolean; devices?: number; tried: string[]; error?: string };
+}
+export interface RuntimeAddon {
+  runtimeCompiled?: boolean;
+  loadRuntime(tensorrtLib?: string, cudaLib?: string): RuntimeLibs;
+  deserializeEngine(bytes: Uint8Array | ArrayBuffer, onLog?: (severity: string, msg: string) => void): Promise<NativeRuntimeEngine>;
+}
+
+/** The libraries the runtime would use, without failing (for doctor). */
+export function runtimeLibs(): RuntimeLibs | undefined {
+  const n = tryNative() as unknown as Partial<RuntimeAddon> | undefined;
+  if (!n?.loadRuntime || !n.runtimeCompiled) return undefined;
+  return n.loadRuntime();
+}
+
+/** The addon's runtime, TensorRT and CUDA loaded, or MissingBackendError (exit 3) with what is missing. */
+export function runtimeAddon(): { addon: RuntimeAddon; libs: RuntimeLibs } {
+  const n = native() as unknown as Partial<RuntimeAddon>;
+  if (!n.loadRuntime || !n.deserializeEngine) throw new MissingBackendError('--backend trt: this native addon has no TensorRT runtime (built by an older redraft)', 'rebuild it with `npm run build:native`');
+  if (!n.runtimeCompiled)
+    throw new MissingBackendError('--backend trt: the native addon was compiled without TensorRT headers, so it has no TensorRT runtime', 'rebuild it with TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native');
+  const libs = n.loadRuntime();
+  if (!libs.ok) throw new MissingBackendError(`--backend trt: ${libs.error ?? 'TensorRT or CUDA is not usable'}`, 'run on a machine with TensorRT and CUDA (TENSORRT_LIB, CUDA_LIB or LD_LIBRARY_PATH point redraft at them; redraft doctor says what is missing); --backend onnx|interp|plan runs the same model on the CPU');
+  return { addon: n as RuntimeAddon, libs };
+}
+
+const errCode = (e: unknown) => (e as { code?: string })?.code;
+
+/** Deserializes an engine file; TensorRT's refusal (another version, another GPU, a corrupt file) is exit 3 with its reason. */
+export async function deserializeEngineFile(file: string, rebuild: string, log?: (severity: string, msg: string) => void): Promise<{ engine: NativeRuntimeEngine; libs: RuntimeLibs }> {
+  const { addon, libs } = runtimeAddon();
+  const bytes = fs.readFileSync(file);
+  try {
+    return { engine: await addon.deserializeEngine(bytes, log), libs };
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (errCode(e) === 'ENGINE')
+      throw new MissingBackendError(`${file}: ${msg}`, `an engine runs only on the TensorRT version and GPU it was built with: rebuild it on this machine (${rebuild})`);
+    throw new MissingBackendError(`${file}: ${msg}`, 'check the TensorRT installation (redraft doctor)');
+  }
+}
+
+/**
+ * The engine's I/O must be the build's table: the same names in each direction, dtypes, ranks,
+ * the fixed dims, and the profile of every input dim that is one named range.
+ */
+export function checkRuntimeIo(io: RuntimeIo[], table: { inputs: IoEntry[]; outputs: IoEntry[] }, file: string, rebuild: string): void {
+  const problems: string[] = [];
+  for (const [mode, entries] of [['input', table.inputs], ['output', table.outputs]] as const) {
+    const got = io.filter((x) => x.mode === mode);
+    const want = new Set(entries.map((e) => e.name));
+    for (const g of got) if (!want.has(g.name)) problems.push(`the engine has ${mode} '${g.name}', config.json does not`);
+    for (const e of entries) {
+      const g = got.find((x) => x.name === e.name);
+      if (!g) {
+        problems.push(`config.json has ${mode} '${e.name}', the engine does not`);
+        continue;
+      }
+      if (g.dtype !== e.dtype) problems.push(`${mode} '${e.name}' is ${g.dtype} in the engine, ${e.dtype} in config.json`);
+      if (g.shape.length !== e.shape.length) {
+        problems.push(`${mode} '${e.name}' has rank ${g.shape.length} in the engine, ${e.shape.length} in config.json`);
+        continue;
+      }
+      e.shape.forEach((d, k) => {
+        if (typeof d === 'number') {
+          if (g.shape[k] !== d && !(mode === 'output' && g.shape[k] === -1)) problems.push(`${mode} '${e.name}' dim ${k} is ${g.shape[k]} in the engine, ${d} in config.json`);
+          return;
+        }
+        const r = e.ranges[d];
+        if (mode !== 'input' || !r || !g.profile) return;
+        const p = { min: g.profile.min[k], opt: g.profile.opt[k], max: g.profile.max[k] };
+        if (p.min !== r.min || p.opt !== r.opt || p.max !== r.max)
+          problems.push(`input '${e.name}' dim ${k} (${d}): the engine's profile is ${p.min}/${p.opt}/${p.max}, config.json's range ${r.min}/${r.opt}/${r.max}`);
+      });
+    }
+  }
+  if (problems.length) throw new UsageError(`${file} does not match its config.json: ${problems.slice(0, 4).join('; ')}${problems.length > 4 ? ` (and ${problems.length - 4} more)` : ''}`, `rebuild it: ${rebuild}`);
+}
+
+const ARRAY: Record<string, (b: ArrayBuffer) => TypedArray> = {
+  float32: (b) => new Float32Array(b),
+  float16: (b) => new Uint16Array(b),
+  bfloat16: (b) => new Uint16Array(b),
+  int32: (b) => new Int32Array(b),
+  int64: (b) => new BigInt64Array(b),
+  int8: (b) => new Int8Array(b),
+  bool: (b) => new Uint8Array(b),
+};
+
+/** Output shapes from the graph, its symbols bound from the inputs' concrete shapes. */
+export function outputShapes(graph: Graph, inputs: Record<string, HostTensor>): Record<string, number[]> {
+  const bound = new Map<string, number>();
+  for (const b of graph.inputs) {
+    const t = inputs[b.name];
+    if (!t) continue;
+    graph.tensors[b.id].shape.forEach((d: Dim, k) => {
+      if (typeof d !== 'number' && d.coef === 1 && d.factors.length === 1) bound.set(d.factors[0], t.shape[k]);
+    });
+  }
+  const out: Record<string, number[]> = {};
+  for (const b of graph.outputs) {
+    const s = graph.tensors[b.id].shape.map((d: Dim) => evalDim(d, (n) => bound.get(n)));
+    if (s.every((x): x is number => x !== undefined)) out[b.name] = s;
+  }
+  return out;
+}
+
+/** A run's errors as redraft's: a shape outside the profile is exit 2 naming the dim. */
+export function runError(e: unknown, file: string): Error {
+  const msg = (e as Error)?.message ?? String(e);
+  const code = errCode(e);
+  if (code === 'PROFILE') return new UsageError(`${file}: ${msg}`, 'the request is beyond what the engine was built for: pass fewer rows or a shorter --max-length, or rebuild with larger --max-batch/--max-seq');
+  if (code === 'INTERRUPTED') return new RedraftError(`${file}: ${msg}`, { exitCode: ExitCode.interrupted });
+  if (code === 'USAGE') return new UsageError(`${file}: ${msg}`);
+  return new MissingBackendError(`${file}: the TensorRT run failed: ${msg}`, 'check the TensorRT and CUDA installation (redraft doctor); --backend onnx|interp|plan runs the same model on the CPU');
+}
+
+export interface TrtRunner {
+  run(graph: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
+  engine: NativeRuntimeEngine;
+  context: NativeContext;
+  libs: RuntimeLibs;
+}
+
+/** Loads DIR/rank0.engine, checks it against the I/O table, and runs `graph` on one execution context per call. */
+export async function trtRunner(file: string, table: { inputs: IoEntry[]; outputs: IoEntry[] }, graph: Graph, rebuild: string, log?: (severity: string, msg: string) => void): Promise<TrtRunner> {
+  const { engine, libs } = await deserializeEngineFile(file, rebuild, log);
+  checkRuntimeIo(engine.io, table, file, rebuild);
+  let context: NativeContext;
+  try {
+    context = engine.createContext();
+  } catch (e) {
+    throw runError(e, file);
+  }
+  const run = async (g: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>> => {
+    if (g !== graph) throw new Error(`trtRunner: graph ${g.name} is not the engine's`);
+    let r: Awaited<ReturnType<NativeContext['run']>>;
+    try {
+      r = await context.run(inputs as unknown as Record<string, NativeTensor>, outputShapes(graph, inputs));
+    } catch (e) {
+      throw runError(e, file);
+    }
+    const out: Record<string, HostTensor> = {};
+    for (const [name, t] of Object.entries(r.outputs)) {
+      const make = ARRAY[t.dtype];
+      if (!make) throw new MissingBackendError(`${file}: output '${name}' is ${t.dtype}, which redraft has no host type for`);
+      out[name] = { dtype: t.dtype as DType, shape: t.shape, data: make(t.data) };
+    }
+    return out;
+  };
+  return { run, engine, context, libs };
+}
