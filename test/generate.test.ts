@@ -1,62 +1,25 @@
 /**
- * Greedy ReDrafter is lossless: on random small models and prompts its output equals plain
- * greedy decoding with the same base model. Also: interpreter and ONNX Runtime agree, and
- * half-precision drafters stay close to float32.
+ * The generation loop: interpreter and ONNX Runtime agree, half-precision drafters stay close to
+ * float32, sampling, in-flight batching and end of sequence. (Lossless vs greedy decoding, over
+ * random models in every dtype and backend: test/precision-*.test.ts.)
  */
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
-import { drafterShapes, llamaShapes, randomModel } from './bench/scenarios.js';
+import { generationShape, randomPair } from './precision-util.js';
 import { buildNetwork } from '../dsl/network.js';
 import { hostTensor, toNumbers } from '../dsl/host.js';
 import { compute_logits, drafterConfigFromHf, drafterWeights } from '../models/redrafter/drafter.js';
 
 const interp = async (g: Parameters<typeof runGraph>[0], i: Parameters<typeof runGraph>[1]) => runGraph(g, i);
 
-function models(seed: number, vocab: number, hidden: number, layers: number) {
-  const llmCfg = { vocab_size: vocab, hidden_size: hidden, intermediate_size: 2 * hidden, num_hidden_layers: layers, num_attention_heads: 2, num_key_value_heads: 1, rms_norm_eps: 1e-5, rope_theta: 10000, pad_token_id: 0 };
-  const drCfg = { model_type: 'recurrent_drafting_drafter', vocab_size: vocab, hidden_size: hidden, exit_dim: 2 * hidden, num_draft_layers: 1, num_lookback_tokens: 1, rnn: true };
-  return { llm: randomModel('llm', llamaShapes(llmCfg), llmCfg, seed, 0.5), drafter: randomModel('drafter', drafterShapes(drCfg), drCfg, seed + 1, 0.5) };
-}
-
-function shapeOf(def: ReturnType<typeof redrafterModel>, W: number, L: number, maxLength: number): GenerationShape {
-  return { beamWidth: W, beamLength: L, maxLength, padTokenId: 0, eosTokenIds: [], numLayers: def.llmConfig.numLayers, numKvHeads: def.llmConfig.numKvHeads, headDim: def.llmConfig.headDim, kvDtype: 'float32' };
-}
+const models = (seed: number, vocab: number, hidden: number, layers: number) => randomPair(seed, vocab, hidden, layers);
+const shapeOf = (def: ReturnType<typeof redrafterModel>, W: number, L: number, maxLength: number): GenerationShape => generationShape(def, W, L, maxLength, 'float32');
 
 describe('greedy ReDrafter equals greedy decoding', () => {
-  it('on random models, beam shapes and left-padded prompts', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 1, max: 10_000 }),
-        fc.integer({ min: 1, max: 3 }),
-        fc.integer({ min: 2, max: 4 }),
-        fc.array(fc.array(fc.integer({ min: 1, max: 15 }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 2 }),
-        async (seed, W, L, rows) => {
-          const { llm, drafter } = models(seed, 16, 8, 1);
-          const def = redrafterModel(llm, drafter, { name: 'prop' });
-          const n = Math.max(...rows.map((r) => r.length));
-          const prompt = rows.map((r) => [...Array(n - r.length).fill(0n), ...r.map(BigInt)]);
-          const maxLength = n + 8;
-          const o = { dtype: 'float32' as const, beamWidth: W, beamLength: L, maxBatch: prompt.length, maxSeq: maxLength + W * L + 1 };
-          const s = shapeOf(def, W, L, maxLength);
-          const rd = await redrafterGenerate(def.stepGraph(o), interp, prompt, s);
-          const ar = await autoregressiveGenerate(def.llmGraph(o), interp, prompt, s);
-          rd.outputIds.forEach((row, b) => {
-            const got = row.filter((t) => t !== 0n);
-            const want = ar[b].filter((t) => t !== 0n);
-            const common = Math.min(got.length, want.length);
-            expect(got.slice(0, common).join()).toBe(want.slice(0, common).join());
-            // Rows are re-aligned to one padded length, so a row may hold fewer real tokens than maxLength.
-            expect(got.length).toBeGreaterThan(rows[b].length);
-          });
-        },
-      ),
-      { numRuns: 8 },
-    );
-  });
+  // The lossless property over random models runs in test/precision-*.test.ts, in every dtype and backend.
   it('interpreter and ONNX Runtime generate the same tokens', async () => {
     const { llm, drafter } = models(42, 16, 8, 1);
     const def = redrafterModel(llm, drafter, { name: 'x' });
