@@ -95,14 +95,13 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
       return runGraphOnnx(session, g, i);
     };
   }
-  const { tryNative } = await import('../builders/trt/native.js');
-  const native = tryNative() as { loadEngine?: unknown } | undefined;
-  if (!native?.loadEngine)
-    throw new MissingBackendError(
-      `--backend trt: redraft's native TensorRT runtime is not available on this machine (${native ? 'the addon has no runtime' : 'the native addon did not load'})`,
-      target === 'trt' ? 'run on a machine with TensorRT and CUDA (redraft doctor says what is missing); --backend onnx|interp|plan runs the same model on the CPU' : `this directory holds ${target === 'plan' ? 'a TensorRT plan' : 'an ONNX'} build; use --backend ${target === 'plan' ? 'plan' : 'onnx'}`,
-    );
-  throw new MissingBackendError('--backend trt: the TensorRT runtime is not implemented in this build of redraft', 'use --backend onnx, interp or plan');
+  if (target !== 'trt')
+    throw new MissingBackendError(`--backend trt: redraft's native TensorRT runtime is not available for '${e.dir}': it holds no TensorRT engine (rank0.engine)`, `this directory holds ${target === 'plan' ? 'a TensorRT plan' : 'an ONNX'} build; use --backend ${target === 'plan' ? 'plan' : 'onnx'}, or build it with --target trt`);
+  // redraft's native TensorRT runtime: rank0.engine deserialized, checked against the I/O table, one execution context.
+  const { trtRunner } = await import('../builders/trt/runtime.js');
+  const trt = await trtRunner(e.engineFile, e.record.io, graph, rebuildCommand(e.record, e.dir), (s, m) => (s === 'error' ? out.warn(`TensorRT: ${m}`) : out.info(`TensorRT: ${m}`)));
+  if (trt.libs.tensorrt.double || trt.libs.cuda.double) out.info(`--backend trt on redraft's ${[trt.libs.tensorrt.double && 'TensorRT', trt.libs.cuda.double && 'CUDA-runtime'].filter(Boolean).join(' and ')} double: outputs are the double's pattern, not the model's`);
+  return async (g, i) => (g === graph ? trt.run(g, i) : (await import('../builders/interp/index.js')).runGraph(g, i));
 }
 
 /** Requests beyond the build's profile are refused on every backend (exit 2), naming the limit. */
