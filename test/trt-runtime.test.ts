@@ -1,0 +1,281 @@
+/**
+ * redraft's native TensorRT runtime on the TensorRT double and the CUDA-runtime double (no GPU):
+ * deserialize the double's engine, bind every I/O tensor with sizes from the profile, enqueue,
+ * copy back the double's pattern; a shape outside the profile, a corrupt or foreign engine and
+ * CUDA failures give the reason (and, through the CLI, exit 2 / 3); `generate --engine DIR
+ * --backend trt` and `doctor --smoke` run end to end on the doubles. The double does not run the
+ * network: outputs are its pattern, so these tests check the plumbing (shapes, calls, copy
+ * sizes), not tokens.
+ */
+import { describe, expect, it, beforeAll } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { buildDouble, addonOf, buildWith, ROOT, TAGS, type DoubleBuild } from './trt-double-util.js';
+import { nativePlan } from '../builders/trt/build.js';
+import { engineIoTable } from '../builders/engine-io.js';
+import { checkRuntimeIo, outputShapes, runError, type NativeRuntimeEngine, type RuntimeAddon, type NativeTensor } from '../builders/trt/runtime.js';
+import { redrafterModel } from '../models/redrafter/engine.js';
+import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
+import { allocate, dtypeSize, getNumber, type DType } from '../dsl/dtype.js';
+import type { HostTensor } from '../dsl/host.js';
+import type { Graph } from '../dsl/ir.js';
+
+const LATEST = 'v11.1' as const;
+const cudartOf = (b: DoubleBuild) => path.join(b.dir, 'Release', 'libredraft_cudart_double.so');
+
+/** The double's pattern: FNV-1a 32 over the name, then the index as 8 little-endian bytes. */
+function patternHash(name: string, i: number): number {
+  let h = 2166136261;
+  for (const c of Buffer.from(name, 'utf8')) h = Math.imul((h ^ c) >>> 0, 16777619) >>> 0;
+  let x = BigInt(i);
+  for (let b = 0; b < 8; b++, x >>= 8n) h = Math.imul((h ^ Number(x & 0xffn)) >>> 0, 16777619) >>> 0;
+  return h >>> 0;
+}
+function expectPattern(name: string, t: { dtype: string; shape: number[]; data: ArrayBuffer }): void {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  const dt = t.dtype as DType;
+  expect(t.data.byteLength, `${name}: bytes copied back`).toBe(n * dtypeSize(dt));
+  const arr = new (dt === 'float32' ? Float32Array : dt === 'int64' ? BigInt64Array : dt === 'int32' ? Int32Array : dt === 'float16' || dt === 'bfloat16' ? Uint16Array : dt === 'int8' ? Int8Array : Uint8Array)(t.data);
+  for (let i = 0; i < n; i++) {
+    const h = patternHash(name, i);
+    const want = dt === 'float32' || dt === 'float16' || dt === 'bfloat16' ? ((h % 256) - 128) / 256 : h % 2;
+    const got = getNumber(dt, arr as never, i);
+    if (got !== want) throw new Error(`${name}[${i}] is ${got}, the pattern is ${want}`);
+  }
+}
+
+function stepGraph(dtype: 'float32' | 'float16' | 'bfloat16' = 'float16'): Graph {
+  return redrafterModel(tinyLlama(), tinyDrafter(), { name: 'tiny' }).build({ dtype, beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64 });
+}
+/** Inputs at the profile's `at` point (zeros). */
+function inputsAt(engine: NativeRuntimeEngine, at: 'min' | 'opt' | 'max'): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const x of engine.io)
+    if (x.mode === 'input') {
+      const shape = x.profile ? x.profile[at] : x.shape;
+      out[x.name] = { dtype: x.dtype as DType, shape, data: allocate(x.dtype as DType, shape.reduce((a, b) => a * b, 1)) };
+    }
+  return out;
+}
+const bytesOf = (t: HostTensor) => t.shape.reduce((a, b) => a * b, 1) * dtypeSize(t.dtype);
+
+let b: DoubleBuild;
+let addon: RuntimeAddon;
+let graph: Graph;
+let engineBytes: Uint8Array;
+
+beforeAll(async () => {
+  b = buildDouble(LATEST);
+  addon = addonOf(b) as unknown as RuntimeAddon;
+  const libs = addon.loadRuntime(b.lib, cudartOf(b));
+  expect(libs.ok, libs.error).toBe(true);
+  expect(libs.tensorrt.double && libs.cuda.double, 'both doubles are recognised as doubles').toBe(true);
+  expect(libs.cuda.devices).toBe(1);
+  graph = stepGraph('float16');
+  const built = await buildWith(addonOf(b), nativePlan(graph));
+  engineBytes = new Uint8Array(built.engine.arrayBuffer().slice(0));
+});
+
+describe('the native TensorRT runtime on the doubles', () => {
+  it('deserializes the double engine of the ReDrafter step graph; its I/O and profile are the build\'s config.json table', async () => {
+    const engine = await addon.deserializeEngine(engineBytes);
+    expect(engine.tensorrtDouble).toBe(true);
+    const table = engineIoTable(graph);
+    expect(engine.io.filter((x) => x.mode === 'input').map((x) => x.name)).toEqual(table.inputs.map((x) => x.name));
+    expect(engine.io.filter((x) => x.mode === 'output').map((x) => x.name)).toEqual(table.outputs.map((x) => x.name));
+    for (const x of engine.io) {
+      const e = [...table.inputs, ...table.outputs].find((y) => y.name === x.name)!;
+      expect(x.dtype, x.name).toBe(e.dtype);
+      expect(x.shape.length, x.name).toBe(e.shape.length);
+      if (x.mode === 'input') {
+        expect(x.profile, `${x.name} has a profile`).toBeDefined();
+        e.shape.forEach((d, k) => {
+          if (typeof d === 'number') expect([x.shape[k], x.profile!.min[k], x.profile!.max[k]]).toEqual([d, d, d]);
+          else if (e.ranges[d]) expect([x.profile!.min[k], x.profile!.opt[k], x.profile!.max[k]], `${x.name} dim ${k}`).toEqual([e.ranges[d].min, e.ranges[d].opt, e.ranges[d].max]);
+        });
+      }
+    }
+    expect(() => checkRuntimeIo(engine.io, table, 'rank0.engine', 'redraft build ...')).not.toThrow();
+    // Another table (a renamed output, another dtype) is refused, naming what differs.
+    const o0 = table.outputs[0];
+    const other = { inputs: table.inputs, outputs: [{ ...o0, dtype: o0.dtype === 'bool' ? 'int8' : 'bool' }, ...table.outputs.slice(1), { ...o0, name: 'extra' }] };
+    expect(() => checkRuntimeIo(engine.io, other, 'rank0.engine', 'redraft build ...')).toThrow(new RegExp(`output '${o0.name}' is ${o0.dtype} in the engine, \\w+ in config.json; config.json has output 'extra', the engine does not`));
+  });
+
+  it('binds every I/O tensor at the profile maximum and minimum, enqueues, and copies back the pattern at the graph\'s output shapes', async () => {
+    const engine = await addon.deserializeEngine(engineBytes);
+    const ctx = engine.createContext();
+    const nIn = engine.io.filter((x) => x.mode === 'input').length;
+    const afterCreate = ctx.stats();
+    // Input buffers are allocated once, at the profile's maximum, when the context is created.
+    const maxIn = inputsAt(engine, 'max');
+    expect(afterCreate.allocations).toBe(nIn);
+    expect(afterCreate.deviceBytes).toBe(Object.values(maxIn).reduce((a, t) => a + Math.max(256, bytesOf(t)), 0));
+    for (const at of ['max', 'min', 'opt'] as const) {
+      const inputs = inputsAt(engine, at);
+      const shapes = outputShapes(graph, inputs);
+      expect(Object.keys(shapes).length, 'every output shape follows from the inputs').toBe(graph.outputs.length);
+      const before = ctx.stats();
+      const r = await ctx.run(inputs as unknown as Record<string, NativeTensor>, shapes);
+      for (const o of graph.outputs) {
+        const t = r.outputs[o.name];
+        expect(t.shape, `${o.name} at the profile ${at}`).toEqual(shapes[o.name]);
+        expect(t.dtype).toBe(graph.tensors[o.id].dtype);
+        expectPattern(o.name, t);
+      }
+      // One copy in per non-empty input, one copy out per non-empty output, exactly their bytes.
+      const inBytes = Object.values(inputs).map(bytesOf), outBytes = Object.values(r.outputs).map((t) => t.data.byteLength);
+      expect(r.stats).toMatchObject({
+        runs: 1, enqueues: 1, setInputShape: nIn, setTensorAddress: engine.io.length,
+        h2dCopies: inBytes.filter((x) => x > 0).length, h2dBytes: inBytes.reduce((a, x) => a + x, 0),
+        d2hCopies: outBytes.filter((x) => x > 0).length, d2hBytes: outBytes.reduce((a, x) => a + x, 0),
+      });
+      const s = ctx.stats();
+      expect(s.runs - before.runs).toBe(1);
+      // The double leaves every dynamic output dim to the caller (it infers no shapes at run time).
+      expect(r.stats.shapesFromCaller).toBeGreaterThan(0);
+    }
+    // Inputs never reallocate below the maximum; outputs were allocated on the first run (at the maximum) only.
+    expect(ctx.stats().allocations).toBe(nIn + graph.outputs.length);
+    ctx.release();
+    await expect(ctx.run(inputsAt(engine, 'min') as never)).rejects.toThrow(/released/);
+  });
+
+  it('rejects a shape outside the profile naming the input and the dim (exit 2), and a wrong dtype or byte count', async () => {
+    const engine = await addon.deserializeEngine(engineBytes);
+    const ctx = engine.createContext();
+    const inputs = inputsAt(engine, 'max');
+    const ids = inputs.input_ids;
+    const tooMany = { ...inputs, input_ids: { dtype: ids.dtype, shape: [ids.shape[0] + 1, ids.shape[1]], data: allocate('int64', (ids.shape[0] + 1) * ids.shape[1]) } };
+    let err: unknown;
+    await ctx.run(tooMany as never).catch((e) => (err = e));
+    expect((err as { code: string }).code).toBe('PROFILE');
+    expect((err as Error).message).toMatch(/input 'input_ids' \[3, \d+\]: dim 0 = 3 is outside the engine's optimization profile \[1, 2\]/);
+    const mapped = runError(err, 'rank0.engine') as Error & { exitCode: number };
+    expect(mapped.exitCode).toBe(2);
+    await expect(ctx.run({ ...inputs, input_ids: { ...ids, dtype: 'int32' } } as never)).rejects.toThrow(/input 'input_ids' is int32, the engine's is int64/);
+    await expect(ctx.run({ ...inputs, input_ids: { ...ids, data: new BigInt64Array(1) } } as never)).rejects.toThrow(/needs \d+ bytes, its data has 8/);
+    const { is_context: _, ...missing } = inputs;
+    await expect(ctx.run(missing as never)).rejects.toThrow(/input 'is_context' is missing/);
+    // The context is still usable after refused calls.
+    const r = await ctx.run(inputs as never, outputShapes(graph, inputs));
+    expect(r.stats.enqueues).toBe(1);
+  });
+
+  it('TensorRT\'s reasons: a corrupt file, an engine of another TensorRT version, another GPU (code ENGINE)', async () => {
+    const fail = async (bytes: Uint8Array) => addon.deserializeEngine(bytes).then(() => { throw new Error('deserialized'); }, (e: Error & { code: string }) => e);
+    const corrupt = await fail(new Uint8Array(Buffer.from('not an engine at all')));
+    expect(corrupt.code).toBe('ENGINE');
+    expect(corrupt.message).toMatch(/cannot deserialize the engine: .*Magic tag does not match/);
+    // The engine of the 10.16 double, deserialized by the 11.1 runtime.
+    const old = buildDouble('v10.16');
+    const built = await buildWith(addonOf(old), nativePlan(stepGraph('float32')));
+    const foreign = await fail(new Uint8Array(built.engine.arrayBuffer().slice(0)));
+    expect(foreign.code).toBe('ENGINE');
+    expect(foreign.message).toMatch(/not compatible with this version of TensorRT, expecting library version 11\.1\.\d+ got 10\.16\.\d+, please rebuild/);
+    process.env.REDRAFT_TRT_DOUBLE_FAIL = 'device';
+    try {
+      const device = await fail(engineBytes);
+      expect(device.message).toMatch(/generated on an incompatible device/);
+    } finally {
+      delete process.env.REDRAFT_TRT_DOUBLE_FAIL;
+    }
+  });
+
+  it('CUDA failures (copy, synchronize, allocation) reject the run with the CUDA runtime\'s reason; the next run works', async () => {
+    const engine = await addon.deserializeEngine(engineBytes);
+    const ctx = engine.createContext();
+    const inputs = inputsAt(engine, 'opt');
+    for (const [fault, re] of [['memcpy', /copying input '\w+' to the device .* failed: unspecified launch failure/], ['sync', /cudaStreamSynchronize failed/], ['malloc', /cudaMalloc of \d+ bytes for '\w+' failed: out of memory/]] as const) {
+      if (fault === 'malloc') inputs.past_kv = { ...inputs.past_kv }; // outputs are grown on demand: a fresh context allocates them
+      const c = fault === 'malloc' ? engine.createContext() : ctx;
+      process.env.REDRAFT_CUDA_DOUBLE_FAIL = fault;
+      let err: (Error & { code: string }) | undefined;
+      try {
+        await c.run(inputs as never, outputShapes(graph, inputs)).catch((e) => (err = e));
+      } finally {
+        delete process.env.REDRAFT_CUDA_DOUBLE_FAIL;
+      }
+      expect(err?.code, fault).toBe('CUDA');
+      expect(err!.message, fault).toMatch(re);
+      expect((runError(err, 'rank0.engine') as Error & { exitCode: number }).exitCode).toBe(3);
+    }
+    const r = await ctx.run(inputs as never, outputShapes(graph, inputs));
+    expect(r.stats.enqueues).toBe(1);
+  });
+
+  it('the runtime compiles against every header set: each addon deserializes its own double\'s engine', async () => {
+    for (const t of TAGS) {
+      const bt = buildDouble(t);
+      const a = addonOf(bt) as unknown as RuntimeAddon;
+      expect(a.runtimeCompiled).toBe(true);
+      expect(a.loadRuntime(bt.lib, cudartOf(bt)).tensorrt.ok, t).toBe(true);
+    }
+  });
+});
+
+describe('--backend trt through the CLI on the doubles', () => {
+  const CLI = path.join(ROOT, 'bin', 'redraft.js');
+  const run = (args: string[], env: Record<string, string>) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const c = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
+      let stdout = '', stderr = '';
+      c.stdout.on('data', (d) => (stdout += d));
+      c.stderr.on('data', (d) => (stderr += d));
+      c.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  const envOf = () => ({ REDRAFT_NATIVE_ADDON: b.addonPath, TENSORRT_LIB: b.lib, CUDA_LIB: cudartOf(b) });
+
+  it('generate --engine DIR --backend trt runs end to end through the runtime; a corrupt engine and another GPU are exit 3 with TensorRT\'s reason; beyond the profile is exit 2', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-trt-runtime-'));
+    const dir = path.join(root, 'trt');
+    try {
+      const built = await run(['build', '--model', 'tiny-redrafter', '--target', 'trt', '--out', dir, '--max-batch', '2', '--max-seq', '32', '-q'], envOf());
+      expect(built.code, built.stderr).toBe(0);
+      const g = await run(['generate', '--engine', dir, '--backend', 'trt', '--prompt-ids', '5,6,7,8;9,10', '--max-length', '14', '--json'], envOf());
+      expect(g.code, g.stderr).toBe(0);
+      expect(g.stderr).toMatch(/double: outputs are the double's pattern, not the model's/);
+      const doc = JSON.parse(g.stdout);
+      expect(doc.backend).toBe('trt');
+      expect(doc.tokens).toHaveLength(2);
+      // The plumbing: rows start with their prompts; every generated token is the pattern's (0 or 1); accepted counts are the pattern's.
+      expect(doc.tokens[0].slice(0, 4)).toEqual([5, 6, 7, 8]);
+      for (const row of doc.tokens) for (const t of row.slice(4)) expect([0, 1, 5, 6, 7, 8, 9, 10]).toContain(t);
+      for (const s of doc.perStep) for (const n of s.accepted) expect([0, 1]).toContain(n);
+      expect(doc.steps).toBeGreaterThan(0);
+      // Beyond the build's --max-seq: exit 2 naming the limit (checked before the engine runs).
+      const long = await run(['generate', '--engine', dir, '--backend', 'trt', '--prompt-ids', '5,6', '--max-length', '40'], envOf());
+      expect(long.code, long.stderr).toBe(2);
+      expect(long.stderr).toMatch(/--max-seq 32/);
+      // Another GPU: TensorRT's reason, exit 3.
+      const gpu = await run(['generate', '--engine', dir, '--backend', 'trt', '--prompt-ids', '5,6', '--max-length', '8'], { ...envOf(), REDRAFT_TRT_DOUBLE_FAIL: 'device' });
+      expect(gpu.code, gpu.stderr).toBe(3);
+      expect(gpu.stderr).toMatch(/rank0\.engine: TensorRT \S+ cannot deserialize the engine: .*incompatible device/);
+      expect(gpu.stderr).toMatch(/rebuild it on this machine/);
+      // No CUDA runtime: exit 3 naming CUDA_LIB.
+      const nocuda = await run(['generate', '--engine', dir, '--backend', 'trt', '--prompt-ids', '5,6', '--max-length', '8'], { ...envOf(), CUDA_LIB: '/nonexistent/libcudart.so.12', LD_LIBRARY_PATH: '/nonexistent' });
+      expect(nocuda.code, nocuda.stderr).toBe(3);
+      expect(nocuda.stderr).toMatch(/CUDA/);
+      // A corrupt engine file: TensorRT's reason, exit 3.
+      fs.writeFileSync(path.join(dir, 'rank0.engine'), 'garbage');
+      const bad = await run(['generate', '--engine', dir, '--backend', 'trt', '--prompt-ids', '5,6', '--max-length', '8'], envOf());
+      expect(bad.code, bad.stderr).toBe(3);
+      expect(bad.stderr).toMatch(/Magic tag does not match/);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('doctor --smoke with the doubles runs the TensorRT part end to end but does not report it as a GPU pass', async () => {
+    const r = await run(['doctor', '--smoke', '--json'], envOf());
+    const doc = JSON.parse(r.stdout);
+    const trt = doc.smoke.find((p: { name: string }) => /^TensorRT/.test(p.name));
+    expect(trt, r.stdout).toBeDefined();
+    expect(trt.status, trt.detail).toBe('skipped');
+    expect(trt.detail).toMatch(/double/);
+    expect(trt.detail).toMatch(/not a GPU result/);
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
