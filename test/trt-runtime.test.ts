@@ -143,6 +143,27 @@ describe('the native TensorRT runtime on the doubles', () => {
     await expect(ctx.run(inputsAt(engine, 'min') as never)).rejects.toThrow(/released/);
   });
 
+  it('keeps state on the device: an output kept on the device feeds the next run\'s input with a device copy, not through the host', async () => {
+    const engine = await addon.deserializeEngine(engineBytes);
+    const ctx = engine.createContext();
+    const inputs = inputsAt(engine, 'opt');
+    const first = await ctx.run(inputs as never, outputShapes(graph, inputs), { keepOnDevice: ['next_beams'] });
+    const nb = first.outputs.next_beams;
+    expect(nb).toMatchObject({ device: true, dtype: 'int64' });
+    expect(nb.data).toBeUndefined();
+    const hostOut = Object.values(first.outputs).filter((t) => t.data).reduce((a, t) => a + t.data!.byteLength, 0);
+    expect(first.stats.d2hBytes, 'the kept output is not copied to the host').toBe(hostOut);
+    const beamsBytes = nb.shape.reduce((a, x) => a * x, 1) * 8;
+    expect(nb.shape).toEqual(inputs.beams.shape);
+    const next = { ...inputs, beams: { device: 'next_beams' } };
+    const second = await ctx.run(next as never, outputShapes(graph, inputs));
+    expect(second.stats).toMatchObject({ d2dCopies: 1, d2dBytes: beamsBytes, h2dBytes: Object.values(inputs).reduce((a, t) => a + bytesOf(t), 0) - beamsBytes });
+    expectPattern('next_beams', second.outputs.next_beams as never);
+    // Only the last run's kept outputs can feed an input.
+    await expect(ctx.run(next as never, outputShapes(graph, inputs))).rejects.toThrow(/output 'next_beams' was not kept on the device by the last run/);
+    await expect(ctx.run({ ...inputs, input_ids: { device: 'next_beams' } } as never)).rejects.toThrow(/not kept on the device/);
+  });
+
   it('rejects a shape outside the profile naming the input and the dim (exit 2), and a wrong dtype or byte count', async () => {
     const engine = await addon.deserializeEngine(engineBytes);
     const ctx = engine.createContext();

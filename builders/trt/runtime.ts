@@ -31,6 +31,9 @@ export interface RunStats {
   d2hCopies: number;
   h2dBytes: number;
   d2hBytes: number;
+  /** Device-to-device copies (inputs fed from outputs kept on the device). */
+  d2dCopies: number;
+  d2dBytes: number;
   /** Device bytes this context holds (buffers at the profile's maximum, outputs grown on demand). */
   deviceBytes: number;
   allocations: number;
@@ -42,8 +45,21 @@ export interface NativeTensor {
   shape: number[];
   data: ArrayBuffer | TypedArray;
 }
+/** An input taken from an output of the context's last run that was kept on the device (no host copy). */
+export interface DeviceInput {
+  device: string;
+}
 export interface NativeContext {
-  run(inputs: Record<string, NativeTensor>, outputShapes?: Record<string, number[]>): Promise<{ outputs: Record<string, { dtype: string; shape: number[]; data: ArrayBuffer }>; stats: RunStats }>;
+  /**
+   * One enqueue. `keepOnDevice` outputs stay in the context's device buffers (returned as
+   * `{ device: true }`, no data) and can feed the next run's inputs as `{ device: name }`, so
+   * state such as a KV cache need not cross to the host between steps.
+   */
+  run(
+    inputs: Record<string, NativeTensor | DeviceInput>,
+    outputShapes?: Record<string, number[]>,
+    options?: { keepOnDevice?: string[] },
+  ): Promise<{ outputs: Record<string, { dtype: string; shape: number[]; data: ArrayBuffer; device?: undefined } | { dtype: string; shape: number[]; device: true; data?: undefined }>; stats: RunStats }>;
   /** Interrupts a run in progress (before its enqueue, or discards its results). */
   cancel(): void;
   stats(): RunStats;
@@ -203,6 +219,7 @@ export async function trtRunner(file: string, table: { inputs: IoEntry[]; output
     }
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(r.outputs)) {
+      if (!t.data) continue;
       const make = ARRAY[t.dtype];
       if (!make) throw new MissingBackendError(`${file}: output '${name}' is ${t.dtype}, which redraft has no host type for`);
       out[name] = { dtype: t.dtype as DType, shape: t.shape, data: make(t.data) };

@@ -4,7 +4,9 @@
 //   loadRuntime(tensorrtLib?, cudaLib?) -> { ok, tensorrt, cuda, error }
 //   deserializeEngine(bytes, onLog?) -> Promise<engine>       (worker thread)
 //   engine.io: [{ name, mode, dtype, shape, profile? }]; engine.createContext(); engine.release()
-//   context.run(inputs, outputShapes?, options?) -> Promise<{ outputs, stats }>   (worker thread)
+//   context.run(inputs, outputShapes?, { keepOnDevice? }) -> Promise<{ outputs, stats }>   (worker thread)
+//     an output in keepOnDevice stays in the context's device buffer ({ device: true }, no copy);
+//     an input { device: 'output' } is copied from it on the device (state stays device-resident)
 //   context.cancel(); context.stats(); context.release()
 // Errors carry `code`: ENGINE (TensorRT refused the engine: another version, another GPU, a
 // corrupt file), PROFILE (a shape outside the optimization profile, naming the dim), TENSORRT
@@ -13,6 +15,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -191,7 +194,7 @@ struct EngineHold {
 };
 
 struct Stats {
-  double runs = 0, enqueues = 0, setInputShape = 0, setTensorAddress = 0, h2dCopies = 0, d2hCopies = 0, h2dBytes = 0, d2hBytes = 0;
+  double runs = 0, enqueues = 0, setInputShape = 0, setTensorAddress = 0, h2dCopies = 0, d2hCopies = 0, h2dBytes = 0, d2hBytes = 0, d2dCopies = 0, d2dBytes = 0;
   double deviceBytes = 0, allocations = 0, shapesFromCaller = 0;
   Napi::Object js(Napi::Env env) const {
     auto o = Napi::Object::New(env);
@@ -203,6 +206,8 @@ struct Stats {
     o.Set("d2hCopies", d2hCopies);
     o.Set("h2dBytes", h2dBytes);
     o.Set("d2hBytes", d2hBytes);
+    o.Set("d2dCopies", d2dCopies);
+    o.Set("d2dBytes", d2dBytes);
     o.Set("deviceBytes", deviceBytes);
     o.Set("allocations", allocations);
     o.Set("shapesFromCaller", shapesFromCaller);
@@ -221,6 +226,7 @@ struct ContextHold {
   std::unique_ptr<IExecutionContext> ctx;
   cudaStream_t stream = nullptr;
   std::map<std::string, DevBuf> bufs;
+  std::map<std::string, std::pair<Dims, DataType>> kept;  // outputs of the last run left on the device
   std::atomic<bool> busy{false}, cancel{false};
   std::mutex statsMutex;
   Stats stats;
@@ -265,12 +271,14 @@ struct RunInput {
   Dims dims{};
   const uint8_t* data = nullptr;
   size_t bytes = 0;
+  std::string fromOutput;  // device-resident: copied on the device from this output of the last run
 };
 struct RunOutput {
   const IoInfo* io = nullptr;
   Dims given{};
   bool hasGiven = false;
   Dims dims{};
+  bool keep = false;  // left on the device (no copy to the host)
   std::unique_ptr<std::vector<uint8_t>> host;
 };
 
@@ -368,7 +376,12 @@ class RunWorker : public Napi::AsyncWorker {
       void* dev = nullptr;
       std::string e = c_->ensure(name, x.bytes, &dev);
       if (!e.empty()) return fail("CUDA", e);
-      if (x.bytes > 0) {
+      if (x.bytes > 0 && !x.fromOutput.empty()) {
+        cudaError_t r = cu.memcpyAsync(dev, c_->bufs[x.fromOutput].p, x.bytes, cudaMemcpyDeviceToDevice, c_->stream);
+        if (r != cudaSuccess) return fail("CUDA", "copying output '" + x.fromOutput + "' to input '" + name + "' on the device (" + std::to_string(x.bytes) + " bytes) failed: " + cu.why(r));
+        count(&Stats::d2dCopies);
+        count(&Stats::d2dBytes, static_cast<double>(x.bytes));
+      } else if (x.bytes > 0) {
         cudaError_t r = cu.memcpyAsync(dev, x.data, x.bytes, cudaMemcpyHostToDevice, c_->stream);
         if (r != cudaSuccess) return fail("CUDA", "copying input '" + name + "' to the device (" + std::to_string(x.bytes) + " bytes) failed: " + cu.why(r));
         count(&Stats::h2dCopies);
@@ -401,7 +414,7 @@ class RunWorker : public Napi::AsyncWorker {
       if (!e.empty()) return fail("CUDA", e);
       count(&Stats::setTensorAddress);
       if (!ctx.setTensorAddress(name.c_str(), dev)) return fail("TENSORRT", "setTensorAddress('" + name + "') failed: " + log.takeErrors());
-      o.host = std::make_unique<std::vector<uint8_t>>(bytes);
+      o.host = std::make_unique<std::vector<uint8_t>>(o.keep ? 0 : bytes);
     }
     if (c_->cancel.exchange(false)) return fail("INTERRUPTED", "the run was interrupted before enqueueV3");
     count(&Stats::enqueues);
@@ -416,6 +429,9 @@ class RunWorker : public Napi::AsyncWorker {
     }
     cudaError_t r = cu.streamSynchronize(c_->stream);
     if (r != cudaSuccess) return fail("CUDA", "cudaStreamSynchronize failed (the engine's kernels or copies failed): " + cu.why(r));
+    c_->kept.clear();
+    for (RunOutput& o : out_)
+      if (o.keep) c_->kept[o.io->name] = {o.dims, o.io->dtype};
     if (c_->cancel.exchange(false)) return fail("INTERRUPTED", "the run was interrupted");
   }
   void OnOK() override {
@@ -426,6 +442,11 @@ class RunWorker : public Napi::AsyncWorker {
       auto t = Napi::Object::New(env);
       t.Set("dtype", dtypeName(o.io->dtype));
       t.Set("shape", dimsJs(env, o.dims));
+      if (o.keep) {
+        t.Set("device", true);  // stays in this context's device buffer until the next run
+        outs.Set(o.io->name, t);
+        continue;
+      }
       std::vector<uint8_t>* v = o.host.release();
       Napi::ArrayBuffer ab = v->empty() ? Napi::ArrayBuffer::New(env, 0)
                                         : Napi::ArrayBuffer::New(env, v->data(), v->size(), [](Napi::Env, void*, std::vector<uint8_t>* p) { delete p; }, v);
@@ -489,6 +510,12 @@ Napi::Value contextObject(Napi::Env env, std::shared_ptr<ContextHold> c) {
     if (info.Length() < 1 || !info[0].IsObject()) return reject(codedError(env, "USAGE", "run(inputs, outputShapes?)"));
     Napi::Object inputs = info[0].As<Napi::Object>();
     Napi::Object shapes = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    std::vector<std::string> keep;
+    if (info.Length() > 2 && info[2].IsObject() && info[2].As<Napi::Object>().Get("keepOnDevice").IsArray()) {
+      auto a = info[2].As<Napi::Object>().Get("keepOnDevice").As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++)
+        if (a.Get(i).IsString()) keep.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
     std::vector<RunInput> in;
     std::vector<RunOutput> out;
     try {
@@ -496,6 +523,7 @@ Napi::Value contextObject(Napi::Env env, std::shared_ptr<ContextHold> c) {
         if (!io.input) {
           RunOutput ro;
           ro.io = &io;
+          ro.keep = std::find(keep.begin(), keep.end(), io.name) != keep.end();
           Napi::Value s = shapes.Get(io.name);
           if (!s.IsUndefined() && !s.IsNull()) {
             ro.given = toDims(shapeOf(env, s, "output '" + io.name + "'"));
@@ -507,6 +535,24 @@ Napi::Value contextObject(Napi::Env env, std::shared_ptr<ContextHold> c) {
         Napi::Value v = inputs.Get(io.name);
         if (!v.IsObject()) throw codedError(env, "USAGE", "input '" + io.name + "' is missing (the engine's inputs are all required)");
         Napi::Object t = v.As<Napi::Object>();
+        if (t.Get("device").IsString()) {
+          // Device-resident: the named output of the last run (keepOnDevice), copied on the device.
+          RunInput ri;
+          ri.io = &io;
+          ri.fromOutput = t.Get("device").As<Napi::String>().Utf8Value();
+          auto k = c->kept.find(ri.fromOutput);
+          if (k == c->kept.end()) throw codedError(env, "USAGE", "input '" + io.name + "': output '" + ri.fromOutput + "' was not kept on the device by the last run (run(..., { keepOnDevice: ['" + ri.fromOutput + "'] }))");
+          if (k->second.second != io.dtype) throw codedError(env, "USAGE", "input '" + io.name + "' is " + dtypeName(io.dtype) + ", output '" + ri.fromOutput + "' is " + dtypeName(k->second.second));
+          ri.dims = k->second.first;
+          ri.bytes = static_cast<size_t>(volume(ri.dims)) * elemSize(io.dtype);
+          for (int q = 0; q < ri.dims.nbDims && q < io.shape.nbDims; q++) {
+            int64_t lo = io.shape.d[q] >= 0 ? io.shape.d[q] : io.hasProfile ? io.min.d[q] : 0, hi = io.shape.d[q] >= 0 ? io.shape.d[q] : io.hasProfile ? io.max.d[q] : INT64_MAX;
+            if (ri.dims.nbDims != io.shape.nbDims || ri.dims.d[q] < lo || ri.dims.d[q] > hi)
+              throw codedError(env, "PROFILE", "input '" + io.name + "' " + dimsStr(ri.dims) + " (from output '" + ri.fromOutput + "'): dim " + std::to_string(q) + " is outside the engine's optimization profile [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+          }
+          in.push_back(ri);
+          continue;
+        }
         std::string dt = t.Get("dtype").IsString() ? t.Get("dtype").As<Napi::String>().Utf8Value() : "";
         if (dt != dtypeName(io.dtype)) throw codedError(env, "USAGE", "input '" + io.name + "' is " + dt + ", the engine's is " + dtypeName(io.dtype));
         std::vector<int64_t> shape = shapeOf(env, t.Get("shape"), "input '" + io.name + "'");
