@@ -289,6 +289,15 @@ describe('--backend trt through the CLI on the doubles', () => {
     }
   });
 
+  it('doctor names the doubles as doubles (no GPU)', async () => {
+    const r = await run(['doctor'], envOf());
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/CUDA runtime +\S+libredraft_cudart_double\.so \(CUDA [\d.]+, 1 device\(s\), redraft's double: no GPU\)/);
+    expect(r.stdout).toMatch(/can run engines +yes \(on redraft's doubles: the plumbing only, not a GPU\)/);
+    const j = JSON.parse((await run(['doctor', '--json'], envOf())).stdout);
+    expect(j.runtime).toMatchObject({ ok: true, tensorrt: { double: true }, cuda: { double: true, devices: 1 } });
+  });
+
   it('doctor --smoke with the doubles runs the TensorRT part end to end but does not report it as a GPU pass', async () => {
     const r = await run(['doctor', '--smoke', '--json'], envOf());
     const doc = JSON.parse(r.stdout);
