@@ -5,7 +5,7 @@
  * without the native layer, and the property tests (a layer against its decomposition).
  *
  * The decompositions compute what the layers define (dsl/ir.ts), rounding at each primitive's
- * output as TensorRT does: attention is q·kᵀ (grouped heads gathered), × scale, a select to the
+ * output as TensorRT does: attention is q·kᵀ (grouped heads gathered), ÷ (1/scale), a select to the
  * dtype's lowest finite value where masked, softmax over the keys, · v; rotary is
  * (a·cos − b·sin, b·cos + a·sin) on gathered halves or pairs; the cache update is a gather of the
  * update rows and a select against the cache; rms_norm is HF's LlamaRMSNorm in float32.
@@ -136,7 +136,8 @@ function attention(e: Emitter, l: AttentionLayer): TensorId {
   const kr = repeatHeads(e, k, hq);
   const vr = repeatHeads(e, v, hq);
   let s = e.add({ kind: 'matmul', opA: 'none', opB: 'transpose', inputs: [q, kr], name: 'matmul' });
-  s = e.ew('prod', s, e.constant(dt, [1, 1, 1, 1], [l.scale], 'scale'));
+  // Divided by 1/scale (rounded to the dtype), as models write `scores / sqrt(head_dim)`.
+  s = e.ew('div', s, e.constant(dt, [1, 1, 1, 1], [1 / l.scale], 'inv_scale'));
   let keep = mask;
   if (l.causal !== 'none') {
     const cm = causalMask(e, q, k, l.causal);

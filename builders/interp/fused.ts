@@ -39,7 +39,7 @@ export function attention(l: AttentionLayer, q: HostTensor, k: HostTensor, v: Ho
   const md = mask?.data as Uint8Array | undefined;
   const dt = q.dtype;
   const r = rounder(dt);
-  const scale = r(l.scale);
+  const invScale = r(1 / l.scale); // scores / (1/scale) in the dtype, as the decomposition (and `scores / sqrt(d)`)
   const lowest = lowestFinite(dt);
   const qv = asF64(q);
   const kv = asF64(k);
@@ -75,7 +75,7 @@ export function attention(l: AttentionLayer, q: HostTensor, k: HostTensor, v: Ho
               s3 += qv[qBase + d + 3] * kv[kRow + d + 3];
             }
             for (; d < D; d++) s0 += qv[qBase + d] * kv[kRow + d];
-            x = r(r(Math.fround(s0 + s1 + (s2 + s3))) * scale);
+            x = r(r(Math.fround(s0 + s1 + (s2 + s3))) / invScale);
           }
           s[j] = x;
           if (x > m) m = x;
