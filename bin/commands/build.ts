@@ -125,12 +125,13 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     const { exportOnnxFiles } = await import('../../builders/onnx/files.js');
     Object.assign(files, exportOnnxFiles(graph, 'model.onnx', (done, total) => out.progress('export', done, total)));
   } else {
-    const { buildTrtEngine } = await import('../../builders/trt/build.js');
-    const engine = await buildTrtEngine(graph, cfg, {
+    const { buildTrtEngineHandle } = await import('../../builders/trt/build.js');
+    const engine = await buildTrtEngineHandle(graph, cfg, {
       onProgress: (done: number, total: number) => out.progress('engine build', done, total),
       log: (severity: string, msg: string) => (severity === 'error' || severity === 'warning' ? out.warn(`TensorRT: ${msg}`) : out.info(`TensorRT: ${msg}`)),
     });
-    files['rank0.engine'] = new Uint8Array(engine);
+    // Written from C++ straight into the temporary file: no ArrayBuffer copy, no 4 GiB limit.
+    files['rank0.engine'] = (fd: number) => engine.writeTo(fd);
   }
   const fileNames = Object.keys(files).sort();
   const config = {
