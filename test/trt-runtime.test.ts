@@ -227,6 +227,32 @@ describe('the native TensorRT runtime on the doubles', () => {
     expect(r.stats.enqueues).toBe(1);
   });
 
+  it('runs off the main thread and can be interrupted: the event loop runs during a run, cancel() rejects it as INTERRUPTED', async () => {
+    const engine = await addon.deserializeEngine(engineBytes);
+    const ctx = engine.createContext();
+    const inputs = inputsAt(engine, 'opt');
+    process.env.REDRAFT_CUDA_DOUBLE_SYNC_MS = '400'; // the CUDA double's stream takes 400 ms to drain
+    try {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 20);
+      const t0 = performance.now();
+      const p = ctx.run(inputs as never, outputShapes(graph, inputs));
+      await new Promise((r) => setTimeout(r, 100));
+      await expect(ctx.run(inputs as never, outputShapes(graph, inputs))).rejects.toThrow(/a run of this execution context is in progress/);
+      ctx.cancel();
+      const err = await p.then(() => undefined, (e: Error & { code: string }) => e);
+      clearInterval(timer);
+      expect(err?.code).toBe('INTERRUPTED');
+      expect((runError(err, 'rank0.engine') as Error & { exitCode: number }).exitCode).toBe(130);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(350);
+      expect(ticks, 'the main thread was free while the run waited on its stream').toBeGreaterThanOrEqual(5);
+    } finally {
+      delete process.env.REDRAFT_CUDA_DOUBLE_SYNC_MS;
+    }
+    // The context runs again afterwards.
+    expect((await ctx.run(inputs as never, outputShapes(graph, inputs))).stats.enqueues).toBe(1);
+  });
+
   it('the runtime compiles against every header set: each addon deserializes its own double\'s engine', async () => {
     for (const t of TAGS) {
       const bt = buildDouble(t);
@@ -266,6 +292,12 @@ describe('--backend trt through the CLI on the doubles', () => {
       for (const row of doc.tokens) for (const t of row.slice(4)) expect([0, 1, 5, 6, 7, 8, 9, 10]).toContain(t);
       for (const s of doc.perStep) for (const n of s.accepted) expect([0, 1]).toContain(n);
       expect(doc.steps).toBeGreaterThan(0);
+      // bench on the runtime: device memory is the runtime's I/O buffers.
+      const bench = await run(['bench', '--engine', dir, '--backend', 'trt', '--prompt-ids', '5,6,7,8', '--max-length', '10', '--runs', '1', '--json'], envOf());
+      expect(bench.code, bench.stderr).toBe(0);
+      const bj = JSON.parse(bench.stdout);
+      expect(bj.backend).toBe('trt');
+      expect(bj.peakDeviceMemoryMB).toBeGreaterThan(0);
       // Beyond the build's --max-seq: exit 2 naming the limit (checked before the engine runs).
       const long = await run(['generate', '--engine', dir, '--backend', 'trt', '--prompt-ids', '5,6', '--max-length', '40'], envOf());
       expect(long.code, long.stderr).toBe(2);

@@ -55,14 +55,18 @@ export async function bench(flags: BenchFlags, out: Output): Promise<void> {
     tokensPerStep: steps ? +(1 + accepted / steps).toFixed(3) : 1,
     stepLatencyMs: { p50: +percentile(stepMs, 50).toFixed(2), p95: +percentile(stepMs, 95).toFixed(2), calls: stepMs.length },
     peakHostMemoryMB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
-    peakDeviceMemoryMB: null,
+    peakDeviceMemoryMB: null as number | null,
   };
+  if (g.backend === 'trt') {
+    const bytes = (await import('../../builders/trt/runtime.js')).runtimeDeviceBytes();
+    if (bytes !== undefined) result.peakDeviceMemoryMB = +(bytes / 2 ** 20).toFixed(3);
+  }
   out.result(
     result,
     [
       `${result.tokensPerSecond} tokens/s, ${result.tokensPerStep} tokens per step (${runs} run(s), ${g.prompt.length} row(s), ${g.backend})`,
       `step latency p50 ${result.stepLatencyMs.p50} ms, p95 ${result.stepLatencyMs.p95} ms over ${stepMs.length} calls`,
-      `peak host memory ${result.peakHostMemoryMB} MB; device memory: n/a on a CPU backend`,
+      `peak host memory ${result.peakHostMemoryMB} MB; device memory: ${result.peakDeviceMemoryMB === null ? 'n/a on a CPU backend' : `${result.peakDeviceMemoryMB} MB of I/O buffers (TensorRT's own activation memory not counted)`}`,
     ].join('\n'),
   );
 }

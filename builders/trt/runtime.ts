@@ -192,6 +192,15 @@ export function runError(e: unknown, file: string): Error {
   return new MissingBackendError(`${file}: the TensorRT run failed: ${msg}`, 'check the TensorRT and CUDA installation (redraft doctor); --backend onnx|interp|plan runs the same model on the CPU');
 }
 
+let active: NativeContext | undefined;
+/**
+ * Device bytes of the I/O buffers of the last context trtRunner created (they only grow, so this
+ * is their peak); TensorRT's own activation memory is not included. Undefined without one.
+ */
+export function runtimeDeviceBytes(): number | undefined {
+  return active?.stats().deviceBytes;
+}
+
 export interface TrtRunner {
   run(graph: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
   engine: NativeRuntimeEngine;
@@ -209,6 +218,7 @@ export async function trtRunner(file: string, table: { inputs: IoEntry[]; output
   } catch (e) {
     throw runError(e, file);
   }
+  active = context;
   const run = async (g: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>> => {
     if (g !== graph) throw new Error(`trtRunner: graph ${g.name} is not the engine's`);
     let r: Awaited<ReturnType<NativeContext['run']>>;

@@ -5,11 +5,14 @@
 // inside one allocation (or runs past its end) fails with cudaErrorInvalidValue, as a copy to an
 // unknown address would on a GPU. Streams are handles; work runs at once (copies are synchronous).
 // REDRAFT_CUDA_DOUBLE_FAIL=malloc,memcpy,stream,sync,device injects failures;
+// REDRAFT_CUDA_DOUBLE_SYNC_MS makes cudaStreamSynchronize take that long (a slow stream, for cancel);
 // REDRAFT_CUDA_DOUBLE_MEMORY caps the "device" memory (bytes, default 4 GiB).
 // redraft_cuda_double_extent(p, &bytes) tells the TensorRT double how far an allocation reaches.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -150,6 +153,7 @@ __attribute__((visibility("default"))) cudaError_t cudaStreamDestroy(cudaStream_
   return cudaSuccess;
 }
 __attribute__((visibility("default"))) cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  if (const char* ms = std::getenv("REDRAFT_CUDA_DOUBLE_SYNC_MS")) std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(ms)));  // a slow stream
   std::lock_guard<std::mutex> l(gM);
   gSyncCalls++;
   if (stream && !gStreams.count(stream)) return ret(cudaErrorInvalidResourceHandle);
