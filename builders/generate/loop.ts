@@ -116,6 +116,9 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
   });
   let cache = KvCache.assemble(s, B, T, prompt.map(() => ({ pad: 0, runs: [{ src: ctx.prompt_kv, start: 0, count: T }] })));
   let ids = prompt.map((r) => [...r]);
+  // Left padding per row, counted once from the prompts (which never hold the pad id) and then
+  // kept: a generated token equal to the pad id is an ordinary token, not padding.
+  let pads = prompt.map((r) => leftPads(r, pad));
   let beams = ctx.next_beams;
   let logProbs = ctx.next_log_probs;
   const nextToken = (bm: HostTensor) => Array.from({ length: B }, (_, b) => (bm.data as BigInt64Array)[b * W * L]);
@@ -130,14 +133,14 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
       is_context: { dtype: 'bool', shape: [B], data: new Uint8Array(B) },
       input_ids: i64([B, 1], Array(B).fill(pad)),
       beams,
-      past_padding_mask: i64([B, S], flat(ids).map((t) => (t === pad ? 0n : 1n))),
+      past_padding_mask: i64([B, S], ids.flatMap((row, b) => row.map((_, j) => (j < pads[b]! ? 0n : 1n)))),
       past_kv: cache.tensor,
       ...samplingInputs(logProbs),
     });
     const n = Array.from(r.n_accepted.data as BigInt64Array, Number);
     const accepted = r.accepted_tokens.data as BigInt64Array;
     // Append the chosen beam's first n+1 tokens (its first is the previous call's next token).
-    const prevPads = ids.map((row) => leftPads(row, pad));
+    const prevPads = pads;
     const lens = ids.map((row, b) => row.length - prevPads[b] + n[b] + 1);
     const maxLen = Math.max(...lens);
     const newIds = ids.map((row, b) => [...Array(maxLen - lens[b]).fill(pad), ...row.slice(prevPads[b]), ...Array.from(accepted.subarray(b * L, b * L + n[b] + 1))]);
@@ -148,6 +151,7 @@ export async function redrafterGenerate(step: Graph, run: Runner, prompt: bigint
       ids.map((_, b) => ({ pad: maxLen - lens[b], runs: [{ src: cache.tensor, start: prevPads[b], count: S - prevPads[b] }, { src: r.selected_kv, start: 0, count: n[b] + 1 }] })),
     );
     ids = newIds;
+    pads = lens.map((len) => maxLen - len);
     beams = r.next_beams;
     logProbs = r.next_log_probs;
     const next = nextToken(beams);
@@ -186,7 +190,7 @@ export async function autoregressiveGenerate(llm: Graph, run: Runner, prompt: bi
   const pads = prompt.map((r) => leftPads(r, pad));
   // Context: causal over real tokens.
   const mask = new Uint8Array(B * T * T);
-  for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) mask[(b * T + i) * T + j] = prompt[b][j] !== pad ? 1 : 0;
+  for (let b = 0; b < B; b++) for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) mask[(b * T + i) * T + j] = j >= pads[b]! ? 1 : 0;
   const pos = prompt.flatMap((r, b) => r.map((_, i) => BigInt(i - pads[b])));
   let res = await run(llm, {
     input_ids: i64([B, T], prompt.flat()),
@@ -204,7 +208,8 @@ export async function autoregressiveGenerate(llm: Graph, run: Runner, prompt: bi
     await yieldToSignals();
     const S = cache.shape[4];
     const m = new Uint8Array(B * (S + 1));
-    for (let b = 0; b < B; b++) for (let j = 0; j <= S; j++) m[b * (S + 1) + j] = j < S ? (rows[b][j] !== pad ? 1 : 0) : 1;
+    // Only the left padding is masked: a generated token equal to the pad id stays visible.
+    for (let b = 0; b < B; b++) for (let j = 0; j <= S; j++) m[b * (S + 1) + j] = j < S ? (j >= pads[b]! ? 1 : 0) : 1;
     res = await run(llm, {
       input_ids: i64([B, 1], next),
       attention_mask: { dtype: 'bool', shape: [B, 1, S + 1], data: m },
