@@ -188,3 +188,33 @@ describe("Apple's drafter checkpoints", () => {
     expect(() => validateConfig({ ...raw, emb_norm: true }, 'drafter', 'config.json')).toThrow(/"emb_norm" is true/);
   });
 });
+
+describe('no token id is special', () => {
+  it('a generated token equal to pad_token_id is an ordinary token (autoregressive and ReDrafter equal the reference)', async () => {
+    // llama-dynamic's second prompt lacks id 0, and the reference generates 0 after it: make 0 the pad id.
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-pad-'));
+    for (const f of ['config.json', 'model.safetensors']) fs.copyFileSync(path.join(DIR, 'llama-dynamic', f), path.join(d, f));
+    const raw = JSON.parse(fs.readFileSync(path.join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(path.join(d, 'config.json'), JSON.stringify({ ...raw, pad_token_id: 0 }));
+    const { expected } = load('llama-dynamic');
+    const [p, want] = [expected.prompts[1], expected.greedy[1]];
+    expect(p).not.toContain(0);
+    expect(want.slice(p.length)).toContain(0);
+    const llm = loadModelDir(d, 'llama');
+    const def = redrafterModel(llm, loadModelDir(path.join(DIR, 'llama-dynamic-drafter'), 'drafter'), { name: 'pad0' });
+    const cfg = def.llmConfig;
+    expect(cfg.padTokenId).toBe(0);
+    const s: GenerationShape = { beamWidth: 2, beamLength: 3, maxLength: want.length, padTokenId: 0, eosTokenIds: [], numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, kvDtype: 'float32' };
+    const o = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 40 };
+    expect((await autoregressiveGenerate(def.llmGraph(o), interp, [p.map(BigInt)], s))[0]!.map(Number)).toEqual(want);
+    expect((await redrafterGenerate(def.stepGraph(o), interp, [p.map(BigInt)], s)).outputIds[0]!.map(Number)).toEqual(want);
+    // In a left-padded batch (pads are 0 too) the row still generates the reference's tokens.
+    const batch = [[...expected.prompts[0].map(() => 5n)].slice(0, 6).map((x, i) => BigInt(3 + i)), p.map(BigInt)];
+    const n = Math.max(...batch.map((r) => r.length));
+    const padded = batch.map((r) => [...Array(n - r.length).fill(0n), ...r]);
+    const rd = await redrafterGenerate(def.stepGraph(o), interp, padded, { ...s, maxLength: n + want.length - p.length });
+    const row = finishedRows(rd.outputIds, padded, 0, [])[1]!.map(Number);
+    expect(row).toEqual(want.slice(0, row.length));
+    expect(row.length).toBeGreaterThan(want.indexOf(0, p.length));
+  });
+});

@@ -35,8 +35,6 @@ export interface TextSession {
   onTokens?: (rows: readonly (readonly bigint[])[]) => void;
   /** The generated text of each finished row (prompt removed, EOS and special tokens left out). */
   texts(finished: readonly (readonly number[])[]): string[];
-  /** Warns when a row generated the pad id: the engine took it for padding from then on. */
-  checkGenerated(finished: readonly (readonly number[])[], promptLens: readonly number[]): void;
   /** Ends the stream (a final newline) and says whether stdout already holds the text. */
   endStream(finished: readonly (readonly number[])[]): boolean;
 }
@@ -128,12 +126,6 @@ export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg:
     generation,
     onTokens,
     texts,
-    checkGenerated: (finished, lens) =>
-      finished.forEach((r, b) => {
-        const at = r.indexOf(cfg.padTokenId, lens[b]);
-        if (at >= 0)
-          out.warn(`row ${b} generated token ${cfg.padTokenId} (position ${at}), the id the engine pads with; the engine took it for padding, so what follows may differ from the model's own output — set "pad_token_id" in config.json to an id the model never produces`);
-      }),
     endStream: (finished) => {
       if (!streaming) return false;
       stream ??= new TextStream(tokenizer!);
