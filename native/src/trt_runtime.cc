@@ -589,6 +589,7 @@ Napi::Value contextObject(Napi::Env env, std::shared_ptr<ContextHold> c) {
       return reject(e);
     }
     if (c->busy.exchange(true)) return reject(codedError(env, "USAGE", "a run of this execution context is in progress (one at a time per context)"));
+    c->cancel = false;  // a cancel() that came after the last run's final check does not carry over
     auto* w = new RunWorker(env, c, std::move(in), std::move(out), inputs);
     Napi::Promise p = w->Promise();
     w->Queue();
