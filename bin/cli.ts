@@ -134,7 +134,8 @@ Examples:
       .option('--chat', "render each prompt as a user message through the model's chat template (tokenizer_config.json or chat_template.jinja)")
       .option('--system <text>', 'a system message before each prompt (with --chat)')
       .option('--max-new-tokens <n>', 'generate at most this many tokens after the longest prompt (instead of --max-length)')
-      .option('--greedy', 'decode greedily even where generation_config.json says do_sample')
+      .option('--greedy', 'decode greedily (the default, also where generation_config.json says do_sample)')
+      .option('--sample', "sample as generation_config.json's do_sample/temperature say (default: greedy)")
       .option('--max-length <n>', "stop once the (left-padded) batch is this many tokens long, prompt included, or every row has an EOS; at most the build's --max-seq (default: max_new_tokens or max_length of generation_config.json, else 64)")
       .addOption(new Option('--backend <backend>', BACKEND_HELP).choices(['interp', 'onnx', 'plan', 'trt']));
   generateOptions(p.command('generate'))

@@ -197,11 +197,14 @@ describe('redraft generate with text', () => {
     const ids = tok.encode(j.prompts[0], false);
     expect(j.tokens[0].slice(0, ids.length)).toEqual(ids);
   });
-  it('generation_config.json do_sample: sampling at its temperature, unless --greedy', () => {
+  it('generation_config.json do_sample: greedy by default (lossless), sampling at its temperature with --sample', () => {
     const d = variant({ 'generation_config.json': { eos_token_id: [4, 2], max_new_tokens: 4, do_sample: true, temperature: 0.7 } });
     const run = (...a: string[]) => redraft(['generate', '--model', d, '--drafter', DRAFTER, '--prompt', 'hello', '--json', ...a]);
-    expect(json(run()).mode).toBe('redrafter-sampling');
+    const dflt = run();
+    expect(json(dflt).mode).toBe('redrafter');
+    expect(json(run('--sample')).mode).toBe('redrafter-sampling');
     expect(json(run('--greedy')).mode).toBe('redrafter');
+    expect(run('--sample', '--greedy').code).toBe(2);
   });
   it('refusals: pad id in a prompt, no tokenizer, contradicting flags', () => {
     const pad = gen('--prompt', 'hello<|reserved_0|>');

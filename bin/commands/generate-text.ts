@@ -20,6 +20,8 @@ export interface TextFlags {
   maxNewTokens?: string;
   temperature?: string;
   greedy?: boolean;
+  /** Follow generation_config.json's do_sample/temperature (default: greedy). */
+  sample?: boolean;
   autoregressive?: boolean;
 }
 
@@ -42,7 +44,7 @@ export interface TextSession {
 /**
  * Reads generation_config.json and the prompts, and settles the flags generate reads later:
  * --max-length (from --max-new-tokens, else generation_config's max_new_tokens / max_length,
- * else 64) and --temperature (generation_config's do_sample and temperature unless --greedy).
+ * else 64) and --temperature (generation_config's do_sample and temperature with --sample).
  * config.json's EOS ids are replaced by generation_config.json's.
  */
 export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg: LlamaConfig, out: Output, opts: { maxSeq?: number } = {}): TextSession {
@@ -81,16 +83,19 @@ export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg:
     }
     flags.maxLength = String(Math.max(n, promptLen + 1));
   }
-  // Sampling: generation_config's do_sample/temperature unless a flag says otherwise.
-  if (flags.greedy) {
-    if (flags.temperature !== undefined) throw new UsageError('--greedy and --temperature cannot be combined');
-  } else if (flags.temperature === undefined && generation.doSample && !flags.autoregressive) {
+  // Sampling only when asked: --temperature, or --sample to follow generation_config.json's
+  // do_sample/temperature. Greedy is the default because greedy ReDrafter is lossless (its
+  // tokens are the model's greedy tokens), which is what a build is checked against.
+  if (flags.greedy && (flags.temperature !== undefined || flags.sample)) throw new UsageError(`--greedy and ${flags.sample ? '--sample' : '--temperature'} cannot be combined`, 'pass one of them');
+  if (flags.sample && flags.temperature !== undefined) throw new UsageError('--sample follows generation_config.json\'s temperature; --temperature sets one', 'pass one of them');
+  if (flags.temperature === undefined && generation.doSample && !flags.autoregressive) {
     const t = generation.temperature ?? 1;
-    if (t > 0) {
+    if (flags.sample && t > 0) {
       flags.temperature = String(t);
-      out.info(`sampling at temperature ${t} (generation_config.json: do_sample); --greedy decodes greedily`);
-    }
+      out.info(`sampling at temperature ${t} (generation_config.json: do_sample, --sample)`);
+    } else if (!flags.sample && !flags.greedy) out.info(`generation_config.json asks for sampling (do_sample, temperature ${t}); decoding greedily: --sample follows it`);
   }
+  if (flags.sample && !generation.doSample && flags.temperature === undefined) throw new UsageError('--sample follows generation_config.json, which does not set do_sample: true', 'pass --temperature T to sample');
   if (generation.ignored.length && flags.temperature !== undefined) out.info(`generation_config.json settings not applied: ${generation.ignored.join(', ')}`);
   const promptLens = rows?.map((r) => r.length);
   const generatedOf = (finished: readonly (readonly number[])[]) =>
