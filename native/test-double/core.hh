@@ -14,6 +14,25 @@
 namespace rdd {
 using namespace nvinfer1;
 
+/** Elements of a shape; -1 while a dim is still unknown (-1). */
+inline int64_t volume(const Dims& d) {
+  int64_t v = 1;
+  for (int i = 0; i < d.nbDims; i++) {
+    if (d.d[i] < 0) return -1;
+    v *= d.d[i];
+  }
+  return v;
+}
+/** Bytes per element, by the numeric DataType values both 10.x and 11.x headers give these types. */
+inline size_t elemSize(DataType t) {
+  switch (static_cast<int>(t)) {
+    case 0: case 3: return 4;
+    case 1: case 7: return 2;
+    case 8: return 8;
+    default: return 1;
+  }
+}
+
 /** One builder's record: every call made on the objects it created, in order. */
 struct Rec {
   std::mutex m;

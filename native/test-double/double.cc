@@ -50,14 +50,6 @@ std::set<std::string> faults() {
 // Read at every call, so one process can inject different faults build after build.
 bool faulty(const std::string& what) { return faults().count(what) > 0; }
 
-int64_t volume(const Dims& d) {
-  int64_t v = 1;
-  for (int i = 0; i < d.nbDims; i++) {
-    if (d.d[i] < 0) return -1;
-    v *= d.d[i];
-  }
-  return v;
-}
 Dims mk(std::vector<int64_t> v) {
   Dims d{};
   d.nbDims = static_cast<int32_t>(v.size());
@@ -76,14 +68,6 @@ std::string b64(const uint8_t* p, size_t n) {
     o += i + 2 < n ? t[v & 63] : '=';
   }
   return o;
-}
-size_t elemSize(DataType t) {
-  switch (static_cast<int>(t)) {
-    case 0: case 3: return 4;
-    case 1: case 7: return 2;
-    case 8: return 8;
-    default: return 1;
-  }
 }
 bool isFloat(DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; }
 }  // namespace

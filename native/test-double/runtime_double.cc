@@ -147,22 +147,6 @@ std::string dimsStr(const Dims& d) {
   for (int i = 0; i < d.nbDims; i++) s += (i ? "," : "") + std::to_string(d.d[i]);
   return s + "]";
 }
-int64_t volume(const Dims& d) {
-  int64_t v = 1;
-  for (int i = 0; i < d.nbDims; i++) {
-    if (d.d[i] < 0) return -1;
-    v *= d.d[i];
-  }
-  return v;
-}
-size_t elemSize(DataType t) {
-  switch (static_cast<int>(t)) {
-    case 0: case 3: return 4;
-    case 1: case 7: return 2;
-    case 8: return 8;
-    default: return 1;
-  }
-}
 
 /** The pattern's hash: FNV-1a 32 over the name's bytes, then the index as 8 little-endian bytes. */
 uint32_t patternHash(uint32_t nameHash, uint64_t i) {
