@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildNetwork } from '../dsl/network.js';
 import type { Graph } from '../dsl/ir.js';
@@ -20,7 +20,7 @@ import { nativePlan } from '../builders/trt/build.js';
 import { tryNative } from '../builders/trt/native.js';
 import { doctor } from '../builders/trt/doctor.js';
 import { add, cumsum, exp, gather_nd, matmul, nonzero, relu, slice, softmax, sum, topk, view, gt, arange, concat, shape, cast, gather, gelu, scatter, where } from '../ops/index.js';
-import { TAGS, ROOT, TRT_HEADERS, addonOf, buildDouble, buildError, buildWith, expectRecordMatchesPlan, handPlan, recordToPlan, type DoubleBuild, type Tag } from './trt-double-util.js';
+import { runCli, TAGS, ROOT, TRT_HEADERS, addonOf, buildDouble, buildError, buildWith, expectRecordMatchesPlan, handPlan, recordToPlan, type DoubleBuild, type Tag } from './trt-double-util.js';
 
 const builds = new Map<Tag, DoubleBuild>();
 const B = (t: Tag) => builds.get(t)!;
@@ -264,16 +264,8 @@ describe('versions, CMake and doctor', () => {
 });
 
 describe('redraft build --target trt against the double', () => {
-  const CLI = path.join(ROOT, 'bin', 'redraft.js');
   const MODEL = path.join(ROOT, 'test', 'trt-double-model.ts');
-  const run = (args: string[], env: Record<string, string>) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
-      let stdout = '', stderr = '';
-      c.stdout.on('data', (d) => (stdout += d));
-      c.stderr.on('data', (d) => (stderr += d));
-      c.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = runCli;
   it('builds an engine (the record) and, with each layer kind failing, exits 4 naming the layer and the model line, writing no engine', async () => {
     const b = B(LATEST);
     const env = { REDRAFT_NATIVE_ADDON: b.addonPath, TENSORRT_LIB: b.lib };

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -501,4 +501,18 @@ if (process.argv[1] && path.resolve(process.argv[1]) === HERE && process.argv.in
       process.exitCode = 1;
     }
   }
+}
+
+/**
+ * The CLI in a child process, asynchronously (the double's builds and the runtime's worker
+ * threads run beside the test), with `env` added to this process's environment.
+ */
+export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [path.join(ROOT, 'bin', 'redraft.js'), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

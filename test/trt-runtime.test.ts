@@ -11,8 +11,7 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn } from 'node:child_process';
-import { buildDouble, addonOf, buildWith, ROOT, TAGS, type DoubleBuild } from './trt-double-util.js';
+import { runCli, buildDouble, addonOf, buildWith, ROOT, TAGS, type DoubleBuild } from './trt-double-util.js';
 import { nativePlan } from '../builders/trt/build.js';
 import { engineIoTable } from '../builders/engine-io.js';
 import { checkRuntimeIo, outputShapes, runError, type NativeRuntimeEngine, type RuntimeAddon, type NativeTensor } from '../builders/trt/runtime.js';
@@ -264,15 +263,7 @@ describe('the native TensorRT runtime on the doubles', () => {
 });
 
 describe('--backend trt through the CLI on the doubles', () => {
-  const CLI = path.join(ROOT, 'bin', 'redraft.js');
-  const run = (args: string[], env: Record<string, string>) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', ...env } });
-      let stdout = '', stderr = '';
-      c.stdout.on('data', (d) => (stdout += d));
-      c.stderr.on('data', (d) => (stderr += d));
-      c.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = runCli;
   const envOf = () => ({ REDRAFT_NATIVE_ADDON: b.addonPath, TENSORRT_LIB: b.lib, CUDA_LIB: cudartOf(b) });
 
   it('generate --engine DIR --backend trt runs end to end through the runtime; a corrupt engine and another GPU are exit 3 with TensorRT\'s reason; beyond the profile is exit 2', async () => {
