@@ -56,9 +56,13 @@ export function defaultBackend(e: EngineDir): EngineBackend {
  * graphs (none today) run on the interpreter.
  */
 export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBackend, out: Output): Promise<Runner> {
-  checkEngineIo(e, graph);
-  checkEngineHash(e, graph, VERSION);
   const target = e.record.target;
+  // plan.json, read once: its TensorRT version is part of the content hash, its layers and
+  // weight hashes are compared with the rebuilt plan below.
+  const onDisk = target === 'plan' ? readEngineJson<{ trtVersion?: string | null }>(e.engineFile, e.record, e.dir) : undefined;
+  const lowered = onDisk?.trtVersion ?? undefined;
+  checkEngineIo(e, graph);
+  checkEngineHash(e, graph, VERSION, lowered);
   if (backend === 'interp') {
     const { runGraph } = await import('../builders/interp/index.js');
     return async (g, i) => runGraph(g, i);
@@ -66,8 +70,6 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
   if (backend === 'plan') {
     const [{ lowerToPlan, planToJson, parseTrtVersion }, { executePlan }] = await Promise.all([import('../builders/trt/plan.js'), import('../builders/trt/plan-exec.js')]);
     // A plan build is rebuilt for the TensorRT version it was lowered for (plan.json says which).
-    const onDisk = target === 'plan' ? readEngineJson<{ trtVersion?: string }>(e.engineFile, e.record, e.dir) : undefined;
-    const lowered = onDisk?.trtVersion;
     const plan = lowerToPlan(graph, { trtVersion: lowered ? parseTrtVersion(lowered) : undefined });
     if (onDisk !== undefined) {
       // plan.json carries every layer and the sha256 of every weight: the rebuilt plan must equal it.

@@ -106,9 +106,9 @@ export function checkEngineIo(e: EngineDir, graph: Graph): void {
  * The content hash of the graph rebuilt from the recorded model (weights included) must be the
  * recorded one: a checkpoint edited in place since the build (same shapes, other values), another
  * model config, or another redraft version is a stale build, refused on every backend.
+ * `planTrtVersion`: a plan build's TensorRT version, from its plan.json (part of its hash).
  */
-export function checkEngineHash(e: EngineDir, graph: Graph, version: string): void {
-  const planTrtVersion = e.record.target === 'plan' ? readEngineJson<{ trtVersion?: string | null }>(e.engineFile, e.record, e.dir).trtVersion ?? undefined : undefined;
+export function checkEngineHash(e: EngineDir, graph: Graph, version: string, planTrtVersion?: string): void {
   const hash = buildContentHash(graph, e.record.build, e.record.target, version, planTrtVersion);
   if (hash === e.record.contentHash) return;
   const why = e.record.redraft.version !== version ? `it was built by redraft ${e.record.redraft.version}, this is ${version}` : `the weights or config of ${e.record.model.source}${e.record.model.drafter ? ` / ${e.record.model.drafter}` : ''} changed since the build`;
