@@ -141,17 +141,52 @@ export interface KVCacheUpdateLayer extends Base { kind: 'kv_cache_update' }
  */
 export interface RmsNormLayer extends Base { kind: 'rms_norm'; eps: number }
 
+/** Element types of quantized tensors (IQuantizeLayer outputs): int8, int4 packed two per byte, fp8 e4m3. */
+export type QuantDType = 'int8' | 'int4' | 'float8e4m3';
+/**
+ * IQuantizeLayer (three-argument addQuantize): inputs [x (float32/float16/bfloat16), scale];
+ * y = clamp(roundHalfEven(x / scale)) in `dtype` (int8 [-128, 127], int4 [-8, 7], fp8 e4m3
+ * [-448, 448], round to nearest even). scale is a scalar (per tensor), 1-D of x.shape[axis]
+ * (per channel), or of x's rank with x's shape except one blocking dim (the last or second to
+ * last) divided by the block size (block-wise). No zero point: TensorRT quantizes symmetrically.
+ */
+export interface QuantizeLayer extends Base { kind: 'quantize'; axis: number; dtype: QuantDType }
+/**
+ * IDequantizeLayer (three-argument addDequantize): inputs [q (int8/int4/fp8), scale];
+ * y = float(q) · scale in `dtype` (float32/float16/bfloat16), scale shaped as for quantize.
+ */
+export interface DequantizeLayer extends Base { kind: 'dequantize'; axis: number; dtype: DType }
+/** The collectives redraft emits (TensorRT's CollectiveOperation kALL_REDUCE, kALL_GATHER, kBROADCAST). */
+export type CollectiveOp = 'all_reduce' | 'all_gather' | 'broadcast';
+/**
+ * IDistCollectiveLayer (10.16+): one input. all_reduce combines the group's inputs elementwise
+ * with `reduce` (same shape out); all_gather concatenates the group's inputs along axis 0 in group
+ * order (NCCL's layout: a model gathering another axis permutes around it); broadcast returns the
+ * input of group rank `root`. `group` lists the participating ranks (communicator ids) in order,
+ * `rank` is this graph's own rank: every rank's graph holds the same collective in the same order.
+ */
+export interface CollectiveLayer extends Base {
+  kind: 'collective';
+  op: CollectiveOp;
+  reduce: 'sum' | 'max' | 'none';
+  root: number;
+  group: number[];
+  rank: number;
+}
+
 export type Layer =
   | ConstantLayer | ShapeLayer | ShuffleLayer | ConcatenationLayer | GatherLayer | SliceLayer
   | ElementWiseLayer | UnaryLayer | ActivationLayer | MatrixMultiplyLayer | SoftMaxLayer
   | TopKLayer | ReduceLayer | SelectLayer | FillLayer | CumulativeLayer | CastLayer
-  | ScatterLayer | NonZeroLayer | AttentionLayer | RotaryEmbeddingLayer | KVCacheUpdateLayer | RmsNormLayer;
+  | ScatterLayer | NonZeroLayer | AttentionLayer | RotaryEmbeddingLayer | KVCacheUpdateLayer | RmsNormLayer
+  | QuantizeLayer | DequantizeLayer | CollectiveLayer;
 export type LayerKind = Layer['kind'];
 
 export const LAYER_KINDS: readonly LayerKind[] = [
   'constant', 'shape', 'shuffle', 'concatenation', 'gather', 'slice', 'elementwise', 'unary',
   'activation', 'matmul', 'softmax', 'topk', 'reduce', 'select', 'fill', 'cumulative', 'cast',
   'scatter', 'nonzero', 'attention', 'rotary_embedding', 'kv_cache_update', 'rms_norm',
+  'quantize', 'dequantize', 'collective',
 ];
 
 /** The fused kinds: each has a decomposition into the others (builders/fused.ts). */
