@@ -247,6 +247,16 @@ export function inferLayer(layer: Layer, get: Get): OutInfo[] {
     case 'kv_cache_update':
     case 'rms_norm':
       return [{ dtype: x.dtype, shape: [...x.shape] }];
+    case 'quantize':
+    case 'dequantize':
+      // Element type from the layer (quantized or float), the shape of the input.
+      return [{ dtype: layer.dtype, shape: [...x.shape] }];
+    case 'collective': {
+      // all_gather stacks the group's equal-shaped inputs along axis 0; the others keep the shape.
+      const shape = [...x.shape];
+      if (layer.op === 'all_gather') shape[0] = dimMul(shape[0], layer.group.length);
+      return [{ dtype: x.dtype, shape }];
+    }
     default:
       return assertNever(layer);
   }

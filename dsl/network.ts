@@ -3,7 +3,7 @@
  * inputs with named dims and ranges, constants over loaded buffers, layers, outputs.
  */
 import type { DType, TypedArray } from './dtype.js';
-import { allocate, dtypeSize, getNumber, isDType, lowestFinite, setNumber } from './dtype.js';
+import { allocate, dtypeBytes, getNumber, isDType, lowestFinite, setNumber } from './dtype.js';
 import type { Dim, DimRange } from './dim.js';
 import { dimToString, parseDim, shapeToString, SymDim } from './dim.js';
 import { DslError, userCallSite } from './errors.js';
@@ -65,9 +65,16 @@ export class Network {
   private readonly layerList: Layer[] = [];
   private readonly inputList: Binding[] = [];
   private readonly outputList: Binding[] = [];
+  private readonly aliasMap = new Map<string, string>();
   private readonly symbolRanges = new Map<string, DimRange>();
   private readonly counters = new Map<string, number>();
   private readonly producers = new Map<TensorId, Layer>();
+
+  /**
+   * This graph's rank under tensor parallelism (a communicator id), recorded by every
+   * collective the graph holds; undefined for a single-device graph.
+   */
+  rank?: number;
 
   constructor(name = 'network') {
     this.name = name;
@@ -122,8 +129,8 @@ export class Network {
     let arr: TypedArray;
     if (ArrayBuffer.isView(data)) {
       arr = data as TypedArray;
-      if (arr.byteLength !== n * dtypeSize(dtype))
-        throw new DslError('constant', `data has ${arr.byteLength} bytes but ${dtype}${shapeToString(shape)} needs ${n * dtypeSize(dtype)}`);
+      if (arr.byteLength !== dtypeBytes(dtype, n))
+        throw new DslError('constant', `data has ${arr.byteLength} bytes but ${dtype}${shapeToString(shape)} needs ${dtypeBytes(dtype, n)}`);
     } else {
       if (data.length !== n) throw new DslError('constant', `got ${data.length} values for shape ${shapeToString(shape)} (${n} elements)`);
       arr = allocate(dtype, n);
@@ -154,7 +161,7 @@ export class Network {
       enumerable: true,
       get: () => {
         const d = read();
-        if (d.byteLength !== n * dtypeSize(dtype)) throw new DslError('constant', `lazy weight '${name ?? '?'}' read ${d.byteLength} bytes, expected ${n * dtypeSize(dtype)} for ${dtype}${shapeToString(shape)}`);
+        if (d.byteLength !== dtypeBytes(dtype, n)) throw new DslError('constant', `lazy weight '${name ?? '?'}' read ${d.byteLength} bytes, expected ${dtypeBytes(dtype, n)} for ${dtype}${shapeToString(shape)}`);
         return d;
       },
     });
@@ -175,10 +182,25 @@ export class Network {
     return layer.outputs.map((id) => new Tensor(this, id));
   }
 
-  /** Marks a tensor as a network output under `name`. */
-  markOutput(t: Tensor, name: string): void {
+  /**
+   * Marks a tensor as a network output under `name`. `inPlaceOf`: a network input whose memory
+   * the output reuses (recorded in Graph.aliases): `t` must be that input updated by a chain of
+   * kv_cache_update layers, so a runtime may bind both to one buffer.
+   */
+  markOutput(t: Tensor, name: string, opts: { inPlaceOf?: Tensor } = {}): void {
     if (t.net !== this) throw new DslError('mark_output', `output '${name}' belongs to another network`);
     if (this.outputList.some((b) => b.name === name)) throw new DslError('mark_output', `an output named '${name}' already exists`);
+    if (opts.inPlaceOf) {
+      const input = this.inputList.find((b) => b.id === opts.inPlaceOf!.id);
+      if (!input) throw new DslError('mark_output', `output '${name}': inPlaceOf must be a network input, got ${opts.inPlaceOf}`);
+      if ([...this.aliasMap.values()].includes(input.name)) throw new DslError('mark_output', `input '${input.name}' already has an in-place output`);
+      // Walk back through the kv_cache_update chain (its first input is the cache it writes).
+      let id = t.id;
+      for (let l = this.producers.get(id); l && l.kind === 'kv_cache_update'; l = this.producers.get(id)) id = l.inputs[0]!;
+      if (id !== input.id || id === t.id)
+        throw new DslError('mark_output', `output '${name}' cannot be in place of input '${input.name}': it is not that input updated by kv_cache_update`, { hint: 'mark in place only the result of kv_cache_update(...) on the input cache' });
+      this.aliasMap.set(name, input.name);
+    }
     this.outputList.push({ id: t.id, name });
     this.tensors[t.id].name ??= name;
   }
@@ -194,6 +216,7 @@ export class Network {
       inputs: [...this.inputList],
       outputs: [...this.outputList],
       symbols,
+      ...(this.aliasMap.size ? { aliases: Object.fromEntries(this.aliasMap) } : {}),
     };
   }
 

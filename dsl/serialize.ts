@@ -6,7 +6,7 @@
  */
 import protobuf from 'protobufjs';
 import type { DType } from './dtype.js';
-import { allocate, dtypeSize, isDType, viewBytes } from './dtype.js';
+import { allocate, dtypeBytes, isDType, isFloat, isQuant, viewBytes } from './dtype.js';
 import type { Dim } from './dim.js';
 import { dimToString, parseDim } from './dim.js';
 import { ModelError } from './errors.js';
@@ -28,6 +28,13 @@ const root = protobuf.Root.fromJSON({
             inputs: { rule: 'repeated', type: 'Binding', id: 5 },
             outputs: { rule: 'repeated', type: 'Binding', id: 6 },
             symbols: { rule: 'repeated', type: 'Symbol', id: 7 },
+            aliases: { rule: 'repeated', type: 'Alias', id: 8 },
+          },
+        },
+        Alias: {
+          fields: {
+            output: { type: 'string', id: 1 },
+            input: { type: 'string', id: 2 },
           },
         },
         Tensor: {
@@ -107,6 +114,7 @@ export function serializeGraph(g: Graph, opts: { weights?: 'inline' | 'reference
     inputs: g.inputs,
     outputs: g.outputs,
     symbols: Object.keys(g.symbols).sort().map((name) => ({ name, ...g.symbols[name] })),
+    aliases: Object.keys(g.aliases ?? {}).sort().map((output) => ({ output, input: g.aliases![output] })),
   };
   return GraphMsg.encode(GraphMsg.fromObject(msg)).finish();
 }
@@ -148,6 +156,9 @@ const ATTRS: Record<LayerKind, Record<string, (v: unknown) => boolean>> = (() =>
     rotary_embedding: { interleaved: bool, rotaryDim: int },
     kv_cache_update: {},
     rms_norm: { eps: num },
+    quantize: { axis: int, dtype: (v) => isDType(v) && isQuant(v) },
+    dequantize: { axis: int, dtype: (v) => isDType(v) && isFloat(v) },
+    collective: { op: oneOf('all_reduce', 'all_gather', 'broadcast'), reduce: oneOf('sum', 'max', 'none'), root: int, group: (v) => ints(v) && (v as number[]).length > 0, rank: int },
   };
 })();
 
@@ -215,7 +226,7 @@ export function deserializeGraph(bytes: Uint8Array, source = '<bytes>'): Graph {
       if (!w || !isDType(w.dtype)) bad(where, 'constant without valid weights');
       if ((w as { byReference?: boolean }).byReference) bad(where, `weights '${w.name}' were saved by reference, without their bytes`);
       const n = w.shape.reduce((a, b) => a * b, 1);
-      if (!Number.isSafeInteger(n) || n * dtypeSize(w.dtype) !== w.data.byteLength) bad(where, `weights hold ${w.data.byteLength} bytes, shape [${w.shape}] of ${w.dtype} needs ${n * dtypeSize(w.dtype)}`);
+      if (!Number.isSafeInteger(n) || dtypeBytes(w.dtype, n) !== w.data.byteLength) bad(where, `weights hold ${w.data.byteLength} bytes, shape [${w.shape}] of ${w.dtype} needs ${dtypeBytes(w.dtype, n)}`);
       const data = n === 0 ? allocate(w.dtype, 0) : viewBytes(w.dtype, new Uint8Array(w.data));
       (layer as Extract<Layer, { kind: 'constant' }>).weights = { dtype: w.dtype, shape: [...w.shape], data, name: w.name || undefined };
     }
@@ -230,5 +241,10 @@ export function deserializeGraph(bytes: Uint8Array, source = '<bytes>'): Graph {
     if (!(s.min <= s.opt && s.opt <= s.max)) bad(`${source}: dim '${s.name}'`, `range min ${s.min} opt ${s.opt} max ${s.max} is not ordered`);
     symbols[s.name] = { min: s.min, opt: s.opt, max: s.max };
   }
-  return { name: String(m.name ?? ''), tensors, layers, inputs, outputs, symbols };
+  const aliases: Record<string, string> = {};
+  for (const a of (m.aliases ?? []) as { output: string; input: string }[]) {
+    if (!outputs.some((b) => b.name === a.output) || !inputs.some((b) => b.name === a.input)) bad(`${source}: alias '${a.output}'`, `names no output, or its input '${a.input}' is not a network input`);
+    aliases[a.output] = a.input;
+  }
+  return { name: String(m.name ?? ''), tensors, layers, inputs, outputs, symbols, ...(Object.keys(aliases).length ? { aliases } : {}) };
 }

@@ -6,11 +6,12 @@
 import { dimToString, evalDim, shapeToString } from '../../dsl/dim.js';
 import { RedraftError, UsageError } from '../../dsl/errors.js';
 import type { HostTensor } from '../../dsl/host.js';
-import type { DimsOrTensor, Graph, Layer } from '../../dsl/ir.js';
+import type { CollectiveLayer, DimsOrTensor, Graph, Layer } from '../../dsl/ir.js';
 import { assertNever } from '../../dsl/ir.js';
 import { activation, cumulative, elementwise, matmul, reduce, softmax, topk, unary } from './math.js';
 import { attention, kvCacheUpdate, rmsNorm, rotaryEmbedding } from './fused.js';
 import { cast, concatenation, fill, gather, KernelError, nonzero, reshapeTo, scatter, select, slice, transpose } from './movement.js';
+import { dequantize, quantize } from './quant.js';
 import { asInts, numel, tensor } from './tensor.js';
 
 export { KernelError };
@@ -128,6 +129,12 @@ function runLayer(l: Layer, get: (id: number) => HostTensor): HostTensor[] {
       return [kvCacheUpdate(l, x(), get(l.inputs[1]), get(l.inputs[2]))];
     case 'rms_norm':
       return [rmsNorm(l, x(), l.inputs[1] !== undefined ? get(l.inputs[1]) : undefined)];
+    case 'quantize':
+      return [quantize(x(), get(l.inputs[1]), l.axis, l.dtype)];
+    case 'dequantize':
+      return [dequantize(x(), get(l.inputs[1]), l.axis, l.dtype)];
+    case 'collective':
+      throw new Error(`internal: collective '${l.name}' reached runLayer (graphSteps yields collectives to its driver)`);
     default:
       return assertNever(l);
   }
@@ -143,8 +150,39 @@ function lastUses(graph: Graph): Map<number, number> {
 
 const lastUseCache = new WeakMap<Graph, Map<number, number>>();
 
-/** Runs `graph` on `inputs` (by input name); returns the outputs by name. */
+/** What graphSteps yields at a collective: the layer and this rank's input; it resumes with the layer's output. */
+export interface CollectiveRequest {
+  layer: CollectiveLayer;
+  input: HostTensor;
+}
+
+/**
+ * A collective met by the single-graph interpreter: one graph alone has no peers to exchange
+ * with, so it names the simulator that runs every rank's graph together.
+ */
+export class CollectiveOutsideSimulatorError extends RedraftError {
+  constructor(graph: Graph, layer: CollectiveLayer) {
+    super(
+      `graph '${graph.name}' holds the collective '${layer.name}' (${layer.op} over ranks [${layer.group.join(', ')}], this graph is rank ${layer.rank}): a single rank's graph cannot run alone${layer.site ? `\n  (layer built at ${layer.site})` : ''}`,
+      { exitCode: 2, hint: 'run all the ranks together on the multi-rank simulator (builders/tp: runRanks, or `redraft run|generate --tp N`)' },
+    );
+  }
+}
+
+/** Runs `graph` on `inputs` (by input name); returns the outputs by name. A collective is refused (CollectiveOutsideSimulatorError). */
 export function runGraph(graph: Graph, inputs: Record<string, HostTensor>, opts: { outputs?: string[] } = {}): Record<string, HostTensor> {
+  const steps = graphSteps(graph, inputs, opts);
+  const r = steps.next();
+  if (!r.done) throw new CollectiveOutsideSimulatorError(graph, r.value.layer);
+  return r.value;
+}
+
+/**
+ * runGraph as a generator: runs layers until a collective, yields it with this graph's input
+ * and resumes with the exchanged result (builders/tp runs N of these in lockstep); returns the
+ * outputs by name.
+ */
+export function* graphSteps(graph: Graph, inputs: Record<string, HostTensor>, opts: { outputs?: string[] } = {}): Generator<CollectiveRequest, Record<string, HostTensor>, HostTensor> {
   checkInputs(graph, inputs);
   const values = new Map<number, HostTensor>();
   for (const b of graph.inputs) values.set(b.id, inputs[b.name]);
@@ -155,17 +193,21 @@ export function runGraph(graph: Graph, inputs: Record<string, HostTensor>, opts:
     if (!v) throw new Error(`internal: tensor #${id} has no value`);
     return v;
   };
-  graph.layers.forEach((l, i) => {
+  for (let i = 0; i < graph.layers.length; i++) {
+    const l = graph.layers[i];
     let outs: HostTensor[];
-    try {
-      outs = runLayer(l, get);
-    } catch (e) {
-      if (e instanceof KernelError) throw new InterpError(l, e.message);
-      throw e;
+    if (l.kind === 'collective') outs = [yield { layer: l, input: get(l.inputs[0]) }];
+    else {
+      try {
+        outs = runLayer(l, get);
+      } catch (e) {
+        if (e instanceof KernelError) throw new InterpError(l, e.message);
+        throw e;
+      }
     }
     l.outputs.forEach((id, k) => values.set(id, outs[k]));
     for (const id of l.inputs) if (last!.get(id) === i && !graph.inputs.some((b) => b.id === id)) values.delete(id);
-  });
+  }
   const wanted = opts.outputs ?? graph.outputs.map((o) => o.name);
   const result: Record<string, HostTensor> = {};
   for (const name of wanted) {
