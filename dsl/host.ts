@@ -31,7 +31,7 @@ export function hostTensor(dtype: DType, shape: readonly number[], values: Array
 
 /** Elements as JS numbers (float16/bfloat16 decoded, int64 via Number). */
 export function toNumbers(t: HostTensor): number[] {
-  const out = new Array<number>(t.data.length);
+  const out = new Array<number>(t.dtype === 'int4' ? numel(t.shape) : t.data.length); // int4: two per byte
   for (let i = 0; i < out.length; i++) out[i] = getNumber(t.dtype, t.data, i);
   return out;
 }

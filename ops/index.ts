@@ -38,5 +38,6 @@ export { topk, argmax, argmin } from './topk.js';
 export { cumsum, cumprod } from './cumsum.js';
 export { embedding, rms_norm, layer_norm } from './nn.js';
 export { attention, rotary_embedding, kv_cache_update, type AttentionOptions, type RotaryOptions } from './fused.js';
+export { quantize, dequantize, type QuantizeOptions, type DequantizeOptions } from './quantize.js';
 // -- tensor parallelism --
 export { all_reduce, all_gather, broadcast, type AllReduceOptions, type AllGatherOptions, type BroadcastOptions } from './collective.js';

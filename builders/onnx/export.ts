@@ -90,7 +90,9 @@ function fusedForm(source: Graph, form: 'auto' | 'onnx' | 'decompose'): { graph:
   const graph = form === 'auto' ? decomposeFused(source, FUSED_KINDS, (l, g) => g.tensors[l.inputs[0]].dtype !== 'float32') : source;
   const kinds = new Set(graph.layers.map((l) => l.kind));
   const need = kinds.has('kv_cache_update') ? 24 : kinds.has('attention') || kinds.has('rotary_embedding') || kinds.has('rms_norm') ? 23 : undefined;
-  return { graph: prepareNativeAttention(graph, { causalKinds: false, foldScale: false }), opset: need };
+  // QuantizeLinear / DequantizeLinear with int4, block_size and output_dtype are opset 21.
+  const quant = kinds.has('quantize') || kinds.has('dequantize') ? 21 : undefined;
+  return { graph: prepareNativeAttention(graph, { causalKinds: false, foldScale: false }), opset: need ?? quant };
 }
 
 function valueInfo(name: string, dtype: DType, shape: readonly Dim[]): OnnxTypes.IValueInfoProto {

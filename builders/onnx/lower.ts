@@ -10,7 +10,7 @@
  * each layer output), and int8/bool arithmetic goes through int32 (wrapping back on the cast).
  */
 import type { DType } from '../../dsl/dtype.js';
-import { allocate, dtypeSize, isFloat, setNumber } from '../../dsl/dtype.js';
+import { allocate, dtypeBytes, isFloat, setNumber } from '../../dsl/dtype.js';
 import type { DimsOrTensor, Graph, Layer, TensorId, Weights } from '../../dsl/ir.js';
 import { assertNever } from '../../dsl/ir.js';
 import type { OnnxTypes } from './proto.js';
@@ -32,6 +32,8 @@ export const ONNX_TYPE: Record<VT, number> = {
   float16: 10,
   float64: 11,
   bfloat16: 16,
+  float8e4m3: 17, // FLOAT8E4M3FN
+  int4: 22,
 };
 
 const INT64_MIN = -(2n ** 63n);
@@ -192,7 +194,7 @@ export class Ctx {
     const seen = this.weightInits.get(key);
     if (seen && seen.dtype === w.dtype && seen.shape === shapeKey) return seen.val;
     const val = { name: this.uniqueValue(w.name ?? fallbackName), dtype: w.dtype };
-    const byteLength = w.shape.reduce((a, b) => a * b, 1) * dtypeSize(w.dtype);
+    const byteLength = dtypeBytes(w.dtype, w.shape.reduce((a, b) => a * b, 1));
     if (w.lazy) this.inits.push({ name: val.name, dtype: w.dtype, dims: [...w.shape], get bytes() { return bytesOf(w.data); }, byteLength });
     else this.inits.push({ name: val.name, dtype: w.dtype, dims: [...w.shape], bytes: bytesOf(w.data), byteLength });
     if (!seen) this.weightInits.set(key, { dtype: w.dtype, shape: shapeKey, val });
@@ -261,6 +263,32 @@ export class Ctx {
     if (type === 'ReduceSum' || this.opset >= 18) return this.op(type, [x, this.i64(axes)], x.dtype, [keep]);
     return this.op(type, [x], x.dtype, [keep, attr.ints('axes', axes)]);
   }
+}
+
+/**
+ * QuantizeLinear / DequantizeLinear (opset 21): no zero point (TensorRT's Q/DQ are symmetric);
+ * the quantized type of Q from output_dtype; per tensor (scalar scale), per channel (`axis`)
+ * or blocked (`axis` + block_size). Half inputs and scales go through float32, exactly: the
+ * interpreter divides in float32, and a half scale times an int8/int4/e4m3 code is exact in
+ * float32, so DQ rounds once, in the final Cast, as the interpreter does.
+ */
+function quantLinear(ctx: Ctx, l: Extract<Layer, { kind: 'quantize' | 'dequantize' }>): Val {
+  const xs = ctx.graph.tensors[l.inputs[0]].shape;
+  const ss = ctx.graph.tensors[l.inputs[1]].shape;
+  const attrs: Attr[] = [];
+  if (ss.length >= 1) attrs.push(attr.i('axis', l.axis));
+  if (ss.length >= 2) {
+    const [d, nb] = [xs[l.axis], ss[l.axis]];
+    if (typeof d !== 'number' || typeof nb !== 'number') throw new Error(`internal: ${l.kind} '${l.name}': the blocked dim must be static`);
+    attrs.push(attr.i('block_size', d / nb));
+  }
+  const scale = ctx.cast(ctx.tensor(l.inputs[1]), 'float32');
+  if (l.kind === 'quantize') {
+    const x = ctx.cast(ctx.tensor(l.inputs[0]), 'float32');
+    return ctx.op('QuantizeLinear', [x, scale], l.dtype, [...attrs, attr.i('output_dtype', ONNX_TYPE[l.dtype])]);
+  }
+  const y = ctx.op('DequantizeLinear', [ctx.tensor(l.inputs[0]), scale], 'float32', attrs);
+  return ctx.cast(y, l.dtype);
 }
 
 /** Lowers one layer; returns the ONNX values of its outputs, in order. */
@@ -413,6 +441,9 @@ export function lowerLayer(ctx: Ctx, l: Layer): Val[] {
       const keep = ctx.op('Reshape', [fits, ctx.i64([-1, 1, 1, 1])], 'bool');
       return [ctx.where(keep, written, cache)];
     }
+    case 'quantize':
+    case 'dequantize':
+      return [quantLinear(ctx, l)];
     default:
       return assertNever(l);
   }

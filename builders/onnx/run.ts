@@ -18,7 +18,7 @@ export function ortVerbose(): boolean {
 if (!ort.env.logLevel || ort.env.logLevel === 'warning') ort.env.logLevel = ortVerbose() ? 'warning' : 'fatal';
 
 type OrtType = 'float32' | 'float16' | 'int32' | 'int64' | 'int8' | 'bool';
-const TO_ORT: Record<Exclude<DType, 'bfloat16'>, OrtType> = {
+const TO_ORT: Record<Exclude<DType, 'bfloat16' | 'int4' | 'float8e4m3'>, OrtType> = {
   float32: 'float32',
   float16: 'float16',
   int32: 'int32',
@@ -34,6 +34,8 @@ export function toOrtTensor(t: HostTensor, name = 'tensor'): ort.Tensor {
       `'${name}' is bfloat16, which ONNX Runtime's JavaScript API cannot pass`,
       "export the model with bfloat16Io: 'float32' and pass float32 (bfloat16 converts to float32 exactly)",
     );
+  if (t.dtype === 'int4' || t.dtype === 'float8e4m3')
+    throw new UsageError(`'${name}' is ${t.dtype}, which redraft does not pass to ONNX Runtime`, 'keep quantized tensors inside the graph: dequantize them before an output, quantize after an input');
   return new ort.Tensor(TO_ORT[t.dtype], t.data as never, [...t.shape]);
 }
 

@@ -12,7 +12,7 @@ import { assertNever, FUSED_KINDS } from '../../dsl/ir.js';
 import { decomposeFused, prepareNativeAttention } from '../fused.js';
 
 /** TensorRT DataType names. */
-export const TRT_DTYPE: Record<DType, string> = { float32: 'kFLOAT', float16: 'kHALF', bfloat16: 'kBF16', int32: 'kINT32', int64: 'kINT64', int8: 'kINT8', bool: 'kBOOL' };
+export const TRT_DTYPE: Record<DType, string> = { float32: 'kFLOAT', float16: 'kHALF', bfloat16: 'kBF16', int32: 'kINT32', int64: 'kINT64', int8: 'kINT8', bool: 'kBOOL', int4: 'kINT4', float8e4m3: 'kFP8' };
 
 export interface PlanInput {
   id: TensorId;

@@ -21,8 +21,10 @@ export const ST_DTYPES: Record<string, { size: number; dtype?: DType }> = {
   I8: { size: 1, dtype: 'int8' },
   U8: { size: 1 },
   BOOL: { size: 1, dtype: 'bool' },
+  F8_E4M3: { size: 1, dtype: 'float8e4m3' },
 };
-const TO_ST: Record<DType, string> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int8: 'I8', bool: 'BOOL' };
+// safetensors has no int4: packed int4 checkpoints store int32 words (AWQ, GPTQ), read as I32.
+const TO_ST: Record<Exclude<DType, 'int4'>, string> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int8: 'I8', bool: 'BOOL', float8e4m3: 'F8_E4M3' };
 
 /** Headers above this are refused before anything is allocated. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -249,6 +251,7 @@ export function writeSafetensors(file: string, tensors: readonly TensorToWrite[]
   for (const t of sorted) {
     if (names.has(t.name) || t.name === '__metadata__') throw new ModelError(`cannot write ${file}: tensor '${t.name}' is given twice or uses a reserved name`);
     names.add(t.name);
+    if (t.dtype === 'int4') throw new ModelError(`cannot write ${file}: tensor '${t.name}' is int4, which safetensors has no dtype for`, 'store packed int4 as int32 words (as AutoAWQ and GPTQ do)');
     entries.push(`${JSON.stringify(t.name)}:${JSON.stringify({ dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [off, off + t.data.byteLength] })}`);
     off += t.data.byteLength;
   }
