@@ -25,6 +25,7 @@ function tracked(w: Checkpoint, used: Set<string>): Checkpoint {
     ...w,
     get: (name, shape) => (used.add(name), w.get(name, shape)),
     lazy: w.lazy ? (name, shape) => (used.add(name), w.lazy!(name, shape)) : undefined,
+    slice: (name, shape, axis, start, size) => (used.add(name), w.slice(name, shape, axis, start, size)),
   };
 }
 

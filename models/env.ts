@@ -26,6 +26,11 @@ export interface WeightSource {
    * checkpoints larger than memory). Sources offer it only when streaming pays off.
    */
   lazy?(name: string, expectShape?: readonly number[]): { dtype: DType; shape: number[]; read(): TypedArray };
+  /**
+   * Optional: a tensor-parallel shard, `size` entries of dim `axis` from `start`, as a reader of
+   * those bytes only (`expectShape` is the whole tensor's). Without it a shard is cut from get().
+   */
+  slice?(name: string, expectShape: readonly number[], axis: number, start: number, size: number): { dtype: DType; shape: number[]; read(): TypedArray };
 }
 
 /** A model directory: its parsed config.json and its weights. */

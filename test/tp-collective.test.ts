@@ -2,6 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { runGraph, CollectiveOutsideSimulatorError } from '../builders/interp/index.js';
 import { CollectiveMismatchError, runRanks } from '../builders/tp/sim.js';
+import { exportOnnx } from '../builders/onnx/export.js';
+import { sessionForGraph } from '../builders/onnx/env.js';
+import { onnx } from '../builders/onnx/proto.js';
+import { MissingBackendError } from '../dsl/errors.js';
 import { f16ToF32 } from '../dsl/dtype.js';
 import { DslError } from '../dsl/errors.js';
 import { hostTensor, toNumbers } from '../dsl/host.js';
@@ -60,6 +64,30 @@ describe('collective ops', () => {
     expect(err).toBeInstanceOf(CollectiveOutsideSimulatorError);
     expect(String((err as Error).message)).toMatch(/holds the collective 'all_reduce' \(all_reduce over ranks \[0, 1\], this graph is rank 0\): a single rank's graph cannot run alone/);
     expect((err as CollectiveOutsideSimulatorError).hint).toMatch(/multi-rank simulator/);
+  });
+});
+
+describe('collectives in ONNX', () => {
+  it('export as com.redraft custom-domain nodes with their attributes, and ONNX Runtime is refused naming the reason', async () => {
+    const g = rankGraph(1, 2);
+    const m = onnx.ModelProto.decode(exportOnnx(g).model);
+    expect(m.opsetImport!.map((o) => o.domain)).toContain('com.redraft');
+    const nodes = m.graph!.node!.filter((n) => n.domain === 'com.redraft');
+    expect(nodes.map((n) => n.opType)).toEqual(['AllReduce', 'AllReduce', 'AllGather', 'AllGather', 'Broadcast']);
+    const attrs = (i: number) => Object.fromEntries(nodes[i].attribute!.map((a) => [a.name, a.ints?.length ? a.ints.map(Number) : a.s?.length ? new TextDecoder().decode(a.s) : Number(a.i)]));
+    expect(attrs(0)).toEqual({ group: [0, 1], rank: 1, reduce: 'sum' });
+    expect(attrs(1)).toEqual({ group: [0, 1], rank: 1, reduce: 'max' });
+    expect(attrs(2)).toEqual({ group: [0, 1], rank: 1 });
+    expect(attrs(4)).toEqual({ group: [0, 1], rank: 1, root: 1 });
+    // The axis-1 gather is a Transpose around the axis-0 node.
+    const types = m.graph!.node!.map((n) => n.opType);
+    const at = types.indexOf('AllGather', types.indexOf('AllGather') + 1);
+    expect([types[at - 1], types[at + 1]]).toEqual(['Transpose', 'Transpose']);
+    // A graph without collectives imports the default domain only.
+    const plain = buildNetwork('p', (net) => net.markOutput(mul(net.input('x', 'float32', [2]), 2), 'y'));
+    expect(onnx.ModelProto.decode(exportOnnx(plain).model).opsetImport!.map((o) => o.domain)).toEqual(['']);
+    await expect(sessionForGraph(g)).rejects.toThrow(MissingBackendError);
+    await expect(sessionForGraph(g)).rejects.toThrow(/ONNX Runtime's CPU build cannot run it \(its ONNX form is a com.redraft custom-domain node/);
   });
 });
 

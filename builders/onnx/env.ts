@@ -6,10 +6,12 @@ import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
 import { bf16ToF32, f32ToBf16 } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
+import { MissingBackendError } from '../../dsl/errors.js';
 import type { Graph } from '../../dsl/ir.js';
 import { interpEnv } from '../conformance/env.js';
 import type { CaseEnv } from '../conformance/types.js';
 import { exportOnnx, type ExportOptions } from './export.js';
+import { REDRAFT_DOMAIN } from './lower.js';
 import { OnnxSession, type OnnxSessionOptions } from './run.js';
 import { writeOnnx } from './write.js';
 
@@ -51,6 +53,7 @@ export async function sessionForGraph(
   opts: OnnxSessionOptions & { lowMemory?: boolean } = {},
   exportOpts: Omit<ExportOptions, 'bfloat16Io'> = {},
 ): Promise<OnnxSession> {
+  refuseCollectives(graph);
   // REDRAFT_ONNX_LOW_MEMORY=0|1 overrides the choice (for the CLI, and to compare the two).
   const forced = process.env.REDRAFT_ONNX_LOW_MEMORY;
   const auto = forced === '0' ? false : forced === '1' ? true : halfWeightBytes(graph) > HALF_WEIGHTS_LOW_MEMORY_BYTES;
@@ -69,6 +72,20 @@ export async function sessionForGraph(
     // those buffers (up to the size of the largest weights) long after: collect them now.
     if (lowMemory) collectGarbage();
   }
+}
+
+/**
+ * A tensor-parallel rank graph exports its collectives as com.redraft nodes, which ONNX
+ * Runtime's CPU build has no kernels for (and one session cannot exchange with the other ranks):
+ * refused before a session is attempted.
+ */
+export function refuseCollectives(graph: Graph): void {
+  const c = graph.layers.find((l) => l.kind === 'collective');
+  if (c && c.kind === 'collective')
+    throw new MissingBackendError(
+      `graph '${graph.name}' holds the collective '${c.name}' (${c.op} over ranks [${c.group.join(', ')}]): ONNX Runtime's CPU build cannot run it (its ONNX form is a ${REDRAFT_DOMAIN} custom-domain node with no kernel there, and one session has no peer ranks to exchange with)`,
+      'run tensor-parallel graphs with --backend interp (the multi-rank simulator), or build engines with --target trt for TensorRT 10.16+',
+    );
 }
 
 /** A full garbage collection, without needing node --expose-gc. */

@@ -11,7 +11,7 @@ import { ModelError, UsageError } from '../../dsl/errors.js';
 import type { Graph } from '../../dsl/ir.js';
 import { FUSED_KINDS } from '../../dsl/ir.js';
 import { decomposeFused, prepareNativeAttention } from '../fused.js';
-import { Ctx, lowerLayer, ONNX_TYPE, type Val } from './lower.js';
+import { Ctx, lowerLayer, ONNX_TYPE, REDRAFT_DOMAIN, type Val } from './lower.js';
 import { onnx, type OnnxTypes } from './proto.js';
 
 export interface ExportOptions {
@@ -232,7 +232,7 @@ export function exportOnnx(source: Graph, opts: ExportOptions = {}): OnnxExport 
     irVersion: irVersionFor(opset),
     producerName: 'redraft',
     producerVersion: opts.producerVersion ?? '',
-    opsetImport: [{ domain: '', version: opset }],
+    opsetImport: [{ domain: '', version: opset }, ...(graph.layers.some((l) => l.kind === 'collective') ? [{ domain: REDRAFT_DOMAIN, version: 1 }] : [])],
     graph: { name: graph.name, node: ctx.nodes, initializer, input, output },
     metadataProps: [{ key: 'redraft.symbols', value: JSON.stringify(graph.symbols) }],
   };

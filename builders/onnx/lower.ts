@@ -292,6 +292,26 @@ function quantLinear(ctx: Ctx, l: Extract<Layer, { kind: 'quantize' | 'dequantiz
 }
 
 /** Lowers one layer; returns the ONNX values of its outputs, in order. */
+/** The custom domain of redraft's collective nodes (README: "Tensor parallelism"). */
+export const REDRAFT_DOMAIN = 'com.redraft';
+const COLLECTIVE_OP = { all_reduce: 'AllReduce', all_gather: 'AllGather', broadcast: 'Broadcast' } as const;
+
+/**
+ * A collective as a node of the `com.redraft` domain (version 1): AllReduce (attribute
+ * `reduce`: "sum" | "max"), AllGather (axis 0, the output's dim 0 is the group size times the
+ * input's), Broadcast (`root`: a group rank); all carry `group` (ranks in order) and `rank`.
+ * No ONNX runtime implements the domain: the node records the collective for a runtime that
+ * does (one process per rank) and for inspection.
+ */
+function collectiveNode(ctx: Ctx, l: Extract<Layer, { kind: 'collective' }>): Val {
+  const attrs = [attr.ints('group', l.group), attr.i('rank', l.rank)];
+  if (l.op === 'all_reduce') attrs.push(attr.s('reduce', l.reduce));
+  if (l.op === 'broadcast') attrs.push(attr.i('root', l.root));
+  const out = ctx.op(COLLECTIVE_OP[l.op], [ctx.tensor(l.inputs[0])], ctx.dtypeOf(l.inputs[0]), attrs);
+  ctx.nodes[ctx.nodes.length - 1].domain = REDRAFT_DOMAIN;
+  return out;
+}
+
 export function lowerLayer(ctx: Ctx, l: Layer): Val[] {
   const outType = (k = 0): DType => ctx.dtypeOf(l.outputs[k]);
   const x = () => ctx.tensor(l.inputs[0]);
@@ -444,6 +464,8 @@ export function lowerLayer(ctx: Ctx, l: Layer): Val[] {
     case 'quantize':
     case 'dequantize':
       return [quantLinear(ctx, l)];
+    case 'collective':
+      return [collectiveNode(ctx, l)];
     default:
       return assertNever(l);
   }

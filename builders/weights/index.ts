@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DType, TypedArray } from '../../dsl/dtype.js';
+import { viewBytes } from '../../dsl/dtype.js';
 import { ModelError } from '../../dsl/errors.js';
 import { SafetensorsFile, type TensorEntry } from './safetensors.js';
 
@@ -29,6 +30,8 @@ export interface Checkpoint {
   readonly byteLength: number;
   /** A reader that loads the tensor on each call (offered when the checkpoint is large). */
   lazy?(name: string, expectShape?: readonly number[]): { dtype: DType; shape: number[]; read(): TypedArray };
+  /** A reader of one shard (`size` entries of dim `axis` from `start`) that reads only its bytes. */
+  slice(name: string, expectShape: readonly number[], axis: number, start: number, size: number): { dtype: DType; shape: number[]; read(): TypedArray };
   /** Names of float tensors with NaN/Inf (reads every tensor once; `onProgress(done, total)`). */
   nonFinite(onProgress?: (done: number, total: number) => void): string[];
   close(): void;
@@ -130,6 +133,17 @@ export function loadWeights(p: string, opts: { lazyAbove?: number } = {}): Check
       return t;
     },
     lazy: byteLength > lazyAbove ? (name, expectShape) => reader(name, expectShape) : undefined,
+    slice(name, expectShape, axis, start, size) {
+      const r = reader(name, expectShape);
+      const f = fileOf(name);
+      const shape = r.shape.map((d, i) => (i === axis ? size : d));
+      const f64 = f.entry(name).stDtype === 'F64';
+      const read = (): TypedArray => {
+        const b = f.readSlice(name, axis, start, size);
+        return (f64 ? Float32Array.from(new Float64Array(b.buffer, 0, b.byteLength / 8)) : viewBytes(r.dtype, b)) as TypedArray;
+      };
+      return { dtype: r.dtype, shape, read };
+    },
     nonFinite: (onProgress) => {
       let done = 0;
       const total = owner.size;

@@ -193,6 +193,31 @@ export class SafetensorsFile {
     return buf;
   }
 
+  /**
+   * The raw bytes of `size` entries of dim `axis` starting at `start` (a tensor-parallel shard):
+   * one read per run of contiguous bytes, so a rank reads its slice and nothing else.
+   */
+  readSlice(name: string, axis: number, start: number, size: number): Uint8Array {
+    const e = this.entry(name);
+    if (this.fd === undefined) throw new Error(`internal: ${this.path} is closed`);
+    const el = ST_DTYPES[e.stDtype]!.size;
+    const outer = e.shape.slice(0, axis).reduce((a, b) => a * b, 1);
+    const inner = e.shape.slice(axis + 1).reduce((a, b) => a * b, 1) * el;
+    if (!(axis >= 0 && axis < e.shape.length && start >= 0 && size >= 0 && start + size <= e.shape[axis]))
+      throw new Error(`internal: slice [${start}, ${start + size}) of dim ${axis} is outside '${name}' [${e.shape.join(', ')}]`);
+    const run = size * inner;
+    const buf = new Uint8Array(outer * run);
+    for (let o = 0; o < outer; o++) {
+      const from = e.byteOffset + (o * e.shape[axis] + start) * inner;
+      for (let done = 0; done < run; ) {
+        const n = fs.readSync(this.fd, buf, o * run + done, run - done, from + done);
+        if (n === 0) fail(this.path, `tensor '${name}': the file ended while reading (truncated)`);
+        done += n;
+      }
+    }
+    return buf;
+  }
+
   /** One tensor as a typed array of its dtype (half types as raw Uint16 bits). */
   typed(name: string): TypedArray | Float64Array | Int16Array {
     const e = this.entry(name);

@@ -8,11 +8,12 @@ import { f32ToBf16, f32ToF16, FLOAT_DTYPES, lowestFinite } from '../../dsl/dtype
 import { ModelError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
-  add, attention, cast, concat, cos, embedding, linear, logical_and, lt, max, maximum, mul, permute, pow, recip,
+  add, attention, cast, concat, cos, embedding, kv_cache_update, linear, logical_and, lt, max, maximum, mul, permute, pow, recip,
   rms_norm, rotary_embedding, select, shape, silu, sin, sub, unsqueeze, view,
 } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
+import { expandKv, rowParallel, vocabParallelLogits, zerosLike, type RankShards } from './tp.js';
 
 /** float32's lowest finite value: the reference's additive bias for masked positions. */
 export const F32_LOWEST = lowestFinite('float32');
@@ -28,7 +29,10 @@ export interface LlamaWeights {
     qNorm?: Tensor; kNorm?: Tensor;
   }[];
   norm: Tensor;
+  /** The lm_head, or this rank's vocabulary shard of it under tensor parallelism. */
   lmHead: Tensor;
+  /** Tensor parallelism: what this rank holds (models/llama/tp.ts); undefined on one device. */
+  shards?: RankShards;
 }
 
 /** A weight as a constant of `dtype` (float32 checkpoints are converted at load time). */
@@ -177,15 +181,85 @@ export interface LlamaOutputs {
   logits: Tensor;
   /** (B, q, hidden) after the final norm */
   hidden_states: Tensor;
-  /** (layers, 2, B, kv_heads, past + q, head_dim): keys after rotary embedding */
-  present_kv: Tensor;
+  /** (layers, 2, B, kv_heads, past + q, head_dim): keys after rotary embedding; absent on a tensor-parallel rank that holds no heads */
+  present_kv?: Tensor;
 }
+
+/** One layer's key/value cache: (B, kv_heads, capacity, head_dim) each, in the weights' dtype. */
+export interface LayerCache {
+  k: Tensor;
+  v: Tensor;
+}
+
+export interface LlamaCachedInputs {
+  /** (B, q) int64 */
+  input_ids: Tensor;
+  /** (B, q) int64 */
+  position_ids: Tensor;
+  /** (B, q, capacity) bool: true where a query may attend a cache slot (after the write). */
+  attention_mask: Tensor;
+  /** Per layer: the cache before this call. */
+  caches: LayerCache[];
+  /** (B) int64: cache slot of row b's first new entry; entry i goes to slot write_indices[b] + i. */
+  write_indices: Tensor;
+  /** (B, capacity) int64: the position of each cache slot (sliding-window layers). */
+  key_positions?: Tensor;
+  /** As LlamaInputs.rope_len. */
+  rope_len?: Tensor;
+}
+
+export interface LlamaCachedOutputs {
+  logits: Tensor;
+  hidden_states: Tensor;
+  /** Per layer: the cache with this call's q entries written (kv_cache_update, in place). */
+  caches: LayerCache[];
+}
+
+/** Where a layer's attention reads keys and values from, given this call's new ones (B, kvh, q, hd). */
+type KvSource = (l: number, k: Tensor, v: Tensor) => LayerCache;
 
 /** The forward pass. Computes in the weights' dtype; logits are float32. */
 export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs): LlamaOutputs {
+  const dtype = w.embed.dtype;
+  const presents: Tensor[] = [];
+  const out = decoder(cfg, w, x, (l, ks, vs) => {
+    if (x.past_kv) {
+      const layerPast = select(x.past_kv, 0, l); // (2, B, kvh, past, hd)
+      ks = concat([cast(select(layerPast, 0, 0), dtype), ks], 2);
+      vs = concat([cast(select(layerPast, 0, 1), dtype), vs], 2);
+    }
+    presents.push(unsqueeze(concat([unsqueeze(ks, 0), unsqueeze(vs, 0)], 0), 0)); // (1, 2, B, kvh, S, hd)
+    return { k: ks, v: vs };
+  });
+  const present_kv = presents.length <= 1 ? presents[0] : concat(presents, 0);
+  return { ...out, present_kv };
+}
+
+/**
+ * The forward pass over per-layer caches: each layer writes its q new keys and values into its
+ * cache at `write_indices` (kv_cache_update, in place on TensorRT) and attends the whole updated
+ * cache under `attention_mask`; nothing is concatenated or copied.
+ */
+export function llama_forward_cached(cfg: LlamaConfig, w: LlamaWeights, x: LlamaCachedInputs): LlamaCachedOutputs {
+  if (x.caches.length !== cfg.numLayers) throw new Error(`llama_forward_cached: ${x.caches.length} layer caches for ${cfg.numLayers} layers`);
+  const caches: LayerCache[] = [];
+  const out = decoder(cfg, w, x, (l, ks, vs) => {
+    const c = { k: kv_cache_update(x.caches[l]!.k, ks, x.write_indices), v: kv_cache_update(x.caches[l]!.v, vs, x.write_indices) };
+    caches.push(c);
+    return c;
+  });
+  return { ...out, caches };
+}
+
+/** The decoder layers, final norm and lm_head; `kvOf` says which keys/values each layer attends. */
+function decoder(cfg: LlamaConfig, w: LlamaWeights, x: { input_ids: Tensor; position_ids: Tensor; attention_mask: Tensor; key_positions?: Tensor; rope_len?: Tensor }, kvOf: KvSource) {
   const net = x.input_ids.net;
   const dtype = w.embed.dtype;
-  const { numHeads: nh, numKvHeads: kvh, headDim: hd } = cfg;
+  const { headDim: hd } = cfg;
+  // Tensor parallelism: this rank's heads; o/down/lm_head partial results are combined across ranks.
+  const sh = w.shards;
+  const nh = sh ? sh.heads[1] - sh.heads[0] : cfg.numHeads;
+  const kvh = sh ? sh.kvHeads[1] - sh.kvHeads[0] : cfg.numKvHeads;
   const B = shape(x.input_ids, 0);
   const q = shape(x.input_ids, 1);
   let h = embedding(x.input_ids, w.embed); // (B, q, H)
@@ -207,28 +281,25 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
   const split = (t: Tensor, n: number) => view(t, concat([B, q, n, hd])); // (B, q, n, hd)
   const heads = (t: Tensor) => permute(t, [0, 2, 1, 3]); // (B, n, q, hd)
   const norm = (t: Tensor, wn?: Tensor) => (wn ? rms_norm(t, hd, wn, cfg.rmsNormEps) : t);
-  const presents: Tensor[] = [];
   const scale = 1 / Math.sqrt(hd);
   w.layers.forEach((lw, l) => {
-    const hn = rms_norm(h, cfg.hiddenSize, lw.inNorm, cfg.rmsNormEps);
-    const qs = rope(heads(norm(split(linear(hn, lw.q, lw.bias.q), nh), lw.qNorm)));
-    let ks = rope(heads(norm(split(linear(hn, lw.k, lw.bias.k), kvh), lw.kNorm)));
-    let vs = heads(split(linear(hn, lw.v, lw.bias.v), kvh));
-    if (x.past_kv) {
-      const layerPast = select(x.past_kv, 0, l); // (2, B, kvh, past, hd)
-      ks = concat([cast(select(layerPast, 0, 0), dtype), ks], 2);
-      vs = concat([cast(select(layerPast, 0, 1), dtype), vs], 2);
+    if (sh && nh === 0) h = add(h, rowParallel(sh, zerosLike(net, h), lw.bias.o)); // a rank without heads adds zeros to the sum
+    else {
+      const hn = rms_norm(h, cfg.hiddenSize, lw.inNorm, cfg.rmsNormEps);
+      const qs = rope(heads(norm(split(linear(hn, lw.q, lw.bias.q), nh), lw.qNorm)));
+      const ks = rope(heads(norm(split(linear(hn, lw.k, lw.bias.k), kvh), lw.kNorm)));
+      const vs = heads(split(linear(hn, lw.v, lw.bias.v), kvh));
+      const kv = kvOf(l, ks, vs);
+      // Grouped-query attention under the boolean mask (one IR layer: IAttention on TensorRT 10.14+).
+      const attn = attention(qs, sh ? expandKv(sh, kv.k) : kv.k, sh ? expandKv(sh, kv.v) : kv.v, { mask: keepOf(l), scale }); // (B, nh, q, hd)
+      const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
+      h = add(h, sh ? rowParallel(sh, linear(merged, lw.o), lw.bias.o) : linear(merged, lw.o, lw.bias.o));
     }
-    presents.push(unsqueeze(concat([unsqueeze(ks, 0), unsqueeze(vs, 0)], 0), 0)); // (1, 2, B, kvh, S, hd)
-    // Grouped-query attention under the boolean mask (one IR layer: IAttention on TensorRT 10.14+).
-    const attn = attention(qs, ks, vs, { mask: keepOf(l), scale }); // (B, nh, q, hd)
-    const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
-    h = add(h, linear(merged, lw.o, lw.bias.o));
     const hn2 = rms_norm(h, cfg.hiddenSize, lw.postNorm, cfg.rmsNormEps);
-    h = add(h, linear(mul(silu(linear(hn2, lw.gate, lw.bias.gate)), linear(hn2, lw.up, lw.bias.up)), lw.down, lw.bias.down));
+    const act = mul(silu(linear(hn2, lw.gate, lw.bias.gate)), linear(hn2, lw.up, lw.bias.up));
+    h = add(h, sh ? rowParallel(sh, linear(act, lw.down), lw.bias.down) : linear(act, lw.down, lw.bias.down));
   });
   const hidden_states = rms_norm(h, cfg.hiddenSize, w.norm, cfg.rmsNormEps);
-  const logits = cast(linear(hidden_states, w.lmHead), 'float32');
-  const present_kv = presents.length === 1 ? presents[0] : concat(presents, 0);
-  return { logits, hidden_states, present_kv };
+  const logits = cast(sh ? vocabParallelLogits(sh, hidden_states, w.lmHead, cfg.vocabSize) : linear(hidden_states, w.lmHead), 'float32');
+  return { logits, hidden_states };
 }
