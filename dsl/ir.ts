@@ -208,6 +208,12 @@ export interface Graph {
   outputs: Binding[];
   /** min/opt/max of each named dim used by the inputs (one optimization profile). */
   symbols: Record<string, DimRange>;
+  /**
+   * In-place outputs: output name → the input whose memory it reuses (a kv_cache_update of that
+   * input). A TensorRT runtime binds both to one device address; runners feed the output back as
+   * the input on the next call.
+   */
+  aliases?: Record<string, string>;
 }
 
 /** For exhaustive switches: `default: return assertNever(layer)`. */

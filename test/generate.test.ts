@@ -10,7 +10,7 @@ import { autoregressiveGenerate, finishedRows, redrafterGenerate, type Generatio
 import { redrafterModel } from '../models/redrafter/engine.js';
 import { generationShape, randomPair } from './precision-util.js';
 import { buildNetwork } from '../dsl/network.js';
-import { hostTensor, toNumbers } from '../dsl/host.js';
+import { hostTensor, toNumbers, type HostTensor } from '../dsl/host.js';
 import { compute_logits, drafterConfigFromHf, drafterWeights } from '../models/redrafter/drafter.js';
 
 const interp = async (g: Parameters<typeof runGraph>[0], i: Parameters<typeof runGraph>[1]) => runGraph(g, i);
@@ -24,12 +24,12 @@ describe('greedy ReDrafter equals greedy decoding', () => {
     const { llm, drafter } = models(42, 16, 8, 1);
     const def = redrafterModel(llm, drafter, { name: 'x' });
     const o = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 40 };
-    const prompt = [[3n, 4n, 5n], [0n, 6n, 7n]];
+    const prompt = [[3n, 4n, 5n], [0n, 6n]];
     const s = shapeOf(def, 2, 3, 14);
     const env = onnxEnv();
     const a = await redrafterGenerate(def.stepGraph(o), interp, prompt, s);
     const b = await redrafterGenerate(def.stepGraph(o), env.run, prompt, s);
-    expect(b.outputIds).toEqual(a.outputIds);
+    expect(b.sequences).toEqual(a.sequences);
     expect(b.lengthsPerStep).toEqual(a.lengthsPerStep);
   });
 });
@@ -69,69 +69,145 @@ describe('speculative sampling', () => {
     const a = await sample(1, 7);
     const b = await sample(1, 7);
     expect(b.outputIds).toEqual(a.outputIds);
-    expect(a.outputIds[0].every((t) => t >= 0n && t < 16n)).toBe(true);
+    expect(a.sequences[0].every((t) => t >= 0n && t < 16n)).toBe(true);
     const cold = await sample(1e-4, 3);
     const greedy = await redrafterGenerate(def.stepGraph(o), interp, prompt, base);
     expect(cold.outputIds).toEqual(greedy.outputIds);
   });
 });
 
-describe('in-flight batching', () => {
-  it('a batch mixing a context row and a generation row gives each row its solo result', async () => {
-    const { llm, drafter } = models(9, 16, 8, 1);
-    const def = redrafterModel(llm, drafter, { name: 'mix' });
-    const W = 2;
-    const L = 3;
-    const step = def.stepGraph({ dtype: 'float32', beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: 40 });
-    const c = def.llmConfig;
-    const kv = (B: number, S: number, data?: ArrayLike<number>) => hostTensor('float32', [c.numLayers, 2, B, c.numKvHeads, S, c.headDim], data ?? new Array(c.numLayers * 2 * B * c.numKvHeads * S * c.headDim).fill(0));
-    const noBeams = (B: number) => hostTensor('int64', [B, W, L], new Array(B * W * L).fill(0));
+describe('in-flight batching and chunked prefill on the per-layer cache contract', () => {
+  const { llm, drafter } = models(9, 16, 8, 2);
+  const def = redrafterModel(llm, drafter, { name: 'mix' });
+  const W = 2;
+  const L = 3;
+  const C = 16; // capacity
+  const step = def.stepGraph({ dtype: 'float32', beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: 40 });
+  const c = def.llmConfig;
+  const perRow = c.numKvHeads * C * c.headDim;
+  const cacheNames = Array.from({ length: c.numLayers }, (_, l) => [`k_cache_${l}`, `v_cache_${l}`]).flat();
+  const zeros = (B: number) => Object.fromEntries(cacheNames.map((n) => [n, hostTensor('float32', [B, c.numKvHeads, C, c.headDim], new Array(B * perRow).fill(0))]));
+  const fed = (out: Record<string, HostTensor>) => Object.fromEntries(cacheNames.map((n) => [n, out[`${n}_out`]!]));
+  const noBeams = (B: number) => hostTensor('int64', [B, W, L], new Array(B * W * L).fill(0));
+  const ctx = (ids: number[], cached: number, caches: Record<string, HostTensor>, pad = 0) =>
+    runGraph(step, { is_context: hostTensor('bool', [1], [1]), input_ids: hostTensor('int64', [1, ids.length + pad], [...ids, ...new Array(pad).fill(13)]), prompt_lengths: hostTensor('int64', [1], [ids.length]), beams: noBeams(1), cache_lengths: hostTensor('int64', [1], [cached]), ...caches });
+  const row = (t: { data: ArrayLike<unknown>; shape: number[] }, b: number) => Array.from(t.data).slice((b * t.data.length) / t.shape[0], ((b + 1) * t.data.length) / t.shape[0]);
+  /** The first `n` cache slots of row b of every layer cache. */
+  const kept = (out: Record<string, HostTensor>, b: number, n: number) =>
+    cacheNames.map((name) => {
+      const d = row(out[`${name}_out`]!, b) as number[];
+      return Array.from({ length: c.numKvHeads }, (_, h) => d.slice(h * C * c.headDim, (h * C + n) * c.headDim)).flat();
+    });
+
+  it('a batch mixing a context row and a generation row gives each row its solo result', () => {
     // Row B first processes its prompt alone, giving it a cache and beams.
-    const promptB = [7, 8, 9];
-    const ctxB = runGraph(step, { is_context: hostTensor('bool', [1], [1]), input_ids: hostTensor('int64', [1, 3], promptB), beams: noBeams(1), past_padding_mask: hostTensor('int64', [1, 0], []), past_kv: kv(1, 0) });
-    const genInputs = (T: number) => ({ beams: ctxB.next_beams, past_padding_mask: hostTensor('int64', [1, 3], [1, 1, 1]), past_kv: ctxB.prompt_kv, pad: T });
-    const soloB = runGraph(step, { is_context: hostTensor('bool', [1], [0]), input_ids: hostTensor('int64', [1, 1], [0]), beams: genInputs(1).beams, past_padding_mask: genInputs(1).past_padding_mask, past_kv: ctxB.prompt_kv });
+    const ctxB = ctx([7, 8, 9], 0, zeros(1));
+    expect(row(ctxB.next_cache_lengths, 0)).toEqual([3n]);
+    const soloB = runGraph(step, { is_context: hostTensor('bool', [1], [0]), input_ids: hostTensor('int64', [1, 1], [5]), prompt_lengths: hostTensor('int64', [1], [0]), beams: ctxB.next_beams, cache_lengths: hostTensor('int64', [1], [3]), ...fed(ctxB) });
     const promptA = [3, 4, 5, 6];
-    const soloA = runGraph(step, { is_context: hostTensor('bool', [1], [1]), input_ids: hostTensor('int64', [1, 4], promptA), beams: noBeams(1), past_padding_mask: hostTensor('int64', [1, 0], []), past_kv: kv(1, 0) });
-    // Mixed: row 0 = A (context, no history), row 1 = B (generation); the past is B's cache.
-    const pastB = Array.from(ctxB.prompt_kv.data as Float32Array);
-    const perRow = c.numKvHeads * 3 * c.headDim;
-    const mixedPast: number[] = [];
-    for (let lk = 0; lk < c.numLayers * 2; lk++) mixedPast.push(...new Array(perRow).fill(0), ...pastB.slice(lk * perRow, (lk + 1) * perRow));
-    const beamsB = Array.from(ctxB.next_beams.data as BigInt64Array);
+    const soloA = ctx(promptA, 0, zeros(1));
+    // Mixed: row 0 = A (context, empty cache), row 1 = B (generation on its cache). Row 1's prompt slot holds any ids.
+    const caches = Object.fromEntries(cacheNames.map((n) => [n, hostTensor('float32', [2, c.numKvHeads, C, c.headDim], [...new Array(perRow).fill(0), ...(ctxB[`${n}_out`]!.data as Float32Array)])]));
     const mixed = runGraph(step, {
       is_context: hostTensor('bool', [2], [1, 0]),
-      input_ids: hostTensor('int64', [2, 4], [...promptA, 0, 0, 0, 0]),
-      beams: hostTensor('int64', [2, W, L], [...new Array(W * L).fill(0n), ...beamsB]),
-      past_padding_mask: hostTensor('int64', [2, 3], [0, 0, 0, 1, 1, 1]),
-      past_kv: kv(2, 3, mixedPast),
+      input_ids: hostTensor('int64', [2, 4], [...promptA, 11, 12, 13, 14]),
+      prompt_lengths: hostTensor('int64', [2], [4, 0]),
+      beams: hostTensor('int64', [2, W, L], [...new Array(W * L).fill(0n), ...(ctxB.next_beams.data as BigInt64Array)]),
+      cache_lengths: hostTensor('int64', [2], [0, 3]),
+      ...caches,
     });
-    const row = (t: { data: ArrayLike<unknown>; shape: number[] }, b: number) => Array.from(t.data).slice((b * t.data.length) / t.shape[0], ((b + 1) * t.data.length) / t.shape[0]);
     expect(row(mixed.next_beams, 0)).toEqual(row(soloA.next_beams, 0));
     expect(row(mixed.next_beams, 1)).toEqual(row(soloB.next_beams, 0));
     expect(row(mixed.n_accepted, 1)).toEqual(row(soloB.n_accepted, 0));
     expect(row(mixed.accepted_tokens, 1)).toEqual(row(soloB.accepted_tokens, 0));
+    const nB = Number(row(soloB.next_cache_lengths, 0)[0]);
+    expect(row(mixed.next_cache_lengths, 0)).toEqual([4n]);
+    expect(row(mixed.next_cache_lengths, 1)).toEqual([BigInt(nB)]);
+    expect(nB).toBe(3 + Number(row(soloB.n_accepted, 0)[0]) + 1);
+    // The caches the rows keep are their solo caches (history, then the chosen beam compacted in place).
+    expect(kept(mixed, 0, 4)).toEqual(kept(soloA, 0, 4));
+    kept(mixed, 1, nB).forEach((got, i) => got.forEach((v, j) => expect(v).toBeCloseTo(kept(soloB, 0, nB)[i]![j]!, 5)));
+  });
+
+  it('a prompt in two chunks (a context row with a non-empty cache) equals the prompt in one call; slots past prompt_lengths are ignored', () => {
+    const prompt = [3, 0, 5, 6, 2];
+    const whole = ctx(prompt, 0, zeros(1));
+    const first = ctx(prompt.slice(0, 2), 0, zeros(1), 2); // two ignored slots after the chunk
+    const second = ctx(prompt.slice(2), 2, fed(first));
+    expect(row(second.next_cache_lengths, 0)).toEqual([5n]);
+    expect(row(second.next_beams, 0)).toEqual(row(whole.next_beams, 0));
+    kept(second, 0, 5).forEach((got, i) => got.forEach((v, j) => expect(v).toBeCloseTo(kept(whole, 0, 5)[i]![j]!, 5)));
+  });
+});
+
+describe('the host loop', () => {
+  it('rows of different lengths each reach their own max length, and equal their solo runs and greedy decoding', async () => {
+    const { llm, drafter } = models(23, 16, 8, 1);
+    const def = redrafterModel(llm, drafter, { name: 'ragged' });
+    const o = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 3, maxSeq: 40 };
+    const prompt = [[3n, 4n], [0n, 0n, 15n, 9n, 6n, 5n, 4n], [0n]];
+    const s = shapeOf(def, 2, 3, 13);
+    const r = await redrafterGenerate(def.stepGraph(o), interp, prompt, s);
+    expect(r.sequences.map((x) => x.length)).toEqual([13, 13, 13]);
+    r.sequences.forEach((x, b) => expect(x.slice(0, prompt[b]!.length)).toEqual(prompt[b]));
+    const ar = await autoregressiveGenerate(def.llmGraph(o), interp, prompt, s);
+    expect(r.sequences).toEqual(ar);
+    for (const [b, p] of prompt.entries()) expect((await redrafterGenerate(def.stepGraph(o), interp, [p], s)).sequences[0]).toEqual(r.sequences[b]);
+  });
+
+  it('under the reference stopping the padded width bounds the loop: outputs left-padded, truncated to max length', async () => {
+    const { llm, drafter } = models(23, 16, 8, 1);
+    const def = redrafterModel(llm, drafter, { name: 'ref' });
+    const o = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 40 };
+    const prompt = [[3n, 4n], [1n, 14n, 9n, 6n, 5n]];
+    const s = { ...shapeOf(def, 2, 3, 12), stopping: 'reference' as const, padTokenId: 15 };
+    const r = await redrafterGenerate(def.stepGraph(o), interp, prompt, s);
+    expect(r.outputIds.every((x) => x.length === 12)).toBe(true);
+    r.outputIds.forEach((x, b) => expect(x.slice(x.length - r.sequences[b]!.length)).toEqual(r.sequences[b]));
+    expect(r.sequences[1]!.length).toBe(12); // the longest row bounds the loop
+    expect(r.lengthsPerStep[r.lengthsPerStep.length - 1]).toBe(12);
+    // Row 0 stops short of 12 (its pad fills the width) and agrees with its own greedy tokens.
+    const ar = await autoregressiveGenerate(def.llmGraph(o), interp, [prompt[0]!], shapeOf(def, 2, 3, 12));
+    expect(ar[0]!.slice(0, r.sequences[0]!.length)).toEqual(r.sequences[0]);
+  });
+
+  it('the host sends beams and lengths, and feeds the caches back untouched', async () => {
+    const { llm, drafter } = models(3, 16, 8, 2);
+    const def = redrafterModel(llm, drafter, { name: 'fed' });
+    const step = def.stepGraph({ dtype: 'float32', beamWidth: 2, beamLength: 3, maxBatch: 1, maxSeq: 40 });
+    expect(step.aliases).toEqual({ k_cache_0_out: 'k_cache_0', v_cache_0_out: 'v_cache_0', k_cache_1_out: 'k_cache_1', v_cache_1_out: 'v_cache_1' });
+    let last: Record<string, HostTensor> | undefined;
+    let calls = 0;
+    const traffic = { sentBytes: 0, readBytes: 0 };
+    const watched = async (g: Parameters<typeof runGraph>[0], i: Record<string, HostTensor>) => {
+      if (last) for (const [o, n] of Object.entries(g.aliases!)) expect(i[n]).toBe(last[o]);
+      if (last) expect(i.beams).toBe(last.next_beams);
+      calls++;
+      return (last = runGraph(g, i));
+    };
+    const r = await redrafterGenerate(step, watched, [[5n, 6n, 7n]], shapeOf(def, 2, 3, 20), undefined, traffic);
+    expect(calls).toBe(r.steps + 1);
+    // Per generation call: is_context, input_ids, prompt_lengths, cache_lengths, beams (1 row) and the tokens read back.
+    const perCall = 1 + 8 + 8 + 8 + 2 * 3 * 8;
+    expect(traffic.sentBytes).toBe(1 + 3 * 8 + 8 + 2 * 3 * 8 + 8 + r.steps * perCall);
   });
 });
 
 describe('end of sequence', () => {
-  it('finishedRows strips left padding and cuts each row after its first EOS past its prompt', () => {
+  it('finishedRows cuts each row after its first EOS past its prompt (rows are unpadded: a leading 0 is a token)', () => {
     const rows = [
-      [0n, 0n, 5n, 2n, 7n, 2n, 9n], // prompt [5, 2]: the 2 inside the prompt is not an EOS
-      [0n, 4n, 6n, 8n, 3n, 3n, 1n],
+      [0n, 5n, 2n, 7n, 2n, 9n], // prompt [0, 5, 2]: the 2 inside the prompt is not an EOS
+      [4n, 6n, 8n, 3n, 3n, 1n],
     ];
     const prompt = [
       [0n, 5n, 2n],
       [4n, 6n, 8n],
     ];
-    expect(finishedRows(rows, prompt, 0, [2, 3])).toEqual([
-      [5n, 2n, 7n, 2n],
+    expect(finishedRows(rows, prompt, [2, 3])).toEqual([
+      [0n, 5n, 2n, 7n, 2n],
       [4n, 6n, 8n, 3n],
     ]);
-    expect(finishedRows(rows, prompt, 0, [])).toEqual([
-      [5n, 2n, 7n, 2n, 9n],
-      [4n, 6n, 8n, 3n, 3n, 1n],
-    ]);
+    expect(finishedRows(rows, prompt, [])).toEqual(rows);
   });
   it('generation stops once every row has an EOS, and each row ends at its own', async () => {
     const { llm, drafter } = models(41, 24, 16, 1);
@@ -139,16 +215,17 @@ describe('end of sequence', () => {
     const opts = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64 };
     const step = def.stepGraph(opts);
     const prompt = [
-      [0n, 3n, 4n],
+      [3n, 4n],
       [5n, 6n, 7n],
     ];
     const free = await redrafterGenerate(step, interp, prompt, shapeOf(def, 2, 3, 24));
-    const plain = finishedRows(free.outputIds, prompt, 0, []);
+    const plain = free.sequences;
     const eos = Number(plain[0]![2]); // row 0's first generated token
     const stopped = await redrafterGenerate(step, interp, prompt, { ...shapeOf(def, 2, 3, 24), eosTokenIds: [eos] });
-    const rows = finishedRows(stopped.outputIds, prompt, 0, [eos]);
+    const rows = stopped.sequences;
     expect(rows[0]).toEqual(plain[0]!.slice(0, 3)); // prompt + the EOS
     rows.forEach((r, b) => expect(plain[b]!.slice(0, r.length)).toEqual(r)); // same tokens up to each row's end
-    if (stopped.steps < free.steps) rows.forEach((r, b) => expect(r.slice(b === 0 ? 2 : 3)).toContain(BigInt(eos)));
+    rows.forEach((r, b) => expect(r.length === 24 || r.slice(prompt[b]!.length).includes(BigInt(eos))).toBe(true));
+    expect(finishedRows(rows, prompt, [eos])).toEqual(rows);
   });
 });

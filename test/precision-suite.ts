@@ -22,8 +22,8 @@ import { BACKENDS, generationShape, nonFinite, randomPair, runner, unpadded, typ
 const rowsOf = (t: HostTensor): bigint[][] => Array.from({ length: t.shape[0]! }, (_, b) => Array.from((t.data as BigInt64Array).subarray(b * t.shape[1]!, (b + 1) * t.shape[1]!)));
 
 /**
- * Rows agree on their common length, and speculative decoding added tokens to every row (rows
- * are re-aligned to one padded length, so a row may hold fewer than maxLength real tokens).
+ * Rows agree on their common length, and speculative decoding added tokens to every row (under
+ * the reference's stopping a row may hold fewer than maxLength real tokens).
  */
 function expectLossless(speculative: string[], autoregressive: string[], promptLens: number[], what: string): void {
   speculative.forEach((row, b) => {
@@ -48,13 +48,14 @@ export function precisionSuite(dtype: DType): void {
         const W = Number(c.attrs.beam_width);
         const L = Number(c.attrs.beam_length);
         const maxLength = Number(c.attrs.max_length);
-        const prompt = rowsOf(c.inputs.input_ids!);
+        // The golden prompts are left-padded with 0 (their pad id): the loop takes the rows without it.
+        const prompt = rowsOf(c.inputs.input_ids!).map((r) => r.slice(r.findIndex((t) => t !== 0n)));
         const o = { dtype, beamWidth: W, beamLength: L, maxBatch: prompt.length, maxSeq: maxLength + W * L + 1 };
-        const s = generationShape(def, W, L, maxLength, dtype);
+        const s = { ...generationShape(def, W, L, maxLength, dtype), stopping: 'reference' as const, padTokenId: 0 };
         const rd = await redrafterGenerate(def.stepGraph(o), run, prompt, s);
         const ar = await autoregressiveGenerate(def.llmGraph(o), run, prompt, s);
         const got = unpadded(rd.outputIds);
-        expectLossless(got, unpadded(ar), prompt.map((r) => r.filter((t) => t !== 0n).length), c.name);
+        expectLossless(rd.sequences.map((r) => r.join(' ')), ar.map((r) => r.join(' ')), prompt.map((r) => r.length), c.name);
         // bfloat16 keeps 8 significant bits: rounding these models' weights alone moves logits by
         // more than their smallest float32 top-2 margins (README: the precision contract), so its
         // tokens are held to the lossless invariant, not to float32's tokens.
@@ -69,25 +70,28 @@ export function precisionSuite(dtype: DType): void {
           fc.integer({ min: 1, max: 100_000 }),
           fc.integer({ min: 1, max: 3 }),
           fc.integer({ min: 2, max: 4 }),
-          fc.array(fc.array(fc.integer({ min: 1, max: 15 }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }),
+          // Ragged rows of any ids, 0 (the config's pad_token_id) included.
+          fc.array(fc.array(fc.integer({ min: 0, max: 15 }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 3 }),
           async (seed, W, L, rows) => {
             const { llm, drafter } = randomPair(seed);
             const def = redrafterModel(llm, drafter, { name: 'prop' });
             const n = Math.max(...rows.map((r) => r.length));
-            const prompt = rows.map((r) => [...Array(n - r.length).fill(0n), ...r.map(BigInt)]);
+            const prompt = rows.map((r) => r.map(BigInt));
             const maxLength = n + 7;
             const o = { dtype, beamWidth: W, beamLength: L, maxBatch: prompt.length, maxSeq: maxLength + W * L + 1 };
             const s = generationShape(def, W, L, maxLength, dtype);
-            const rd = unpadded((await redrafterGenerate(def.stepGraph(o), run, prompt, s)).outputIds);
-            const ar = unpadded(await autoregressiveGenerate(def.llmGraph(o), run, prompt, s));
-            expectLossless(rd, ar, rows.map((r) => r.length), `seed ${seed}`);
+            // Each row stops at its own max length: the rows are equal, token for token and in length.
+            const rd = (await redrafterGenerate(def.stepGraph(o), run, prompt, s)).sequences.map((r) => r.join(' '));
+            const ar = (await autoregressiveGenerate(def.llmGraph(o), run, prompt, s)).map((r) => r.join(' '));
+            expect(rd, `seed ${seed}`).toEqual(ar);
+            rd.forEach((r) => expect(r.split(' ').length).toBe(maxLength));
           },
         ),
         { numRuns: backend === 'interp' ? 5 : 2 },
       );
     });
 
-    it('step graph outputs are finite: mixed rows, pad-only prompt slots, empty past, limits', async () => {
+    it('step graph outputs are finite: mixed rows, any prompt and cache lengths, empty caches, limits', async () => {
       const run = runner(backend);
       const W = 3;
       const L = 3;
@@ -101,24 +105,30 @@ export function precisionSuite(dtype: DType): void {
         fc.asyncProperty(
           fc.integer({ min: 1, max: maxBatch }),
           fc.integer({ min: 1, max: maxSeq }),
-          fc.constantFrom(0, 1, 5, maxSeq),
+          fc.constantFrom(0, 1, 5, maxSeq - 1),
           fc.integer({ min: 0, max: 2 ** 31 }),
           async (B, T, P, seed) => {
             const rand = mulberry32(seed);
             const int = (n: number) => Math.floor(rand() * n);
-            // Rows: context with a real prompt, context with a pad-only prompt, generation.
+            // Rows: context (a prompt chunk of 1..T tokens after 0..P cached), or generation (0..P cached).
             const isContext = Array.from({ length: B }, () => int(3) < 2);
-            const ids = Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (isContext[b] && b % 2 === 0 && t >= int(T) ? 1 + int(15) : 0))).flat();
-            const pastMask = Array.from({ length: B * P }, () => (int(4) ? 1 : 0));
+            const promptLens = isContext.map((ctx) => (ctx ? 1 + int(T) : 0));
+            // A sequence fits the profile: cache + prompt slot <= max_seq, capacity <= max_seq + W·L.
+            const past = Math.min(P, maxSeq - T);
+            const cacheLens = isContext.map((ctx) => (ctx ? int(past + 1) : Math.min(1 + int(Math.max(1, past)), maxSeq - T)));
+            const C = Math.min(Math.max(...cacheLens) + T + W * L + int(3), maxSeq + W * L);
+            const cache = () => hostTensor(dtype, [B, c.numKvHeads, C, c.headDim], Array.from({ length: B * c.numKvHeads * C * c.headDim }, () => rand() * 4 - 2));
             const inputs: Record<string, HostTensor> = {
               is_context: hostTensor('bool', [B], isContext),
-              input_ids: hostTensor('int64', [B, T], ids),
+              input_ids: hostTensor('int64', [B, T], Array.from({ length: B * T }, () => int(16))),
+              prompt_lengths: hostTensor('int64', [B], promptLens),
               beams: hostTensor('int64', [B, W, L], Array.from({ length: B * W * L }, () => int(16))),
-              past_padding_mask: hostTensor('int64', [B, P], pastMask),
-              past_kv: hostTensor(dtype, [c.numLayers, 2, B, c.numKvHeads, P, c.headDim], Array.from({ length: c.numLayers * 2 * B * c.numKvHeads * P * c.headDim }, () => rand() * 4 - 2)),
+              cache_lengths: hostTensor('int64', [B], cacheLens),
             };
+            for (let l = 0; l < c.numLayers; l++) [inputs[`k_cache_${l}`], inputs[`v_cache_${l}`]] = [cache(), cache()];
             const out = await run(step, inputs);
             expect(nonFinite(out), `B=${B} T=${T} P=${P} seed=${seed}`).toEqual([]);
+            expect(Array.from(out.next_cache_lengths!.data as BigInt64Array, Number)).toEqual(cacheLens.map((n, b) => n + (isContext[b] ? promptLens[b]! : Number((out.n_accepted!.data as BigInt64Array)[b]) + 1)));
           },
         ),
         { numRuns: backend === 'interp' ? 10 : 4 },

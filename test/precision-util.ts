@@ -37,12 +37,12 @@ export function randomPair(seed: number, vocab = 16, hidden = 8, layers = 1, sca
 }
 
 /** The generation loop's shape for a model, in `dtype`. */
-export function generationShape(def: RedrafterDefinition, W: number, L: number, maxLength: number, dtype: DType, padTokenId = 0): GenerationShape {
+export function generationShape(def: RedrafterDefinition, W: number, L: number, maxLength: number, dtype: DType): GenerationShape {
   const c = def.llmConfig;
-  return { beamWidth: W, beamLength: L, maxLength, padTokenId, eosTokenIds: [], numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, kvDtype: dtype };
+  return { beamWidth: W, beamLength: L, maxLength, eosTokenIds: [], numLayers: c.numLayers, numKvHeads: c.numKvHeads, headDim: c.headDim, kvDtype: dtype };
 }
 
-/** Each row without its padding (the pad id never appears inside a row here). */
+/** Each row of a left-padded matrix (a golden's) without its padding (the pad id never appears inside those rows). */
 export const unpadded = (rows: bigint[][], pad = 0n): string[] => rows.map((r) => r.filter((t) => t !== pad).join(' '));
 
 /** Outputs holding a NaN or ±Inf, as `name[index]`. */

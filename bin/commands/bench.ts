@@ -39,7 +39,7 @@ export async function bench(flags: BenchFlags, out: Output): Promise<void> {
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) {
     const r = await redrafterGenerate(g.stepGraph, timed, g.prompt, g.shape);
-    tokens += g.generatedTokens(r.outputIds);
+    tokens += g.generatedTokens(r.sequences);
     steps += r.steps;
     accepted += r.acceptedPerStep.reduce((a, row) => a + row.reduce((x, y) => x + y, 0) / row.length, 0);
     out.progress('bench', i + 1, runs);

@@ -2,11 +2,12 @@
  * The text side of `redraft generate`: --prompt / --prompt-file (one prompt a line, one batch
  * row each) through the model's tokenizer.json, --chat through its chat template,
  * generation_config.json's defaults (EOS ids, length, sampling), the decoded text streamed as
- * tokens are accepted, and the pad-id refusal for prompts (builders/text).
+ * tokens are accepted (builders/text). Prompts are ragged rows: no id is special, so a prompt
+ * may hold the pad id.
  */
 import * as path from 'node:path';
 import { UsageError } from '../../dsl/errors.js';
-import { checkNoPadInPrompts, encodePrompts, promptTexts, readGenerationConfig, TextStream, tokenizerFor, type GenerationDefaults, type TextTokenizer } from '../../builders/text/index.js';
+import { encodePrompts, promptTexts, readGenerationConfig, TextStream, tokenizerFor, type GenerationDefaults, type TextTokenizer } from '../../builders/text/index.js';
 import type { LlamaConfig } from '../../models/llama/config.js';
 import type { Output } from '../output.js';
 
@@ -65,7 +66,6 @@ export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg:
       const bad = r.find((t) => t >= cfg.vocabSize);
       if (bad !== undefined) throw new UsageError(`prompt ${b} tokenizes to id ${bad}, outside the model's vocabulary (vocab_size ${cfg.vocabSize})`, `check that ${path.join(modelDir!, 'tokenizer.json')} belongs to this model`);
     });
-    checkNoPadInPrompts(rows, cfg.padTokenId, cfg.padTokenIdChosen);
   }
   // Lengths: a flag wins; else generation_config.json; else 64 tokens in all.
   const promptLen = rows ? Math.max(...rows.map((r) => r.length)) : flags.promptIds!.split(';').reduce((m, r) => Math.max(m, r.split(',').length), 0);
@@ -112,10 +112,7 @@ export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg:
     ? (grown: readonly (readonly bigint[])[]) => {
         stream ??= new TextStream(tokenizer!);
         const row = grown[0]!.slice(0, Number(flags.maxLength)).map(Number); // the loop reports a step's tokens before truncating
-        // The row is left-padded: its prompt ends promptLen real tokens after the padding.
-        let start = 0;
-        while (start < row.length && row[start] === cfg.padTokenId) start++;
-        const gen = row.slice(start + promptLens![0]!);
+        const gen = row.slice(promptLens![0]!); // rows are unpadded: the prompt, then what was generated
         const eos = gen.findIndex((t) => cfg.eosTokenIds.includes(t));
         const delta = stream.push(eos >= 0 ? gen.slice(0, eos) : gen);
         if (delta) {

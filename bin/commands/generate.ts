@@ -27,20 +27,19 @@ export interface GenerateFlags extends ModelFlags, TextFlags {
   checkFinite?: boolean;
 }
 
-function parsePrompt(s: string, vocab: number, pad: number): bigint[][] {
+/** `--prompt-ids` rows, ragged: every id is an ordinary token (no padding, no special id). */
+function parsePrompt(s: string, vocab: number): bigint[][] {
   const rows = s.split(';').map((r, i) => {
     if (!r.trim()) throw new UsageError(`--prompt-ids row ${i} is empty`, 'pass comma-separated integer ids, rows separated by ; (e.g. 5,6,7;8,9)');
     return r.split(',').map((x) => {
       const t = x.trim();
       const v = /^\d+$/.test(t) ? Number(t) : NaN;
       if (!Number.isSafeInteger(v) || v >= vocab) throw new UsageError(`--prompt-ids row ${i}: ${JSON.stringify(t)} is not a token id in [0, ${vocab})`, 'pass comma-separated integer ids, rows separated by ; (e.g. 5,6,7;8,9)');
-      if (v === pad) throw new UsageError(`--prompt-ids row ${i}: ${v} is the id the engine pads with (pad_token_id), so the engine would take it for padding`, 'set "pad_token_id" in config.json to an id no prompt contains, or leave that token out');
       return BigInt(v);
     });
   });
   if (!rows.length) throw new UsageError('--prompt-ids is empty', 'pass e.g. --prompt-ids 5,6,7');
-  const n = Math.max(...rows.map((r) => r.length));
-  return rows.map((r) => [...Array(n - r.length).fill(BigInt(pad)), ...r]); // left-pad to one length
+  return rows;
 }
 
 /** Everything a generation run needs, resolved and checked (generate, bench and doctor --smoke share it). */
@@ -55,7 +54,7 @@ export interface PreparedGeneration {
   llmGraph?: Graph;
   run: Runner;
   /** Real tokens added to the prompts (after each row's first EOS nothing counts). */
-  generatedTokens(outputIds: bigint[][]): number;
+  generatedTokens(sequences: bigint[][]): number;
   /** Text prompts and decoded output (--prompt, --prompt-file, --chat). */
   textIO: TextSession;
 }
@@ -76,18 +75,19 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
   // Text prompts, generation_config.json's defaults (EOS ids, length, sampling): bin/commands/generate-text.ts.
   const textIO = prepareText(flags, model.llm?.dir, cfg, out, { maxSeq: build.maxSeq });
   const maxLength = Number(flags.maxLength);
-  const prompt = textIO.rows
-    ? textIO.rows.map((r, _, all) => [...Array(Math.max(...all.map((x) => x.length)) - r.length).fill(BigInt(cfg.padTokenId)), ...r.map(BigInt)])
-    : parsePrompt(flags.promptIds!, cfg.vocabSize, cfg.padTokenId);
+  // Ragged rows: each row's own length is sent to the engine, nothing is padded.
+  const prompt = textIO.rows ? textIO.rows.map((r) => r.map(BigInt)) : parsePrompt(flags.promptIds!, cfg.vocabSize);
+  const longest = Math.max(...prompt.map((r) => r.length));
   // Positions past what the model was trained for are not meaningful (and the loop is CPU-bound).
   const maxPositions = cfg.maxPositionEmbeddings ?? 1 << 16;
-  if (!/^\d+$/.test(flags.maxLength!) || maxLength <= prompt[0].length || maxLength > maxPositions)
-    throw new UsageError(`--max-length must be an integer above the prompt length (${prompt[0].length}) and at most ${maxPositions}${cfg.maxPositionEmbeddings ? ' (max_position_embeddings)' : ''}, got ${JSON.stringify(flags.maxLength)}`);
+  if (!/^\d+$/.test(flags.maxLength!) || maxLength <= longest || maxLength > maxPositions)
+    throw new UsageError(`--max-length must be an integer above the prompt length (${longest}) and at most ${maxPositions}${cfg.maxPositionEmbeddings ? ' (max_position_embeddings)' : ''}, got ${JSON.stringify(flags.maxLength)}`);
   // The build's profile bounds every request, on every backend: rows <= max batch, length <= max seq.
   checkLimits(prompt.length, maxLength, build, engine ? `engine ${engine.dir}` : `${flags.maxBatch || flags.maxSeq || flags.config ? '' : 'default '}build settings`);
   const opts = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: build.maxBatch, maxSeq: build.maxSeq };
   const shape: GenerationShape = {
-    beamWidth: build.beamWidth, beamLength: build.beamLength, maxLength, padTokenId: cfg.padTokenId, eosTokenIds: cfg.eosTokenIds,
+    // Each row stops at its own --max-length or EOS.
+    beamWidth: build.beamWidth, beamLength: build.beamLength, maxLength, stopping: 'row', eosTokenIds: cfg.eosTokenIds,
     numLayers: cfg.numLayers, numKvHeads: cfg.numKvHeads, headDim: cfg.headDim, kvDtype: build.dtype,
   };
   if (flags.temperature !== undefined) {
@@ -101,7 +101,6 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
   }
   const stepGraph = def.stepGraph(opts, !!shape.sampling);
   const base = engine ? await engineRunner(engine, stepGraph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
-  const pad = BigInt(cfg.padTokenId);
   return {
     name: model.definition.name,
     backend,
@@ -112,7 +111,7 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
     llmGraph: flags.autoregressive ? def.llmGraph!(opts) : undefined,
     run: flags.checkFinite !== false ? checkFinite(base, build.dtype) : base,
     textIO,
-    generatedTokens: (ids) => finishedRows(ids, prompt, cfg.padTokenId, cfg.eosTokenIds).reduce((a, r, b) => a + r.length - prompt[b]!.filter((t) => t !== pad).length, 0),
+    generatedTokens: (seqs) => finishedRows(seqs, prompt, cfg.eosTokenIds).reduce((a, r, b) => a + r.length - prompt[b]!.length, 0),
   };
 }
 
@@ -128,11 +127,11 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   if (g.llmGraph) tokens = await autoregressiveGenerate(g.llmGraph, g.run, prompt, shape, textIO.onTokens);
   else {
     const r = await redrafterGenerate(g.stepGraph, g.run, prompt, shape, (i, len, _n, grown) => (textIO.onTokens ? textIO.onTokens(grown) : out.progress('generate', Math.min(len, maxLength), maxLength)));
-    tokens = r.outputIds;
+    tokens = r.sequences;
     steps = r.lengthsPerStep.map((length, i) => ({ length, accepted: r.acceptedPerStep[i]! }));
   }
   const seconds = (performance.now() - t0) / 1000;
-  const rows = finishedRows(tokens, prompt, cfg.padTokenId, cfg.eosTokenIds).map((r) => r.map(Number));
+  const rows = finishedRows(tokens, prompt, cfg.eosTokenIds).map((r) => r.map(Number));
   const generated = g.generatedTokens(tokens);
   const meanAccepted = steps.length ? steps.reduce((a, s) => a + s.accepted.reduce((x, y) => x + y, 0) / s.accepted.length, 0) / steps.length : 0;
   // Tokens per step = accepted drafts + the one token the LLM adds itself.

@@ -40,7 +40,7 @@ export async function smoke(out: Output): Promise<void> {
   const gen = async (flags: Partial<GenerateFlags>): Promise<number[][]> => {
     const g = await prepareGeneration({ promptIds: PROMPT, maxLength: MAX_LENGTH, seed: '0', backend: 'interp', ...flags } as GenerateFlags, new Captured());
     const r = await redrafterGenerate(g.stepGraph, g.run, g.prompt, g.shape);
-    return r.outputIds.map((row) => row.map(Number));
+    return r.sequences.map((row) => row.map(Number));
   };
   const timed = async (name: string, fn: () => Promise<{ detail: string; tokens?: number[][]; status?: Part['status'] }>) => {
     const t0 = performance.now();

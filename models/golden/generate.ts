@@ -13,8 +13,10 @@ export interface GenerateShapeLike {
   beamWidth: number;
   beamLength: number;
   maxLength: number;
-  padTokenId: number;
   eosTokenIds: number[];
+  /** Apple's reference loop: the golden cases come from it. */
+  stopping: 'reference';
+  padTokenId: number;
   numLayers: number;
   numKvHeads: number;
   headDim: number;
@@ -40,9 +42,15 @@ export const generatePrograms: Record<string, GoldenProgram> = {
     const maxLength = attrNumber(c, 'max_length');
     const pad = attrNumber(c, 'pad_token_id', def.llmConfig.padTokenId);
     const eos = typeof c.attrs.eos_token_id === 'number' ? [c.attrs.eos_token_id] : [];
-    const prompt = rowsOf(c.inputs.input_ids);
+    // The reference's prompts are left-padded: the host loop takes ragged rows, so strip the
+    // padding here (the reference itself counts leading pad ids as padding).
+    const prompt = rowsOf(c.inputs.input_ids).map((r) => {
+      let n = 0;
+      while (n < r.length && r[n] === BigInt(pad)) n++;
+      return r.slice(n);
+    });
     const opts = { dtype: 'float32' as const, beamWidth: W, beamLength: L, maxBatch: prompt.length, maxSeq: maxLength + W * L + 1 };
-    const shape: GenerateShapeLike = { beamWidth: W, beamLength: L, maxLength, padTokenId: pad, eosTokenIds: eos, numLayers: def.llmConfig.numLayers, numKvHeads: def.llmConfig.numKvHeads, headDim: def.llmConfig.headDim, kvDtype: 'float32' };
+    const shape: GenerateShapeLike = { beamWidth: W, beamLength: L, maxLength, stopping: 'reference', padTokenId: pad, eosTokenIds: eos, numLayers: def.llmConfig.numLayers, numKvHeads: def.llmConfig.numKvHeads, headDim: def.llmConfig.headDim, kvDtype: 'float32' };
     const r = await hook.redrafter(def.stepGraph(opts), prompt, shape);
     const ar = await hook.autoregressive(def.llmGraph(opts), prompt, shape);
     return {

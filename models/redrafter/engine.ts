@@ -7,25 +7,31 @@
  * batching does. Every row carries both a prompt slot (T tokens) and a draft slot (W·L packed
  * beam tokens); `is_context` picks which one the row uses. The LLM runs once over
  * [prompt ; packed beams] with a mask that keeps the two slots apart.
+ *
+ * The KV cache is per layer, [batch, kv_heads, capacity, head_dim], and stays where it is: each
+ * layer writes the call's new entries at the row's cache length (kv_cache_update, in place on
+ * TensorRT), attends the whole cache under a mask built from the lengths, and after acceptance
+ * moves the chosen beam's entries next to the history. The host only sends beams and lengths.
  */
 import type { DType } from '../../dsl/dtype.js';
 import type { Graph } from '../../dsl/ir.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import { buildNetwork } from '../../dsl/network.js';
 import {
-  add, arange, argmax, cast, concat, div, eq, expand, gather_nd, gt, log_softmax, logical_and, logical_not, max, mul, permute, select, shape, slice,
-  softmax, sub, sum, unsqueeze, view, where,
+  add, arange, argmax, concat, div, expand, gather, gather_nd, gt, kv_cache_update, log_softmax, logical_and, logical_not, logical_or, lt, max, maximum,
+  minimum, mul, shape, slice, softmax, squeeze, sub, unsqueeze, view, where,
 } from '../../ops/index.js';
 import type { LoadedModel } from '../env.js';
 import type { BuildOptions, ModelDefinition } from '../definition.js';
 import { llamaConfigFromHf, type LlamaConfig } from '../llama/config.js';
-import { llama_forward, llamaWeights, type LlamaWeights } from '../llama/model.js';
+import { llama_forward_cached, llamaWeights, type LayerCache, type LlamaWeights } from '../llama/model.js';
+import type { QuantScheme } from '../llama/linear.js';
 import { choose_from_candidates, greedy_choose_from_candidates, greedy_prepare_next_input, prepare_next_input, sample_from } from './accept.js';
 import { beam_search_candidates } from './beam_search.js';
 import { drafterConfigFromHf, drafterWeights, type DrafterWeights } from './drafter.js';
 import { warp_logits } from './logits.js';
 import { select_one_per_row } from './select.js';
-import { count_left_paddings, pack, unpack } from './tree_attention.js';
+import { pack_tree, unpack } from './tree_attention.js';
 
 export interface EngineShape {
   beamWidth: number;
@@ -35,24 +41,27 @@ export interface EngineShape {
   dtype: DType;
   /** Speculative sampling (temperature, input uniforms) instead of greedy acceptance. */
   sampling?: boolean;
+  /** Base-model weight quantization (--quantize); the drafter stays in `dtype`. */
+  quantize?: QuantScheme;
 }
 
 /** Names, dtypes and dims of the step graph's inputs and outputs (README: "The ReDrafter engine graph"). */
 export const STEP_IO = {
   inputs: {
-    is_context: 'bool [batch]: true for rows that process a prompt this call',
-    input_ids: 'int64 [batch, prompt]: left-padded prompt (context rows; generation rows pass pads)',
+    is_context: 'bool [batch]: true for rows that process a prompt chunk this call',
+    input_ids: 'int64 [batch, prompt]: prompt tokens, left-aligned; slots past prompt_lengths[b] are ignored (any id)',
+    prompt_lengths: 'int64 [batch]: real tokens in input_ids (context rows; 0 for generation rows)',
     beams: 'int64 [batch, W, L]: the previous call\'s draft beams (generation rows)',
-    past_padding_mask: 'int64 [batch, past]: 1 where the KV cache holds a real token',
-    past_kv: 'dtype [layers, 2, batch, kv_heads, past, head_dim]: the KV cache',
+    cache_lengths: 'int64 [batch]: tokens already in each row\'s cache (positions 0..len-1)',
+    'k_cache_<l>, v_cache_<l>': 'dtype [batch, kv_heads, capacity, head_dim]: per-layer caches (capacity >= cache_lengths + prompt + W·L)',
   },
   outputs: {
     next_beams: 'int64 [batch, W, L]: the drafter\'s beams for the next call (column 0 is the next token)',
     next_log_probs: 'float [batch, W, L-1, vocab]: their draft log-probs',
     accepted_tokens: 'int64 [batch, L]: the chosen beam (generation rows); keep the first n_accepted+1',
     n_accepted: 'int64 [batch]: drafted tokens accepted (generation rows)',
-    selected_kv: 'dtype [layers, 2, batch, kv_heads, L, head_dim]: KV of the chosen beam (generation rows)',
-    prompt_kv: 'dtype [layers, 2, batch, kv_heads, prompt, head_dim]: KV of the prompt (context rows)',
+    next_cache_lengths: 'int64 [batch]: cache_lengths + prompt_lengths (context) or + n_accepted + 1 (generation)',
+    'k_cache_<l>_out, v_cache_<l>_out': 'in place of k_cache_<l>, v_cache_<l>: the caches with this call\'s entries kept',
   },
 } as const;
 
@@ -61,8 +70,46 @@ interface Weights {
   drafter: DrafterWeights;
 }
 
-function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: LoadedModel, dtype: DType): Weights {
-  return { llm: llamaWeights(net, cfg, llm.weights, dtype), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config), drafter.weights, dtype) };
+function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: LoadedModel, dtype: DType, quantize?: QuantScheme): Weights {
+  return { llm: llamaWeights(net, cfg, llm.weights, dtype, quantize), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config), drafter.weights, dtype) };
+}
+
+/** The per-layer cache inputs k_cache_<l>, v_cache_<l>: [batch, kv_heads, capacity, head_dim]. */
+function cacheInputs(net: Network, cfg: LlamaConfig, dtype: DType): LayerCache[] {
+  return Array.from({ length: cfg.numLayers }, (_, l) => ({
+    k: net.input(`k_cache_${l}`, dtype, ['batch', cfg.numKvHeads, 'capacity', cfg.headDim]),
+    v: net.input(`v_cache_${l}`, dtype, ['batch', cfg.numKvHeads, 'capacity', cfg.headDim]),
+  }));
+}
+
+/** Marks each updated cache as `<input>_out`, in place of its input. */
+function markCaches(net: Network, inputs: LayerCache[], outputs: LayerCache[]): void {
+  outputs.forEach((c, l) => {
+    net.markOutput(c.k, `k_cache_${l}_out`, { inPlaceOf: inputs[l]!.k });
+    net.markOutput(c.v, `v_cache_${l}_out`, { inPlaceOf: inputs[l]!.v });
+  });
+}
+
+/** The dims every step graph declares; capacity holds the longest sequence plus one call's new entries. */
+function declareDims(net: Network, s: EngineShape, extra: number, seqName: string, seqOpt: number): void {
+  net.dimRange('batch', { min: 1, opt: 1, max: s.maxBatch });
+  net.dimRange(seqName, { min: 1, opt: Math.min(seqOpt, s.maxSeq), max: s.maxSeq });
+  net.dimRange('capacity', { min: 1, opt: Math.min(64, s.maxSeq) + extra, max: s.maxSeq + extra });
+}
+
+/** (1, 1, C) int64 slot indices of a cache of capacity C. */
+const slotIndex = (C: Tensor) => view(arange(0, C, 'int64'), concat([1, 1, C]));
+const col = (x: Tensor) => unsqueeze(unsqueeze(x, 1), 2); // (B) → (B, 1, 1)
+
+/**
+ * Masks of queries that are a row's next `T` sequence slots (prompt slot i at position cache_len + i):
+ * causal, and only real tokens (i < prompt_len) are keys. (B, T, C).
+ */
+function promptMask(cache_lengths: Tensor, prompt_lengths: Tensor, T: Tensor, C: Tensor): Tensor {
+  const j = slotIndex(C);
+  const i = view(arange(0, T, 'int64'), concat([1, T, 1]));
+  const cl = col(cache_lengths);
+  return logical_and(logical_not(gt(j, add(cl, i))), lt(j, add(cl, col(prompt_lengths))));
 }
 
 /** The step graph (see STEP_IO). */
@@ -71,15 +118,13 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
   const { beamWidth: W, beamLength: L } = s;
   const N = W * L;
   return buildNetwork(name, (net) => {
-    const batch = { min: 1, opt: 1, max: s.maxBatch };
-    net.dimRange('batch', batch);
-    net.dimRange('prompt', { min: 1, opt: Math.min(32, s.maxSeq), max: s.maxSeq });
-    net.dimRange('past', { min: 0, opt: Math.min(64, s.maxSeq), max: s.maxSeq });
+    declareDims(net, s, N, 'prompt', 32);
     const is_context = net.input('is_context', 'bool', ['batch']);
     const input_ids = net.input('input_ids', 'int64', ['batch', 'prompt']);
+    const prompt_lengths = net.input('prompt_lengths', 'int64', ['batch']);
     const beams = net.input('beams', 'int64', ['batch', W, L]);
-    const past_mask = net.input('past_padding_mask', 'int64', ['batch', 'past']);
-    const past_kv = net.input('past_kv', s.dtype, [cfg.numLayers, 2, 'batch', cfg.numKvHeads, 'past', cfg.headDim]);
+    const cache_lengths = net.input('cache_lengths', 'int64', ['batch']);
+    const caches = cacheInputs(net, cfg, s.dtype);
     // Sampling inputs: temperature per row, the drafter log-probs of `beams` (the previous
     // call's next_log_probs) and uniforms, so runs are reproducible.
     const sampling = s.sampling
@@ -90,51 +135,49 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
           uniform_sample: net.input('uniform_sample', 'float32', ['batch']),
         }
       : undefined;
-    const w = loadWeights(net, cfg, llm, drafter, s.dtype);
+    const w = loadWeights(net, cfg, llm, drafter, s.dtype, s.quantize);
     const T = shape(input_ids, 1);
     const B = shape(input_ids, 0);
-    const P = shape(past_mask, 1);
+    const C = shape(caches[0]!.k, 2);
+    const cl = cache_lengths;
 
-    // Prompt slot: causal over real prompt tokens, positions counted from the first real token.
-    const promptReal = cast(logical_not(eq(input_ids, cfg.padTokenId)), 'int64'); // (B, T)
-    const tIdx = arange(0, T, 'int64');
-    const causal = logical_not(gt(unsqueeze(tIdx, 0), unsqueeze(tIdx, 1))); // (T, T): col <= row
-    const promptMask = logical_and(unsqueeze(causal, 0), gt(unsqueeze(promptReal, 1), 0)); // (B, T, T)
-    const promptPos = sub(unsqueeze(tIdx, 0), unsqueeze(count_left_paddings(input_ids, cfg.padTokenId), 1)); // (B, T)
-
-    // Draft slot: the previous beams packed into a prefix tree over W·L slots.
-    const packed = pack(beams, past_mask);
-    const realPast = sum(past_mask, 1); // (B): tokens in the cache
-    const draftPos = add(unsqueeze(realPast, 1), packed.position_offsets); // (B, N)
-
-    // One LLM pass over [prompt ; packed]; keys are [past ; prompt ; packed].
-    // pack's mask is [history (P) ; tree (N)] per packed row.
-    const hist = slice(packed.causal_mask, [0, 0, 0], [B, N, P]); // (B, N, P)
-    const tree = slice(packed.causal_mask, [0, 0, P], [B, N, N]); // (B, N, N)
-    const rowsPrompt = concat([noAttention(net, B, T, P), promptMask, noAttention(net, B, T, N)], 2); // (B, T, P+T+N)
-    const rowsDraft = concat([hist, noAttention(net, B, N, T), tree], 2); // (B, N, P+T+N)
-    const mask = concat([rowsPrompt, rowsDraft], 1);
+    // Each row writes T + N new entries at its cache length: the prompt slot (positions
+    // cl + i), then the previous beams packed into a prefix tree (positions cl + depth).
+    const packed = pack_tree(beams);
+    const promptPos = add(unsqueeze(cl, 1), unsqueeze(arange(0, T, 'int64'), 0)); // (B, T)
+    const draftPos = add(unsqueeze(cl, 1), packed.position_offsets); // (B, N)
     const ids = concat([input_ids, packed.packed_beams], 1);
     const positions = concat([promptPos, draftPos], 1);
-    // Sliding-window layers (Mistral, Qwen with use_sliding_window) compare query and key
-    // positions in the graph: the cache is left-padded and contiguous, so past slot j holds position j - pads.
-    const key_positions = cfg.layerWindows.some((win) => win !== null)
-      ? concat([sub(unsqueeze(arange(0, P, 'int64'), 0), unsqueeze(sub(P, realPast), 1)), promptPos, draftPos], 1)
-      : undefined;
-    // Dynamic NTK: the prompt slot sees the batch's longest prompt (one forward over it), each
-    // draft token its own position + 1 (as decoding it alone would).
-    const rope_len = cfg.rope.type === 'dynamic' ? concat([add(mul(promptPos, 0), add(max(promptPos, [0, 1]), 1)), add(draftPos, 1)], 1) : undefined;
-    const out = llama_forward(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, past_kv, key_positions, rope_len });
 
-    // Context rows: the token after the prompt and the hidden state of the last prompt token.
-    const lastPrompt = sub(T, 1);
-    const ctxHidden = select(out.hidden_states, 1, lastPrompt); // (B, H)
-    const ctxLogits = warp_logits(select(out.logits, 1, lastPrompt)); // (B, V)
+    // Attention reads the whole updated cache: history (slot < cl), the prompt slot causally
+    // up to prompt_len, the draft slot (cl + T + s) by the tree. No token id is special.
+    const j = slotIndex(C); // (1, 1, C)
+    const d = sub(j, add(col(cl), T)); // (B, 1, C): draft slot of cache slot j, if in [0, N)
+    const inDraft = logical_and(logical_not(lt(d, 0)), lt(d, N));
+    const dIdx = minimum(maximum(d, 0), N - 1);
+    const treeCols = gather(packed.tree_mask, 2, expand(dIdx, concat([B, N, C]))); // (B, N, C)
+    const draftMask = logical_or(lt(j, col(cl)), logical_and(treeCols, inDraft));
+    const mask = concat([promptMask(cl, prompt_lengths, T, C), draftMask], 1); // (B, T+N, C)
+    // Sliding-window layers compare query and key positions: cache slot j holds position j,
+    // except the draft slot, whose keys sit at cl + their depth.
+    const key_positions = cfg.layerWindows.some((win) => win !== null)
+      ? where(squeeze(inDraft, 1), add(unsqueeze(cl, 1), gather(packed.position_offsets, 1, squeeze(dIdx, 1))), squeeze(add(j, mul(col(cl), 0)), 1))
+      : undefined;
+    // Dynamic NTK: the prompt slot sees the batch's longest context sequence (one forward over
+    // it), each draft token its own position + 1 (as decoding it alone would).
+    const ctxLen = max(where(is_context, add(cl, prompt_lengths), mul(cl, 0)), [0]);
+    const rope_len = cfg.rope.type === 'dynamic' ? concat([add(mul(promptPos, 0), ctxLen), add(draftPos, 1)], 1) : undefined;
+    const out = llama_forward_cached(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, caches, write_indices: cl, key_positions, rope_len });
+
+    // Context rows: the token after the prompt and the hidden state of its last real token.
+    const lastPrompt = maximum(sub(prompt_lengths, 1), 0);
+    const ctxHidden = select_one_per_row(out.hidden_states, lastPrompt); // (B, H)
+    const ctxLogits = warp_logits(select_one_per_row(out.logits, lastPrompt)); // (B, V)
     const ctxToken = sampling
       ? sample_from(softmax(div(ctxLogits, unsqueeze(sampling.temperature, 1)), -1), sampling.uniform_sample)
       : argmax(ctxLogits, -1, false, 'int64'); // (B)
 
-    // Generation rows: unpack the draft slot, accept greedily, prepare the drafter's input.
+    // Generation rows: unpack the draft slot, accept, prepare the drafter's input.
     const draftLogits = slice(out.logits, [0, T, 0], [B, N, cfg.vocabSize]);
     const draftHidden = slice(out.hidden_states, [0, T, 0], [B, N, cfg.hiddenSize]);
     const llmLogits = unpack(warp_logits(draftLogits), packed.unpacker); // (B, W, L, V)
@@ -158,63 +201,56 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
     const token = where(is_context, ctxToken, genToken);
     const next = beam_search_candidates(w.drafter, state, token, w.llm.embed, W, L);
 
-    // KV to keep: the prompt's entries (context) or the chosen beam's entries (generation).
-    const kv = out.present_kv; // (layers, 2, B, kvh, P+T+N, hd)
-    const dims = [cfg.numLayers, 2] as const;
-    const prompt_kv = slice(kv, [0, 0, 0, 0, P, 0], [dims[0], dims[1], B, cfg.numKvHeads, T, cfg.headDim]);
-    const draftKv = slice(kv, [0, 0, 0, 0, add(P, T), 0], [dims[0], dims[1], B, cfg.numKvHeads, N, cfg.headDim]);
-    // selected_kv[..., b, :, l, :] = draftKv[..., b, :, unpacker[b, seq_in_beam[b], l], :]
-    const slots = select_one_per_row(packed.unpacker, seq_in_beam); // (B, L)
-    const selected_kv = gatherSlots(draftKv, slots, cfg, L);
+    // Compaction in the engine: the chosen beam's L entries (cache slots cl + T + unpacker[b,
+    // seq_in_beam[b], l]) move to cl, right after the history; the cache keeps n_accepted + 1
+    // of them. Context rows already hold their prompt at cl..cl+prompt_len: they write these
+    // (meaningless) entries past it, where the length masks never look.
+    const slots = add(add(select_one_per_row(packed.unpacker, seq_in_beam), unsqueeze(cl, 1)), T); // (B, L)
+    const writeAt = where(is_context, add(cl, prompt_lengths), cl);
+    const kept = out.caches.map((c) => ({ k: kv_cache_update(c.k, gatherSlots(c.k, slots, cfg), writeAt), v: kv_cache_update(c.v, gatherSlots(c.v, slots, cfg), writeAt) }));
+    const nAcc = where(is_context, mul(n_accepted, 0), n_accepted);
 
     net.markOutput(next.beams, 'next_beams');
     net.markOutput(next.log_probs, 'next_log_probs');
     net.markOutput(select_one_per_row(beams, seq_in_beam), 'accepted_tokens');
-    net.markOutput(where(is_context, mul(n_accepted, 0), n_accepted), 'n_accepted');
-    net.markOutput(selected_kv, 'selected_kv');
-    net.markOutput(prompt_kv, 'prompt_kv');
+    net.markOutput(nAcc, 'n_accepted');
+    net.markOutput(where(is_context, add(cl, prompt_lengths), add(add(cl, nAcc), 1)), 'next_cache_lengths');
+    markCaches(net, caches, kept);
   });
 }
 
-/** An all-false (B, rows, cols) mask block. */
-function noAttention(net: Network, B: Tensor, rows: Tensor | number, cols: Tensor | number): Tensor {
-  return expand(net.constant([0], 'bool', [1, 1, 1]), concat([B, rows, cols]));
+/** cache (B, kvh, C, hd), slots (B, L) → (B, kvh, L, hd): one gather with two batch dims. */
+function gatherSlots(cache: Tensor, slots: Tensor, cfg: LlamaConfig): Tensor {
+  const idx = expand(unsqueeze(unsqueeze(slots, 1), -1), concat([shape(slots, 0), cfg.numKvHeads, shape(slots, 1), 1])); // (B, kvh, L, 1)
+  return gather_nd(cache, idx, 2);
 }
 
-/** kv (layers, 2, B, kvh, N, hd), slots (B, L) → (layers, 2, B, kvh, L, hd). */
-function gatherSlots(kv: Tensor, slots: Tensor, cfg: LlamaConfig, L: number): Tensor {
-  // Move B to the front, gather along the slot dim with one batch dim, move back.
-  const t = view(permuteTo(kv, [2, 4, 0, 1, 3, 5]), concat([shape(slots, 0), shape(kv, 4), -1])); // (B, N, layers*2*kvh*hd)
-  const g = select_one_rows(t, slots); // (B, L, layers*2*kvh*hd)
-  const back = view(g, concat([shape(slots, 0), L, cfg.numLayers, 2, cfg.numKvHeads, cfg.headDim]));
-  return permuteTo(back, [2, 3, 0, 4, 1, 5]);
-}
-
-const permuteTo = (x: Tensor, p: number[]) => permute(x, p);
-const select_one_rows = (x: Tensor, idx: Tensor) => gather_nd(x, unsqueeze(idx, -1), 1);
-
-/** The LLM alone, one forward with a KV cache: plain greedy decoding for comparison. */
+/**
+ * The LLM alone on the same cache contract: plain greedy decoding for comparison. Rows are
+ * left-aligned (prompt_lengths real tokens each, at positions cache_lengths + i); next_token
+ * is the greedy token after each row's last real token.
+ */
 export function buildLlmStepGraph(llm: LoadedModel, s: EngineShape): Graph {
   const cfg = llamaConfigFromHf(llm.config);
   return buildNetwork('llm_step', (net) => {
-    net.dimRange('batch', { min: 1, opt: 1, max: s.maxBatch });
-    net.dimRange('seq', { min: 1, opt: 1, max: s.maxSeq });
-    net.dimRange('past', { min: 0, opt: Math.min(16, s.maxSeq), max: s.maxSeq });
+    declareDims(net, s, 0, 'seq', 1);
     const input_ids = net.input('input_ids', 'int64', ['batch', 'seq']);
-    const mask = net.input('attention_mask', 'bool', ['batch', 'seq', '(past+seq)']);
-    const positions = net.input('position_ids', 'int64', ['batch', 'seq']);
-    const past_kv = net.input('past_kv', s.dtype, [cfg.numLayers, 2, 'batch', cfg.numKvHeads, 'past', cfg.headDim]);
-    const w = llamaWeights(net, cfg, llm.weights, s.dtype);
-    // Sliding windows: rows are left-padded and contiguous, so key slot j of row b is at
-    // position j - pads[b], and pads[b] = past - position_ids[b, 0].
-    const past = shape(past_kv, 4);
-    const key_positions = cfg.layerWindows.some((win) => win !== null)
-      ? sub(unsqueeze(arange(0, add(past, shape(input_ids, 1)), 'int64'), 0), unsqueeze(sub(past, select(positions, 1, 0)), 1))
-      : undefined;
-    const out = llama_forward(cfg, w, { input_ids, attention_mask: mask, position_ids: positions, past_kv, key_positions });
-    const last = select(out.logits, 1, sub(shape(input_ids, 1), 1));
+    const prompt_lengths = net.input('prompt_lengths', 'int64', ['batch']);
+    const cache_lengths = net.input('cache_lengths', 'int64', ['batch']);
+    const caches = cacheInputs(net, cfg, s.dtype);
+    const w = llamaWeights(net, cfg, llm.weights, s.dtype, s.quantize);
+    const T = shape(input_ids, 1);
+    const C = shape(caches[0]!.k, 2);
+    const positions = add(unsqueeze(cache_lengths, 1), unsqueeze(arange(0, T, 'int64'), 0)); // (B, T)
+    const end = add(cache_lengths, prompt_lengths);
+    // Cache slot j holds position j (sliding windows); dynamic NTK sees the longest row (one batched forward).
+    const key_positions = cfg.layerWindows.some((win) => win !== null) ? squeeze(add(slotIndex(C), mul(col(cache_lengths), 0)), 1) : undefined;
+    const rope_len = cfg.rope.type === 'dynamic' ? add(mul(positions, 0), max(end, [0])) : undefined;
+    const out = llama_forward_cached(cfg, w, { input_ids, attention_mask: promptMask(cache_lengths, prompt_lengths, T, C), position_ids: positions, caches, write_indices: cache_lengths, key_positions, rope_len });
+    const last = select_one_per_row(out.logits, maximum(sub(prompt_lengths, 1), 0));
     net.markOutput(argmax(warp_logits(last), -1, false, 'int64'), 'next_token');
-    net.markOutput(out.present_kv, 'present_kv');
+    net.markOutput(end, 'next_cache_lengths');
+    markCaches(net, caches, out.caches);
   });
 }
 
@@ -231,7 +267,7 @@ export interface RedrafterDefinition extends ModelDefinition {
 /** The ModelDefinition of a ReDrafter engine from a base model and its drafter. */
 export function redrafterModel(llm: LoadedModel, drafter: LoadedModel, opts: { name: string }): RedrafterDefinition {
   const llmConfig = llamaConfigFromHf(llm.config);
-  const shapeOf = (o: BuildOptions): EngineShape => ({ beamWidth: o.beamWidth, beamLength: o.beamLength, maxBatch: o.maxBatch, maxSeq: o.maxSeq, dtype: o.dtype });
+  const shapeOf = (o: BuildOptions): EngineShape => ({ beamWidth: o.beamWidth, beamLength: o.beamLength, maxBatch: o.maxBatch, maxSeq: o.maxSeq, dtype: o.dtype, quantize: o.quantize });
   return {
     name: opts.name,
     description: 'ReDrafter: Llama base model + RNN drafter, draft–verify–accept in one graph',

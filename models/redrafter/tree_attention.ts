@@ -64,6 +64,12 @@ export interface Packed {
  * positions whose inclusive selected-count is ≤ s.
  */
 export function pack(beams: Tensor, padding_mask: Tensor): Packed {
+  const p = pack_tree(beams);
+  return { ...p, causal_mask: full_mask(padding_mask, p.tree_mask) };
+}
+
+/** pack without history columns: the tree mask (B, W·L, W·L) alone, for callers that mask history by length. */
+export function pack_tree(beams: Tensor): Omit<Packed, 'causal_mask'> & { tree_mask: Tensor } {
   const W = staticDim(beams, 1, 'pack');
   const L = staticDim(beams, 2, 'pack');
   const N = W * L;
@@ -79,8 +85,8 @@ export function pack(beams: Tensor, padding_mask: Tensor): Packed {
   const flat_beams = view(beams, concat([shape(beams, 0), N]));
   const packed_beams = gather(flat_beams, 1, packed_token_indices);
   const position_offsets = mod(packed_token_indices, L);
-  const causal_mask = full_mask(padding_mask, tree_mask(unpacker, packed_token_indices, W, L));
-  return { packed_beams, unpacker, causal_mask, position_offsets, n_selected, packed_token_indices };
+  const tree = tree_mask(unpacker, packed_token_indices, W, L);
+  return { packed_beams, unpacker, tree_mask: tree, position_offsets, n_selected, packed_token_indices };
 }
 
 /**

@@ -38,19 +38,17 @@ export function constructScenario(opts: { reps: number }): ScenarioResult {
 async function genRun(step: Graph, llmGraph: Graph, run: Runner, prompt: bigint[][], shape: GenerationShape) {
   const [rd, tRd] = await timed(() => redrafterGenerate(step, run, prompt, shape));
   const [ar, tAr] = await timed(() => autoregressiveGenerate(llmGraph, run, prompt, shape));
-  const pad = BigInt(shape.padTokenId);
-  const count = (rows: bigint[][]) => rows.reduce((a, r, b) => a + r.filter((t) => t !== pad).length - prompt[b].filter((t) => t !== pad).length, 0);
+  const count = (rows: bigint[][]) => rows.reduce((a, r, b) => a + r.length - prompt[b]!.length, 0);
   const meanAccepted = rd.acceptedPerStep.reduce((a, s) => a + s.reduce((x, y) => x + y, 0) / s.length, 0) / Math.max(1, rd.steps);
-  const lossless = rd.outputIds.every((r, b) => {
-    const x = r.filter((t) => t !== pad);
-    const y = ar[b].filter((t) => t !== pad);
+  const lossless = rd.sequences.every((x, b) => {
+    const y = ar[b]!;
     const n = Math.min(x.length, y.length);
     return x.slice(0, n).join() === y.slice(0, n).join();
   });
   return {
-    redrafterTokPerS: count(rd.outputIds) / (tRd / 1000),
+    redrafterTokPerS: count(rd.sequences) / (tRd / 1000),
     greedyTokPerS: count(ar) / (tAr / 1000),
-    speedup: count(rd.outputIds) / (tRd / 1000) / (count(ar) / (tAr / 1000)),
+    speedup: count(rd.sequences) / (tRd / 1000) / (count(ar) / (tAr / 1000)),
     meanAcceptedPerStep: meanAccepted,
     tokensPerStep: meanAccepted + 1,
     steps: rd.steps,
@@ -83,7 +81,7 @@ export async function generateScenario(opts: { quick: boolean }): Promise<Scenar
     const L = 5;
     const maxLength = opts.quick ? 24 : 40;
     const o = { dtype: 'float32' as const, beamWidth: W, beamLength: L, maxBatch: 1, maxSeq: maxLength + W * L + 1 };
-    const shape: GenerationShape = { beamWidth: W, beamLength: L, maxLength, padTokenId: 0, eosTokenIds: [], numLayers: def.llmConfig.numLayers, numKvHeads: def.llmConfig.numKvHeads, headDim: def.llmConfig.headDim, kvDtype: 'float32' };
+    const shape: GenerationShape = { beamWidth: W, beamLength: L, maxLength, eosTokenIds: [], numLayers: def.llmConfig.numLayers, numKvHeads: def.llmConfig.numKvHeads, headDim: def.llmConfig.headDim, kvDtype: 'float32' };
     const prompt = [[5n, 18n, 5n, 3n]];
     const step = def.stepGraph(o);
     const llmGraph = def.llmGraph(o);
