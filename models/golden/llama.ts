@@ -11,7 +11,7 @@ export const llamaPrograms: Record<string, GoldenProgram> = {
     return runOnCase(c, env, ({ input_ids, attention_mask, position_ids, past_kv }, net) => {
       const w = llamaWeights(net, cfg, m.weights);
       const out = llama_forward(cfg, w, { input_ids, attention_mask, position_ids, past_kv });
-      const res: Record<string, Tensor> = past_kv ? { logits: out.logits, hidden_states: out.hidden_states } : { logits: out.logits, hidden_states: out.hidden_states, present_kv: out.present_kv! };
+      const res: Record<string, Tensor> = past_kv ? { logits: out.logits, hidden_states: out.hidden_states } : { logits: out.logits, hidden_states: out.hidden_states, present_kv: out.present_kv };
       return res;
     });
   },

@@ -8,12 +8,15 @@ import { f32ToBf16, f32ToF16, FLOAT_DTYPES, lowestFinite } from '../../dsl/dtype
 import { ModelError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
-  add, attention, cast, concat, cos, embedding, kv_cache_update, linear, logical_and, lt, max, maximum, mul, permute, pow, recip,
+  add, attention, cast, concat, cos, embedding, kv_cache_update, logical_and, lt, max, maximum, mul, permute, pow, recip,
   rms_norm, rotary_embedding, select, shape, silu, sin, sub, unsqueeze, view,
 } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
-import { expandKv, rowParallel, vocabParallelLogits, zerosLike, type RankShards } from './tp.js';
+// Projections may be quantized: this linear applies a float or quantized weight (ops' linear for a float one).
+import { linear, projectionWeight, type Projection, type QuantScheme } from './linear.js';
+import { prequantizedProjection } from './prequant.js';
+import { expandKv, rowParallel, vocabParallelLogits, type RankShards } from './tp.js';
 
 /** float32's lowest finite value: the reference's additive bias for masked positions. */
 export const F32_LOWEST = lowestFinite('float32');
@@ -22,7 +25,9 @@ export const F32_LOWEST = lowestFinite('float32');
 export interface LlamaWeights {
   embed: Tensor;
   layers: {
-    q: Tensor; k: Tensor; v: Tensor; o: Tensor; gate: Tensor; up: Tensor; down: Tensor; inNorm: Tensor; postNorm: Tensor;
+    /** Projections: float [out, in], or quantized (--quantize, or a pre-quantized checkpoint; ./linear.ts). */
+    q: Projection; k: Projection; v: Projection; o: Projection; gate: Projection; up: Projection; down: Projection;
+    inNorm: Tensor; postNorm: Tensor;
     /** Projection biases, where the family has them (Qwen2: q/k/v; attention_bias / mlp_bias). */
     bias: { q?: Tensor; k?: Tensor; v?: Tensor; o?: Tensor; gate?: Tensor; up?: Tensor; down?: Tensor };
     /** Qwen3's per-head RMSNorm weights over head_dim. */
@@ -61,23 +66,33 @@ function convertF32(src: Float32Array, dtype: DType): Float32Array | Uint16Array
   return out;
 }
 
-/** Loads and shape-checks every weight against the config (names as Hugging Face). */
-export function llamaWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, dtype: DType = 'float32'): LlamaWeights {
+/**
+ * Loads and shape-checks every weight against the config (names as Hugging Face). `quantize`
+ * quantizes the seven projections of each layer (embedding, norms and lm_head stay in `dtype`);
+ * a checkpoint that config.json says is quantized (cfg.quantization) loads its projections as stored.
+ */
+export function llamaWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, dtype: DType = 'float32', quantize?: QuantScheme): LlamaWeights {
   const H = cfg.hiddenSize;
   const qd = cfg.numHeads * cfg.headDim;
   const kvd = cfg.numKvHeads * cfg.headDim;
   const w = (name: string, s: number[]) => weightConstant(net, ws, name, s, dtype);
+  if (quantize && cfg.quantization)
+    throw new ModelError(`--quantize ${quantize.kind}: the checkpoint in ${ws.path} is already quantized (config.json quantization_config: ${cfg.quantization.method})`, 'drop --quantize: a pre-quantized checkpoint loads as it is');
+  const proj = (name: string, s: number[]): Projection => {
+    const pre = cfg.quantization && prequantizedProjection(net, ws, name.replace(/\.weight$/, ''), s[0]!, s[1]!, dtype, cfg.quantization);
+    return pre || projectionWeight(net, ws, name, s, dtype, quantize, () => w(name, s));
+  };
   const embed = w('model.embed_tokens.weight', [cfg.vocabSize, H]);
   const layers = Array.from({ length: cfg.numLayers }, (_, l) => {
     const p = `model.layers.${l}`;
     return {
-      q: w(`${p}.self_attn.q_proj.weight`, [qd, H]),
-      k: w(`${p}.self_attn.k_proj.weight`, [kvd, H]),
-      v: w(`${p}.self_attn.v_proj.weight`, [kvd, H]),
-      o: w(`${p}.self_attn.o_proj.weight`, [H, qd]),
-      gate: w(`${p}.mlp.gate_proj.weight`, [cfg.intermediateSize, H]),
-      up: w(`${p}.mlp.up_proj.weight`, [cfg.intermediateSize, H]),
-      down: w(`${p}.mlp.down_proj.weight`, [H, cfg.intermediateSize]),
+      q: proj(`${p}.self_attn.q_proj.weight`, [qd, H]),
+      k: proj(`${p}.self_attn.k_proj.weight`, [kvd, H]),
+      v: proj(`${p}.self_attn.v_proj.weight`, [kvd, H]),
+      o: proj(`${p}.self_attn.o_proj.weight`, [H, qd]),
+      gate: proj(`${p}.mlp.gate_proj.weight`, [cfg.intermediateSize, H]),
+      up: proj(`${p}.mlp.up_proj.weight`, [cfg.intermediateSize, H]),
+      down: proj(`${p}.mlp.down_proj.weight`, [H, cfg.intermediateSize]),
       inNorm: w(`${p}.input_layernorm.weight`, [H]),
       postNorm: w(`${p}.post_attention_layernorm.weight`, [H]),
       bias: {
@@ -181,8 +196,8 @@ export interface LlamaOutputs {
   logits: Tensor;
   /** (B, q, hidden) after the final norm */
   hidden_states: Tensor;
-  /** (layers, 2, B, kv_heads, past + q, head_dim): keys after rotary embedding; absent on a tensor-parallel rank that holds no heads */
-  present_kv?: Tensor;
+  /** (layers, 2, B, kv_heads, past + q, head_dim): keys after rotary embedding */
+  present_kv: Tensor;
 }
 
 /** One layer's key/value cache: (B, kv_heads, capacity, head_dim) each, in the weights' dtype. */
@@ -231,7 +246,7 @@ export function llama_forward(cfg: LlamaConfig, w: LlamaWeights, x: LlamaInputs)
     presents.push(unsqueeze(concat([unsqueeze(ks, 0), unsqueeze(vs, 0)], 0), 0)); // (1, 2, B, kvh, S, hd)
     return { k: ks, v: vs };
   });
-  const present_kv = presents.length <= 1 ? presents[0] : concat(presents, 0);
+  const present_kv = presents.length === 1 ? presents[0] : concat(presents, 0);
   return { ...out, present_kv };
 }
 
@@ -283,18 +298,15 @@ function decoder(cfg: LlamaConfig, w: LlamaWeights, x: { input_ids: Tensor; posi
   const norm = (t: Tensor, wn?: Tensor) => (wn ? rms_norm(t, hd, wn, cfg.rmsNormEps) : t);
   const scale = 1 / Math.sqrt(hd);
   w.layers.forEach((lw, l) => {
-    if (sh && nh === 0) h = add(h, rowParallel(sh, zerosLike(net, h), lw.bias.o)); // a rank without heads adds zeros to the sum
-    else {
-      const hn = rms_norm(h, cfg.hiddenSize, lw.inNorm, cfg.rmsNormEps);
-      const qs = rope(heads(norm(split(linear(hn, lw.q, lw.bias.q), nh), lw.qNorm)));
-      const ks = rope(heads(norm(split(linear(hn, lw.k, lw.bias.k), kvh), lw.kNorm)));
-      const vs = heads(split(linear(hn, lw.v, lw.bias.v), kvh));
-      const kv = kvOf(l, ks, vs);
-      // Grouped-query attention under the boolean mask (one IR layer: IAttention on TensorRT 10.14+).
-      const attn = attention(qs, sh ? expandKv(sh, kv.k) : kv.k, sh ? expandKv(sh, kv.v) : kv.v, { mask: keepOf(l), scale }); // (B, nh, q, hd)
-      const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
-      h = add(h, sh ? rowParallel(sh, linear(merged, lw.o), lw.bias.o) : linear(merged, lw.o, lw.bias.o));
-    }
+    const hn = rms_norm(h, cfg.hiddenSize, lw.inNorm, cfg.rmsNormEps);
+    const qs = rope(heads(norm(split(linear(hn, lw.q, lw.bias.q), nh), lw.qNorm)));
+    const ks = rope(heads(norm(split(linear(hn, lw.k, lw.bias.k), kvh), lw.kNorm)));
+    const vs = heads(split(linear(hn, lw.v, lw.bias.v), kvh));
+    const kv = kvOf(l, ks, vs);
+    // Grouped-query attention under the boolean mask (one IR layer: IAttention on TensorRT 10.14+).
+    const attn = attention(qs, sh ? expandKv(sh, kv.k) : kv.k, sh ? expandKv(sh, kv.v) : kv.v, { mask: keepOf(l), scale }); // (B, nh, q, hd)
+    const merged = view(permute(attn, [0, 2, 1, 3]), concat([B, q, nh * hd]));
+    h = add(h, sh ? rowParallel(sh, linear(merged, lw.o), lw.bias.o) : linear(merged, lw.o, lw.bias.o));
     const hn2 = rms_norm(h, cfg.hiddenSize, lw.postNorm, cfg.rmsNormEps);
     const act = mul(silu(linear(hn2, lw.gate, lw.bias.gate)), linear(hn2, lw.up, lw.bias.up));
     h = add(h, sh ? rowParallel(sh, linear(act, lw.down), lw.bias.down) : linear(act, lw.down, lw.bias.down));

@@ -3,17 +3,11 @@
  * as this rank's slice only (streamed when the checkpoint streams), the replicated ones whole.
  */
 import type { DType } from '../../dsl/dtype.js';
-import type { Network, Tensor } from '../../dsl/network.js';
+import type { Network } from '../../dsl/network.js';
 import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
 import { weightConstant, type LlamaWeights } from './model.js';
 import { rankShards, shardConstant, type TensorParallel } from './tp.js';
-
-/**
- * Never read: the decoder skips attention on a rank that holds no query heads (heads empty),
- * so that rank loads none of q/k/v/o.
- */
-const NO_HEADS = undefined as unknown as Tensor;
 
 /** Rank tp.rank's weights: the shape of llamaWeights' result, with `shards` set. */
 export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, dtype: DType, tp: TensorParallel): LlamaWeights {
@@ -24,35 +18,29 @@ export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSour
   const kvd = cfg.numKvHeads * hd;
   const I = cfg.intermediateSize;
   const full = (name: string, s: number[]) => weightConstant(net, ws, name, s, dtype);
-  const part = (name: string, s: number[], axis: number, r: readonly [number, number], pad?: number) => shardConstant(net, ws, name, s, dtype, axis, r, pad);
+  const part = (name: string, s: number[], axis: number, r: readonly [number, number], pad?: number, scale?: number) => shardConstant(net, ws, name, s, dtype, axis, r, pad, scale);
   const qr = [sh.heads[0] * hd, sh.heads[1] * hd] as const;
   const kvr = [sh.kvHeads[0] * hd, sh.kvHeads[1] * hd] as const;
-  const hasHeads = sh.heads[1] > sh.heads[0];
   const embed = full('model.embed_tokens.weight', [cfg.vocabSize, H]);
   const layers = Array.from({ length: cfg.numLayers }, (_, l) => {
     const p = `model.layers.${l}`;
-    const attn = hasHeads
-      ? {
-          q: part(`${p}.self_attn.q_proj.weight`, [qd, H], 0, qr),
-          k: part(`${p}.self_attn.k_proj.weight`, [kvd, H], 0, kvr),
-          v: part(`${p}.self_attn.v_proj.weight`, [kvd, H], 0, kvr),
-          o: part(`${p}.self_attn.o_proj.weight`, [H, qd], 1, qr),
-        }
-      : { q: NO_HEADS, k: NO_HEADS, v: NO_HEADS, o: NO_HEADS };
     return {
-      ...attn,
+      q: part(`${p}.self_attn.q_proj.weight`, [qd, H], 0, qr),
+      k: part(`${p}.self_attn.k_proj.weight`, [kvd, H], 0, kvr),
+      v: part(`${p}.self_attn.v_proj.weight`, [kvd, H], 0, kvr),
+      o: part(`${p}.self_attn.o_proj.weight`, [H, qd], 1, qr, undefined, sh.oScale),
       gate: part(`${p}.mlp.gate_proj.weight`, [I, H], 0, sh.inter),
       up: part(`${p}.mlp.up_proj.weight`, [I, H], 0, sh.inter),
       down: part(`${p}.mlp.down_proj.weight`, [H, I], 1, sh.inter),
       inNorm: full(`${p}.input_layernorm.weight`, [H]),
       postNorm: full(`${p}.post_attention_layernorm.weight`, [H]),
       bias: {
-        ...(cfg.qkvBias && hasHeads ? { q: part(`${p}.self_attn.q_proj.bias`, [qd], 0, qr), k: part(`${p}.self_attn.k_proj.bias`, [kvd], 0, kvr), v: part(`${p}.self_attn.v_proj.bias`, [kvd], 0, kvr) } : {}),
+        ...(cfg.qkvBias ? { q: part(`${p}.self_attn.q_proj.bias`, [qd], 0, qr), k: part(`${p}.self_attn.k_proj.bias`, [kvd], 0, kvr), v: part(`${p}.self_attn.v_proj.bias`, [kvd], 0, kvr) } : {}),
         // Row-parallel biases are added once, after the all_reduce: whole on every rank.
         ...(cfg.oBias ? { o: full(`${p}.self_attn.o_proj.bias`, [H]) } : {}),
         ...(cfg.mlpBias ? { gate: part(`${p}.mlp.gate_proj.bias`, [I], 0, sh.inter), up: part(`${p}.mlp.up_proj.bias`, [I], 0, sh.inter), down: full(`${p}.mlp.down_proj.bias`, [H]) } : {}),
       },
-      ...(cfg.qkNorm && hasHeads ? { qNorm: full(`${p}.self_attn.q_norm.weight`, [hd]), kNorm: full(`${p}.self_attn.k_norm.weight`, [hd]) } : {}),
+      ...(cfg.qkNorm ? { qNorm: full(`${p}.self_attn.q_norm.weight`, [hd]), kNorm: full(`${p}.self_attn.k_norm.weight`, [hd]) } : {}),
     };
   });
   const norm = full('model.norm.weight', [H]);

@@ -10,16 +10,17 @@
  *   the whole distribution;
  * - embeddings and norms are replicated (every rank needs the full hidden state).
  *
- * Heads split as evenly as they go (the first nh % N ranks take one more; a rank may hold
- * none when nh < N). A rank holds the kv heads its query heads read: exactly kv_heads / N of
- * them when kv_heads and num_heads divide by N, else the groups it touches, so some kv heads are
- * replicated on two ranks (`tpNotes` says so).
+ * Heads split as evenly as they go (the first nh % N ranks take one more). With fewer heads
+ * than ranks each head is computed on N / nh (rounded) neighbouring ranks, whose o_proj columns
+ * are scaled by 1 / (that count), so the all_reduce still sums each head once. A rank holds the
+ * kv heads its query heads read: exactly kv_heads / N of them when kv_heads and num_heads divide
+ * by N, else the groups it touches, so some kv heads are replicated (`tpNotes` says so).
  */
 import type { DType, TypedArray } from '../../dsl/dtype.js';
-import { allocate, f32ToBf16, f32ToF16, FLOAT_DTYPES } from '../../dsl/dtype.js';
+import { allocate, f32ToBf16, f32ToF16, FLOAT_DTYPES, getNumber, setNumber } from '../../dsl/dtype.js';
 import { ModelError, UsageError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
-import { add, all_gather, all_reduce, cast, expand, index_select, linear, shape, slice } from '../../ops/index.js';
+import { add, all_gather, all_reduce, cast, index_select, linear, shape, slice } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
 
@@ -46,6 +47,11 @@ export interface RankShards {
    * (the kv heads are gathered to one per query head before attention); undefined otherwise.
    */
   kvExpand?: number[];
+  /**
+   * With fewer heads than ranks: 1 / (ranks computing this rank's head), applied to its o_proj
+   * columns so the all_reduce counts the head once; undefined when every head is on one rank.
+   */
+  oScale?: number;
   /** Intermediate (MLP) rows. */
   inter: Range;
   /** Vocabulary rows [start, start + size) read from the checkpoint, padded with zero rows to `padded`. */
@@ -74,8 +80,12 @@ export function rankShards(cfg: LlamaConfig, tp: TensorParallel): RankShards {
   checkTensorParallel(tp.size, tp.rank);
   const { numHeads: nh, numKvHeads: kvh } = cfg;
   const g = nh / kvh;
-  const heads = balanced(nh, tp.size, tp.rank);
-  const kvHeads: Range = len(heads) === 0 ? [0, 0] : [Math.floor(heads[0] / g), Math.floor((heads[1] - 1) / g) + 1];
+  const N = tp.size;
+  // nh < N: rank r computes head floor(r·nh/N), shared with the neighbours that compute it too.
+  const headOf = (r: number) => Math.floor((r * nh) / N);
+  const heads: Range = nh >= N ? balanced(nh, N, tp.rank) : [headOf(tp.rank), headOf(tp.rank) + 1];
+  const sharing = nh >= N ? 1 : Array.from({ length: N }, (_, r) => headOf(r)).filter((h) => h === heads[0]).length;
+  const kvHeads: Range = [Math.floor(heads[0] / g), Math.floor((heads[1] - 1) / g) + 1];
   // Query head j reads kv head floor((heads[0] + j) / g); attention's GQA rule is j / (Hq / Hkv).
   const map = Array.from({ length: len(heads) }, (_, j) => Math.floor((heads[0] + j) / g) - kvHeads[0]);
   const hq = len(heads);
@@ -88,7 +98,8 @@ export function rankShards(cfg: LlamaConfig, tp: TensorParallel): RankShards {
     group: Array.from({ length: tp.size }, (_, i) => i),
     heads,
     kvHeads,
-    kvExpand: uniform || hq === 0 ? undefined : map,
+    kvExpand: uniform ? undefined : map,
+    oScale: sharing > 1 ? 1 / sharing : undefined,
     inter: balanced(cfg.intermediateSize, tp.size, tp.rank),
     vocab: { start: vStart, size: Math.min(cfg.vocabSize, vStart + padded) - vStart, padded },
   };
@@ -98,8 +109,10 @@ export function rankShards(cfg: LlamaConfig, tp: TensorParallel): RankShards {
 export function tpNotes(cfg: LlamaConfig, N: number): string[] {
   if (N === 1) return [];
   const notes: string[] = [];
-  if (cfg.numHeads % N !== 0)
-    notes.push(`num_attention_heads ${cfg.numHeads} is not a multiple of --tp ${N}: ranks hold ${[...new Set(Array.from({ length: N }, (_, r) => len(balanced(cfg.numHeads, N, r))))].join(' or ')} query heads${cfg.numHeads < N ? ` (ranks ${cfg.numHeads}..${N - 1} hold none and join the all_reduce with zeros)` : ''}`);
+  if (cfg.numHeads < N)
+    notes.push(`num_attention_heads ${cfg.numHeads} is less than --tp ${N}: each head is computed on ${[...new Set(Array.from({ length: N }, (_, r) => rankShards(cfg, { rank: r, size: N }).oScale).map((s) => Math.round(1 / s!)))].join(' or ')} ranks, whose o_proj columns are scaled to sum it once`);
+  else if (cfg.numHeads % N !== 0)
+    notes.push(`num_attention_heads ${cfg.numHeads} is not a multiple of --tp ${N}: ranks hold ${[...new Set(Array.from({ length: N }, (_, r) => len(balanced(cfg.numHeads, N, r))))].join(' or ')} query heads`);
   if (cfg.numKvHeads % N !== 0 || cfg.numHeads % N !== 0) {
     const per = Array.from({ length: N }, (_, r) => rankShards(cfg, { rank: r, size: N })).map((s) => `[${s.kvHeads[0]}, ${s.kvHeads[1]})`);
     notes.push(`num_key_value_heads ${cfg.numKvHeads} does not split evenly over --tp ${N}: kv heads are replicated on the ranks whose query heads read them (rank kv heads: ${per.join(', ')})`);
@@ -115,6 +128,13 @@ function convertF32(src: Float32Array, dtype: DType): TypedArray {
   const conv = dtype === 'float16' ? f32ToF16 : f32ToBf16;
   const out = new Uint16Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = conv(src[i]);
+  return out;
+}
+
+/** `data` times `k` (a copy), rounded to `dtype`. */
+function scaled(data: TypedArray, dtype: DType, k: number): TypedArray {
+  const out = allocate(dtype, data.length);
+  for (let i = 0; i < data.length; i++) setNumber(dtype, out, i, getNumber(dtype, data, i) * k);
   return out;
 }
 
@@ -145,7 +165,7 @@ function cut(data: TypedArray, dtype: DType, shape: readonly number[], axis: num
  * with slice() reads those bytes only (streamed, when it streams its weights); otherwise the
  * shard is cut from the whole tensor.
  */
-export function shardConstant(net: Network, ws: WeightSource, name: string, fullShape: number[], dtype: DType, axis: number, range: Range, pad?: number): Tensor {
+export function shardConstant(net: Network, ws: WeightSource, name: string, fullShape: number[], dtype: DType, axis: number, range: Range, pad?: number, scale?: number): Tensor {
   const [start, end] = range;
   const size = end - start;
   const shape = fullShape.map((d, i) => (i === axis ? size : d));
@@ -163,10 +183,11 @@ export function shardConstant(net: Network, ws: WeightSource, name: string, full
       const w = ws.get(name, fullShape);
       d = cut(w.data, w.dtype, w.shape, axis, start, size);
     }
+    if (scale !== undefined) d = scaled(d, hostDtype, scale);
     if (stored === 'float32') d = convertF32(d as Float32Array, dtype);
     return pad !== undefined ? padRows(d, hostDtype, shape, pad) : d;
   };
-  const shardName = `${name}[rank shard ${axis}:${start}:${end}]`;
+  const shardName = `${name}[rank shard ${axis}:${start}:${end}${scale !== undefined ? ` x${scale}` : ''}]`;
   const t = reader && ws.lazy
     ? net.lazyConstant(hostDtype, outShape, load, shardName)
     : net.constant(load(), hostDtype, outShape, shardName);
@@ -178,11 +199,6 @@ export function shardConstant(net: Network, ws: WeightSource, name: string, full
 export function rowParallel(sh: RankShards, partial: Tensor, bias?: Tensor): Tensor {
   const summed = all_reduce(partial, { group: sh.group, rank: sh.tp.rank });
   return bias ? add(summed, bias) : summed;
-}
-
-/** Zeros shaped like `like`: the partial product of a rank that holds none of a projection's rows. */
-export function zerosLike(net: Network, like: Tensor): Tensor {
-  return expand(net.constant([0], like.dtype, like.shape.map(() => 1)), shape(like));
 }
 
 /** The kv heads gathered to one per local query head (when the local grouping is not uniform). */
