@@ -6,6 +6,7 @@
  *   export default defineModel({ name: 'my-drafter', build(opts) { return buildNetwork(...) } });
  */
 import type { Graph } from '../dsl/ir.js';
+import type { QuantScheme } from './llama/linear.js';
 
 export interface BuildOptions {
   dtype: 'float32' | 'float16' | 'bfloat16';
@@ -13,6 +14,8 @@ export interface BuildOptions {
   beamLength: number;
   maxBatch: number;
   maxSeq: number;
+  /** Weight quantization of the base model (`--quantize`; models/llama/linear.ts); absent: float. */
+  quantize?: QuantScheme;
 }
 
 export interface ModelDefinition {

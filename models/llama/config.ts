@@ -3,6 +3,7 @@
  * Llama (1–3.x, with rope scaling), Qwen2/2.5 (q/k/v biases), Qwen3 (per-head q/k RMSNorm)
  * and Mistral (sliding-window attention). Fields are validated by builders/config.ts first.
  */
+import { checkpointQuant, type CheckpointQuant } from './prequant.js';
 
 /** The Hugging Face model types built by models/llama/model.ts. */
 export const LLAMA_FAMILY_TYPES = ['llama', 'qwen2', 'qwen3', 'mistral'] as const;
@@ -53,6 +54,8 @@ export interface LlamaConfig {
   eosTokenIds: number[];
   /** Longest position the model was trained for, when config.json says (none with dynamic scaling, which exists to go past it). */
   maxPositionEmbeddings?: number;
+  /** How the checkpoint's projections are already quantized (config.json quantization_config; ./prequant.ts). */
+  quantization?: CheckpointQuant;
 }
 
 const num = (raw: Record<string, unknown>, k: string, d?: number): number => {
@@ -136,5 +139,6 @@ export function llamaConfigFromHf(raw: Record<string, unknown>): LlamaConfig {
     padTokenIdChosen: !hasPad,
     eosTokenIds: Array.isArray(eos) ? (eos as number[]) : typeof eos === 'number' ? [eos] : [],
     maxPositionEmbeddings: typeof raw.max_position_embeddings === 'number' && rope.type !== 'dynamic' ? raw.max_position_embeddings : undefined,
+    quantization: checkpointQuant(raw),
   };
 }
