@@ -9,6 +9,8 @@ export interface IoEntry {
   shape: (number | string)[];
   /** min/opt/max of each named dim in `shape`. */
   ranges: Record<string, { min: number; opt: number; max: number }>;
+  /** Outputs only: the input this output is computed in place of (same buffer on TensorRT; fed back as it). */
+  inPlaceOf?: string;
 }
 
 /** A dim for JSON: a number when it is one, else its name. */
@@ -24,5 +26,10 @@ export function engineIoTable(g: Graph): { inputs: IoEntry[]; outputs: IoEntry[]
     for (const d of t.shape) if (typeof d !== 'number') for (const f of d.factors) if (g.symbols[f]) ranges[f] = g.symbols[f];
     return { name, dtype: t.dtype, shape: t.shape.map(dimValue), ranges };
   };
-  return { inputs: g.inputs.map((b) => entry(b.id, b.name)), outputs: g.outputs.map((b) => entry(b.id, b.name)) };
+  const outputs = g.outputs.map((b) => {
+    const e = entry(b.id, b.name);
+    const of = g.aliases?.[b.name];
+    return of ? { ...e, inPlaceOf: of } : e;
+  });
+  return { inputs: g.inputs.map((b) => entry(b.id, b.name)), outputs };
 }

@@ -251,7 +251,7 @@ describe('inspect, run, generate, export', () => {
     const t = redraft(['inspect', '--model', 'tiny-redrafter']);
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/layers by kind:/);
-    expect(t.stdout).toMatch(/past_kv\s+float32/);
+    expect(t.stdout).toMatch(/k_cache_0\s+float32/);
     const j = redraft(['inspect', '--model', 'tiny-redrafter', '--format', 'json', '--batch', '2']);
     const s = JSON.parse(j.stdout);
     expect(s.parameters.byDtype.float32.count).toBeGreaterThan(10000);

@@ -21,6 +21,9 @@ function redraft(args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) as Record<string, unknown> };
 }
 const PROMPT = ['--prompt-ids', '5,6,7,8;9,10', '--max-length', '18'];
+/** tiny-redrafter's per-layer caches (2 layers, 2 kv heads, head dim 8), zeroed, as a JSON inputs file holds them. */
+const emptyCaches = (B: number, capacity: number) =>
+  Object.fromEntries(['k_cache_0', 'v_cache_0', 'k_cache_1', 'v_cache_1'].map((n) => [n, { dtype: 'float32', shape: [B, 2, capacity, 8], data: Array(B * 2 * capacity * 8).fill(0) }]));
 
 beforeAll(() => {
   for (const [dir, extra] of [[ONNX, ['--target', 'onnx']], [PLAN, ['--target', 'plan']], [HALF, ['--target', 'onnx', '--dtype', 'float16', '--max-batch', '2', '--max-seq', '32']]] as const) {
@@ -64,9 +67,10 @@ describe('--engine DIR', () => {
     fs.writeFileSync(inputs, JSON.stringify({
       is_context: { dtype: 'bool', shape: [1], data: [true] },
       input_ids: { dtype: 'int64', shape: [1, 3], data: [5, 6, 7] },
+      prompt_lengths: { dtype: 'int64', shape: [1], data: [3] },
       beams: { dtype: 'int64', shape: [1, 4, 4], data: Array(16).fill(0) },
-      past_padding_mask: { dtype: 'int64', shape: [1, 0], data: [] },
-      past_kv: { dtype: 'float32', shape: [2, 2, 1, 2, 0, 8], data: [] },
+      cache_lengths: { dtype: 'int64', shape: [1], data: [0] },
+      ...emptyCaches(1, 3 + 16),
     }));
     const a = redraft(['run', '--model', 'tiny-redrafter', '--inputs', inputs, '--out', path.join(tmp, 'a.json'), '--quiet']);
     const b = redraft(['run', '--engine', ONNX, '--inputs', inputs, '--out', path.join(tmp, 'b.json'), '--quiet']);
@@ -201,9 +205,10 @@ describe('--engine DIR', () => {
     fs.writeFileSync(inputs, JSON.stringify({
       is_context: { dtype: 'bool', shape: [5], data: Array(5).fill(true) },
       input_ids: { dtype: 'int64', shape: [5, 2], data: Array(10).fill(5) },
+      prompt_lengths: { dtype: 'int64', shape: [5], data: Array(5).fill(2) },
       beams: { dtype: 'int64', shape: [5, 4, 4], data: Array(80).fill(0) },
-      past_padding_mask: { dtype: 'int64', shape: [5, 0], data: [] },
-      past_kv: { dtype: 'float32', shape: [2, 2, 5, 2, 0, 8], data: [] },
+      cache_lengths: { dtype: 'int64', shape: [5], data: Array(5).fill(0) },
+      ...emptyCaches(5, 2 + 16),
     }));
     const five = redraft(['run', '--engine', ONNX, '--inputs', inputs, '--backend', 'onnx']);
     expect(five.code, five.stderr).toBe(2);
