@@ -16,6 +16,19 @@ export interface BuildOptions {
   maxSeq: number;
   /** Weight quantization of the base model (`--quantize`; models/llama/linear.ts); absent: float. */
   quantize?: QuantScheme;
+  /** Tensor parallelism (`--tp`): build communicator rank `rank` of `size`; absent (or size 1): one device. */
+  tp?: { size: number; rank: number };
+}
+
+/**
+ * How a tensor-parallel build's I/O relates to the one-device graph's (builders/tp/layout.ts):
+ * per rank, the inputs/outputs holding entries [start, end) of dim `axis` (full size `full`);
+ * the others are whole and the same on every rank.
+ */
+export interface TensorParallelLayout {
+  size: number;
+  ranks: { io: Record<string, { axis: number; start: number; end: number; full: number }> }[];
+  notes: string[];
 }
 
 export interface ModelDefinition {
@@ -25,6 +38,8 @@ export interface ModelDefinition {
   config?: Record<string, unknown>;
   /** Builds the graph to compile/export for these options. */
   build(opts: BuildOptions): Graph;
+  /** Present when the model builds tensor-parallel ranks (opts.tp): the rank I/O layout for `size` ranks. */
+  tensorParallel?(size: number): TensorParallelLayout;
 }
 
 /** Identity with types: lets a user module get checking and completion for its definition. */

@@ -14,6 +14,7 @@
  * moves the chosen beam's entries next to the history. The host only sends beams and lengths.
  */
 import type { DType } from '../../dsl/dtype.js';
+import { UsageError } from '../../dsl/errors.js';
 import type { Graph } from '../../dsl/ir.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import { buildNetwork } from '../../dsl/network.js';
@@ -22,7 +23,9 @@ import {
   minimum, mul, shape, slice, softmax, squeeze, sub, unsqueeze, view, where,
 } from '../../ops/index.js';
 import type { LoadedModel } from '../env.js';
-import type { BuildOptions, ModelDefinition } from '../definition.js';
+import type { BuildOptions, ModelDefinition, TensorParallelLayout } from '../definition.js';
+import { rankShards, tpNotes, type TensorParallel } from '../llama/tp.js';
+import { llamaShardWeights } from '../llama/tp-weights.js';
 import { llamaConfigFromHf, type LlamaConfig } from '../llama/config.js';
 import { llama_forward_cached, llamaWeights, type LayerCache, type LlamaWeights } from '../llama/model.js';
 import type { QuantScheme } from '../llama/linear.js';
@@ -43,6 +46,8 @@ export interface EngineShape {
   sampling?: boolean;
   /** Base-model weight quantization (--quantize); the drafter stays in `dtype`. */
   quantize?: QuantScheme;
+  /** Tensor parallelism (--tp): build rank tp.rank's graph (models/llama/tp.ts); the drafter is replicated. */
+  tp?: TensorParallel;
 }
 
 /** Names, dtypes and dims of the step graph's inputs and outputs (README: "The ReDrafter engine graph"). */
@@ -70,16 +75,39 @@ interface Weights {
   drafter: DrafterWeights;
 }
 
-function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: LoadedModel, dtype: DType, quantize?: QuantScheme): Weights {
-  return { llm: llamaWeights(net, cfg, llm.weights, dtype, quantize), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config), drafter.weights, dtype) };
+function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: LoadedModel, dtype: DType, quantize?: QuantScheme, tp?: TensorParallel): Weights {
+  return { llm: baseWeights(net, cfg, llm, dtype, quantize, tp), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config), drafter.weights, dtype) };
+}
+
+/** The base model's weights: whole, or rank tp.rank's shards (and the graph's rank set for its collectives). */
+function baseWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, dtype: DType, quantize?: QuantScheme, tp?: TensorParallel): LlamaWeights {
+  if (!tp) return llamaWeights(net, cfg, llm.weights, dtype, quantize);
+  if (quantize || cfg.quantization) throw new UsageError(`--tp ${tp.size} with quantized weights is not built yet: the shards of a quantized projection (scales, packed int4) are not cut`, 'build --tp with float weights, or quantize without --tp');
+  net.rank = tp.rank;
+  return llamaShardWeights(net, cfg, llm.weights, dtype, tp);
 }
 
 /** The per-layer cache inputs k_cache_<l>, v_cache_<l>: [batch, kv_heads, capacity, head_dim]. */
-function cacheInputs(net: Network, cfg: LlamaConfig, dtype: DType): LayerCache[] {
+function cacheInputs(net: Network, cfg: LlamaConfig, dtype: DType, tp?: TensorParallel): LayerCache[] {
+  // Under tensor parallelism a rank caches the kv heads it holds.
+  const kvh = tp ? len(rankShards(cfg, tp).kvHeads) : cfg.numKvHeads;
   return Array.from({ length: cfg.numLayers }, (_, l) => ({
-    k: net.input(`k_cache_${l}`, dtype, ['batch', cfg.numKvHeads, 'capacity', cfg.headDim]),
-    v: net.input(`v_cache_${l}`, dtype, ['batch', cfg.numKvHeads, 'capacity', cfg.headDim]),
+    k: net.input(`k_cache_${l}`, dtype, ['batch', kvh, 'capacity', cfg.headDim]),
+    v: net.input(`v_cache_${l}`, dtype, ['batch', kvh, 'capacity', cfg.headDim]),
   }));
+}
+const len = (r: readonly [number, number]) => r[1] - r[0];
+
+/** Which slice of each cache every rank holds (builders/tp's layout; the other I/O is replicated). */
+export function tpLayout(cfg: LlamaConfig, size: number): TensorParallelLayout {
+  const ranks = Array.from({ length: size }, (_, rank) => {
+    const { kvHeads } = rankShards(cfg, { rank, size });
+    const spec = { axis: 1, start: kvHeads[0], end: kvHeads[1], full: cfg.numKvHeads };
+    const io: Record<string, typeof spec> = {};
+    for (let l = 0; l < cfg.numLayers; l++) for (const n of [`k_cache_${l}`, `v_cache_${l}`]) io[n] = io[`${n}_out`] = spec;
+    return { io };
+  });
+  return { size, ranks, notes: tpNotes(cfg, size) };
 }
 
 /** Marks each updated cache as `<input>_out`, in place of its input. */
@@ -124,7 +152,7 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
     const prompt_lengths = net.input('prompt_lengths', 'int64', ['batch']);
     const beams = net.input('beams', 'int64', ['batch', W, L]);
     const cache_lengths = net.input('cache_lengths', 'int64', ['batch']);
-    const caches = cacheInputs(net, cfg, s.dtype);
+    const caches = cacheInputs(net, cfg, s.dtype, s.tp);
     // Sampling inputs: temperature per row, the drafter log-probs of `beams` (the previous
     // call's next_log_probs) and uniforms, so runs are reproducible.
     const sampling = s.sampling
@@ -135,7 +163,7 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
           uniform_sample: net.input('uniform_sample', 'float32', ['batch']),
         }
       : undefined;
-    const w = loadWeights(net, cfg, llm, drafter, s.dtype, s.quantize);
+    const w = loadWeights(net, cfg, llm, drafter, s.dtype, s.quantize, s.tp);
     const T = shape(input_ids, 1);
     const B = shape(input_ids, 0);
     const C = shape(caches[0]!.k, 2);
@@ -221,7 +249,7 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
 
 /** cache (B, kvh, C, hd), slots (B, L) → (B, kvh, L, hd): one gather with two batch dims. */
 function gatherSlots(cache: Tensor, slots: Tensor, cfg: LlamaConfig): Tensor {
-  const idx = expand(unsqueeze(unsqueeze(slots, 1), -1), concat([shape(slots, 0), cfg.numKvHeads, shape(slots, 1), 1])); // (B, kvh, L, 1)
+  const idx = expand(unsqueeze(unsqueeze(slots, 1), -1), concat([shape(slots, 0), shape(cache, 1), shape(slots, 1), 1])); // (B, kvh, L, 1): the cache's heads (a rank's under --tp)
   return gather_nd(cache, idx, 2);
 }
 
@@ -237,8 +265,8 @@ export function buildLlmStepGraph(llm: LoadedModel, s: EngineShape): Graph {
     const input_ids = net.input('input_ids', 'int64', ['batch', 'seq']);
     const prompt_lengths = net.input('prompt_lengths', 'int64', ['batch']);
     const cache_lengths = net.input('cache_lengths', 'int64', ['batch']);
-    const caches = cacheInputs(net, cfg, s.dtype);
-    const w = llamaWeights(net, cfg, llm.weights, s.dtype, s.quantize);
+    const caches = cacheInputs(net, cfg, s.dtype, s.tp);
+    const w = baseWeights(net, cfg, llm, s.dtype, s.quantize, s.tp);
     const T = shape(input_ids, 1);
     const C = shape(caches[0]!.k, 2);
     const positions = add(unsqueeze(cache_lengths, 1), unsqueeze(arange(0, T, 'int64'), 0)); // (B, T)
@@ -267,7 +295,7 @@ export interface RedrafterDefinition extends ModelDefinition {
 /** The ModelDefinition of a ReDrafter engine from a base model and its drafter. */
 export function redrafterModel(llm: LoadedModel, drafter: LoadedModel, opts: { name: string }): RedrafterDefinition {
   const llmConfig = llamaConfigFromHf(llm.config);
-  const shapeOf = (o: BuildOptions): EngineShape => ({ beamWidth: o.beamWidth, beamLength: o.beamLength, maxBatch: o.maxBatch, maxSeq: o.maxSeq, dtype: o.dtype, quantize: o.quantize });
+  const shapeOf = (o: BuildOptions): EngineShape => ({ beamWidth: o.beamWidth, beamLength: o.beamLength, maxBatch: o.maxBatch, maxSeq: o.maxSeq, dtype: o.dtype, quantize: o.quantize, tp: o.tp && o.tp.size > 1 ? o.tp : undefined });
   return {
     name: opts.name,
     description: 'ReDrafter: Llama base model + RNN drafter, draft–verify–accept in one graph',
@@ -278,5 +306,6 @@ export function redrafterModel(llm: LoadedModel, drafter: LoadedModel, opts: { n
     build: (o) => buildStepGraph(llm, drafter, shapeOf(o)),
     stepGraph: (o, sampling = false) => buildStepGraph(llm, drafter, { ...shapeOf(o), sampling }),
     llmGraph: (o) => buildLlmStepGraph(llm, shapeOf(o)),
+    tensorParallel: (size) => tpLayout(llmConfig, size),
   };
 }
