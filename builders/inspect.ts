@@ -16,7 +16,7 @@ export interface GraphSummary {
   layersByKind: Record<string, number>;
   parameters: { count: number; bytes: number; byDtype: Record<string, { count: number; bytes: number }> };
   inputs: { name: string; dtype: string; shape: (number | string)[]; ranges: Record<string, { min: number; opt: number; max: number }> }[];
-  outputs: { name: string; dtype: string; shape: (number | string)[] }[];
+  outputs: { name: string; dtype: string; shape: (number | string)[]; inPlaceOf?: string }[];
   estimate?: { dims: Record<string, number>; flops: number; activationBytes: number; weightBytes: number };
   /** Bytes one call moves against the floor (weights and KV read once); see stepCost. */
   cost?: StepCost;
@@ -26,12 +26,15 @@ export interface GraphSummary {
  * What one call of a graph moves, at concrete dims. A step of a decoder is bound by memory
  * traffic: it must read every weight and the KV cache once (the floor); everything else is
  * overhead:
- * - `kvReadBytes`: keys and values read by the attention layers (k and v at their dims);
+ * - `kvReadBytes`: keys and values read by the attention layers (k and v at their dims: on the
+ *   per-layer cache contract attention reads all `capacity` slots of the cache, masked by
+ *   length), plus entries gathered from a cache (the engine's compaction of the chosen beam);
  * - `kvWriteBytes`: cache entries stored on the device: a concatenation feeding an attention's
- *   k/v writes its whole output (today's engine copies past + new every call), a
+ *   k/v writes its whole output (the old contract copied past + new every call), a
  *   kv_cache_update only its update rows (in place);
- * - `hostBytes`: every engine input and output (the engine I/O table), which crosses between
- *   host and device each call;
+ * - `hostBytes`: the engine inputs and outputs that cross between host and device each call;
+ *   an output computed in place of an input (Graph.aliases: the caches) stays on the device, so
+ *   neither it nor its input counts;
  * - `movedBytes` = weights + KV read + KV written + host transfers; `ratio` = moved / floor.
  * Activations are reported beside it (estimate.activationBytes), not counted.
  */
@@ -87,14 +90,38 @@ function estimate(g: Graph, env: Record<string, number>) {
 
 const bytesOf = (t: TensorInfo, env: Record<string, number>) => numel(t, env) * dtypeSize(t.dtype);
 
-/** The step cost of `g` at `env` (every named dim bound); see StepCost. */
-export function stepCost(g: Graph, env: Record<string, number>): StepCost {
+/**
+ * The dims of a call at `dims`: a graph on the per-layer cache contract (a `capacity` dim) given
+ * `past` (tokens already cached) gets the capacity the host loop would hold at that length:
+ * past + this call's prompt slot + its draft slots (the beams input's W·L).
+ */
+export function callDims(g: Graph, dims: Record<string, number>): Record<string, number> {
+  const env = { ...Object.fromEntries(Object.entries(g.symbols).map(([k, r]) => [k, r.opt])), ...dims };
+  if (g.symbols.capacity && dims.capacity === undefined && dims.past !== undefined) {
+    const beams = g.inputs.find((b) => b.name === 'beams');
+    const draft = beams ? g.tensors[beams.id]!.shape.slice(1).reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1) : 0;
+    env.capacity = dims.past + (env.prompt ?? env.seq ?? 1) + draft;
+  }
+  return env;
+}
+
+/** The step cost of `g` at `env` (every named dim bound; `past` stands for a capacity, see callDims); see StepCost. */
+export function stepCost(g: Graph, dims: Record<string, number>): StepCost {
+  const env = callDims(g, dims);
   const est = estimate(g, env);
   const producer = new Map<number, Graph['layers'][number]>();
   for (const l of g.layers) for (const o of l.outputs) producer.set(o, l);
   let kvReadBytes = 0;
   let kvWriteBytes = 0;
   const written = new Set<number>();
+  for (const l of g.layers) {
+    if (l.kind === 'kv_cache_update') {
+      kvWriteBytes += bytesOf(g.tensors[l.inputs[1]!]!, env);
+      written.add(l.outputs[0]!);
+    }
+    // The compaction reads the chosen entries back from the updated cache.
+    if (l.kind === 'gather' && producer.get(l.inputs[0]!)?.kind === 'kv_cache_update') kvReadBytes += bytesOf(g.tensors[l.outputs[0]!]!, env);
+  }
   for (const l of g.layers) {
     if (l.kind !== 'attention') continue;
     for (const id of [l.inputs[1], l.inputs[2]]) {
@@ -105,10 +132,13 @@ export function stepCost(g: Graph, env: Record<string, number>): StepCost {
       if (!p || written.has(p.outputs[0])) continue;
       written.add(p.outputs[0]);
       if (p.kind === 'concatenation') kvWriteBytes += bytesOf(g.tensors[p.outputs[0]], env);
-      else if (p.kind === 'kv_cache_update') kvWriteBytes += bytesOf(g.tensors[p.inputs[1]], env);
     }
   }
-  const io = [...g.inputs.map((b) => ({ b, dir: 'in' as const })), ...g.outputs.map((b) => ({ b, dir: 'out' as const }))].map(({ b, dir }) => ({ name: b.name, dir, bytes: bytesOf(g.tensors[b.id], env) }));
+  // In-place outputs and their inputs stay on the device.
+  const onDevice = new Set([...Object.keys(g.aliases ?? {}), ...Object.values(g.aliases ?? {})]);
+  const io = [...g.inputs.map((b) => ({ b, dir: 'in' as const })), ...g.outputs.map((b) => ({ b, dir: 'out' as const }))]
+    .filter(({ b }) => !onDevice.has(b.name))
+    .map(({ b, dir }) => ({ name: b.name, dir, bytes: bytesOf(g.tensors[b.id], env) }));
   const inputs = io.filter((x) => x.dir === 'in').reduce((a, x) => a + x.bytes, 0);
   const outputs = io.filter((x) => x.dir === 'out').reduce((a, x) => a + x.bytes, 0);
   const largest = [...io].sort((a, b) => b.bytes - a.bytes).slice(0, 4).map(({ name, bytes }) => ({ name, bytes }));
@@ -150,10 +180,10 @@ export function summarize(g: Graph, dims?: Record<string, number>): GraphSummary
     layersByKind: Object.fromEntries(Object.entries(layersByKind).sort(([a], [b]) => a.localeCompare(b))),
     parameters: { count, bytes, byDtype },
     inputs: engineIoTable(g).inputs,
-    outputs: engineIoTable(g).outputs.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+    outputs: engineIoTable(g).outputs.map(({ name, dtype, shape, inPlaceOf }) => ({ name, dtype, shape, ...(inPlaceOf ? { inPlaceOf } : {}) })),
   };
   if (dims) {
-    const env = { ...Object.fromEntries(Object.entries(g.symbols).map(([k, r]) => [k, r.opt])), ...dims };
+    const env = callDims(g, dims);
     summary.estimate = { dims: env, ...estimate(g, env) };
     summary.cost = stepCost(g, env);
   }
@@ -182,7 +212,7 @@ export function formatSummary(s: GraphSummary): string {
     lines.push(`  ${i.name.padEnd(24)} ${i.dtype.padEnd(8)} [${i.shape.join(', ')}] ${r}`);
   }
   lines.push('', 'outputs:');
-  for (const o of s.outputs) lines.push(`  ${o.name.padEnd(24)} ${o.dtype.padEnd(8)} [${o.shape.join(', ')}]`);
+  for (const o of s.outputs) lines.push(`  ${o.name.padEnd(24)} ${o.dtype.padEnd(8)} [${o.shape.join(', ')}]${o.inPlaceOf ? ` in place of ${o.inPlaceOf}` : ''}`);
   if (s.estimate) {
     const d = Object.entries(s.estimate.dims).map(([k, v]) => `${k}=${v}`).join(' ');
     lines.push('', `per step at ${d}: ${human(s.estimate.flops, 'FLOP')}, activations ${human(s.estimate.activationBytes, 'B')}, weights ${human(s.estimate.weightBytes, 'B')}`);
@@ -190,7 +220,7 @@ export function formatSummary(s: GraphSummary): string {
   if (s.cost) {
     const c = s.cost;
     lines.push(
-      'cost model (bytes one call moves; floor = weights + KV read once):',
+      `cost model (bytes one call moves; floor = weights + KV read once${s.cost.dims.capacity !== undefined ? `; attention reads all ${s.cost.dims.capacity} cache slots (capacity)` : ''}):`,
       `  weights read        ${human(c.weightBytes, 'B').padStart(9)}`,
       `  KV read             ${human(c.kvReadBytes, 'B').padStart(9)}`,
       `  KV written          ${human(c.kvWriteBytes, 'B').padStart(9)}`,

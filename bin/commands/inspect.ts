@@ -16,13 +16,19 @@ export async function inspect(opts: ModelFlags & { format: string; batch?: strin
   const graph = opts.graph ? deserializeGraph(readFile(opts.graph), opts.graph) : (await loadGraph(opts, out)).graph;
   if (engine) checkEngineIo(engine, graph);
   if (opts.format === 'dot') return out.result({ dot: toDot(graph) }, toDot(graph));
-  // --batch sets the batch dim; --seq the sequence held so far (`seq`, or the step graph's `past`).
+  // --batch sets the batch dim; --seq the sequence held so far (the cache length, or a graph's `seq`/`past` dim).
   const dims: Record<string, number> = {};
   const targets = { '--batch': ['batch'], '--seq': ['seq', 'past'] } as const;
   for (const [flag, v] of [['--batch', opts.batch], ['--seq', opts.seq]] as const) {
     if (v === undefined) continue;
     if (!/^\d+$/.test(v)) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(v)}`);
     const n = Number(v);
+    // On the per-layer cache contract --seq is the cache length; the cost model sizes `capacity` from it.
+    if (flag === '--seq' && graph.symbols.capacity) {
+      if (n + 1 > graph.symbols.capacity.max) throw new UsageError(`--seq ${n} does not fit the cache dim 'capacity' (at most ${graph.symbols.capacity.max}) the graph was built for`, 'rebuild with a larger --max-seq');
+      dims.past = n;
+      continue;
+    }
     const names = targets[flag].filter((d) => graph.symbols[d]);
     if (!names.length) throw new UsageError(`${flag}: graph '${graph.name}' has no ${targets[flag].join(' or ')} dim (its dims: ${Object.keys(graph.symbols).join(', ') || 'none'})`);
     for (const d of names) {
