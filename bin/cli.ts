@@ -40,8 +40,10 @@ function modelOptions(c: Command, required = true): Command {
     .option('--beam-length <n>', `tokens per beam, including the last accepted token (${range('beamLength')})`)
     .option('--max-batch <n>', `largest batch the engine accepts (${range('maxBatch')})`)
     .option('--max-seq <n>', `longest sequence, prompt + generated, the engine accepts (${range('maxSeq')})`)
-    .option('--config <build.json>', 'build configuration file (keys: target, dtype, beamWidth, beamLength, maxBatch, maxSeq, workspaceMiB, optimizationLevel, timingCache, strict); flags override it')
-    .option('--strict', 'fail on NaN/Inf weights instead of warning');
+    .option('--config <build.json>', 'build configuration file (keys: target, dtype, beamWidth, beamLength, maxBatch, maxSeq, workspaceMiB, optimizationLevel, timingCache, strict, quantize, calibrate); flags override it')
+    .option('--strict', 'fail on NaN/Inf weights instead of warning')
+    .option('--quantize <scheme>', 'quantize the base model\'s projection weights: int8-wo (per output channel), int4-wo[:GROUP] (per GROUP inputs, default 128), fp8 (e4m3, per tensor); the drafter stays in --dtype')
+    .option('--calibrate <prompts.txt>', 'with --quantize fp8: per-tensor activation scales from the base model run over these prompts (one per line, token ids or text); without it fp8 quantizes weights only');
 }
 
 export function program(): Command {

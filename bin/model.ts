@@ -11,7 +11,9 @@ import { resolveBuildConfig, type BuildConfig } from '../builders/build-config.j
 import { loadModelDir } from '../builders/model-dir.js';
 import { checkPair } from '../builders/config.js';
 import type { LoadedModel } from '../models/env.js';
-import { isModelDefinition, type ModelDefinition } from '../models/definition.js';
+import { isModelDefinition, type BuildOptions, type ModelDefinition } from '../models/definition.js';
+import { parseQuantScheme } from '../models/llama/linear.js';
+import { calibrateActivations } from './calibrate.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 import type { Output } from './output.js';
@@ -30,6 +32,8 @@ export interface ModelFlags {
   workspace?: string;
   optLevel?: string;
   timingCache?: string;
+  quantize?: string;
+  calibrate?: string;
 }
 
 export const BUILTIN_MODELS = ['tiny-redrafter'] as const;
@@ -57,6 +61,8 @@ export function buildConfigFrom(flags: ModelFlags): BuildConfig {
       optimizationLevel: flags.optLevel,
       timingCache: flags.timingCache,
       strict: flags.strict || undefined,
+      quantize: flags.quantize,
+      calibrate: flags.calibrate,
     },
     flags.config,
   );
@@ -180,6 +186,22 @@ function userFrame(e: unknown, file: string): string {
   return line ? `\n  at ${line.trim().replace(/^at /, '')}` : '';
 }
 
+/**
+ * The model's build options from a build configuration: the shape, the dtype and the parsed
+ * quantization scheme (fp8 with --calibrate: activation ranges measured on the prompts first).
+ */
+export async function buildOptionsFrom(build: BuildConfig, model?: ResolvedModel, out?: Output): Promise<BuildOptions> {
+  const opts: BuildOptions = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: build.maxBatch, maxSeq: build.maxSeq };
+  const quantize = parseQuantScheme(build.quantize);
+  if (build.calibrate !== undefined && quantize?.kind !== 'fp8')
+    throw new UsageError('--calibrate measures activation scales for --quantize fp8', 'add --quantize fp8, or drop --calibrate (int8-wo and int4-wo quantize weights only)');
+  if (quantize?.kind === 'fp8' && build.calibrate !== undefined) {
+    if (!model?.llm) throw new UsageError('--calibrate needs a model directory (--model DIR --drafter DIR)', 'built-in and module models have no checkpoint to calibrate');
+    quantize.activations = await calibrateActivations(model.llm, build, build.calibrate, out);
+  }
+  return quantize ? { ...opts, quantize } : opts;
+}
+
 /** Resolves the model and builds its graph for the resolved build configuration. */
 export async function loadGraph(flags: ModelFlags, out: Output): Promise<{ graph: Graph; model: ResolvedModel; build: BuildConfig }> {
   const build = buildConfigFrom(flags);
@@ -187,7 +209,7 @@ export async function loadGraph(flags: ModelFlags, out: Output): Promise<{ graph
   out.info(`building graph of ${model.definition.name} (${model.source})`);
   let graph: Graph;
   try {
-    graph = model.definition.build({ dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: build.maxBatch, maxSeq: build.maxSeq });
+    graph = model.definition.build(await buildOptionsFrom(build, model, out));
   } catch (e) {
     if (e instanceof RedraftError) throw e;
     throw new ModelError(`model '${model.definition.name}' failed to build its graph: ${(e as Error)?.message ?? String(e)}${userFrame(e, model.source)}`, 'fix the model definition', e);

@@ -22,6 +22,10 @@ export interface BuildConfig {
   timingCache?: string;
   /** Fail (instead of warn) on NaN/Inf weights. */
   strict: boolean;
+  /** Base-model weight quantization: int8-wo, int4-wo[:GROUP] or fp8 (absent: none; models/llama/linear.ts). */
+  quantize?: string;
+  /** fp8: activation scales from a calibration run over these prompts (a text file, one prompt per line). */
+  calibrate?: string;
 }
 
 export const DEFAULT_BUILD_CONFIG: BuildConfig = {
@@ -36,7 +40,7 @@ export const DEFAULT_BUILD_CONFIG: BuildConfig = {
   strict: false,
 };
 
-export type Rule = { kind: 'int'; min: number; max: number } | { kind: 'enum'; values: readonly string[] } | { kind: 'bool' } | { kind: 'string' };
+export type Rule = { kind: 'int'; min: number; max: number } | { kind: 'enum'; values: readonly string[] } | { kind: 'bool' } | { kind: 'string' } | { kind: 'pattern'; re: RegExp; values: string };
 /** Each key's flag and allowed values (the CLI's help prints these with the defaults). */
 export const BUILD_CONFIG_RULES: Readonly<Record<keyof BuildConfig, Rule & { flag: string }>> = {
   target: { kind: 'enum', values: ['auto', 'trt', 'onnx', 'plan'], flag: '--target' },
@@ -50,6 +54,8 @@ export const BUILD_CONFIG_RULES: Readonly<Record<keyof BuildConfig, Rule & { fla
   optimizationLevel: { kind: 'int', min: 0, max: 5, flag: '--opt-level' },
   timingCache: { kind: 'string', flag: '--timing-cache' },
   strict: { kind: 'bool', flag: '--strict' },
+  quantize: { kind: 'pattern', re: /^(none|int8-wo|int4-wo(:\d+)?|fp8)$/, values: 'int8-wo, int4-wo[:GROUP], fp8', flag: '--quantize' },
+  calibrate: { kind: 'string', flag: '--calibrate' },
 };
 
 const RULES = BUILD_CONFIG_RULES;
@@ -76,6 +82,9 @@ function check(key: keyof BuildConfig, v: unknown, where: string, fromFlag = fal
     case 'string':
       if (typeof v !== 'string' || !v) throw new UsageError(`${where} must be a non-empty string, got ${JSON.stringify(v)}`);
       return v;
+    case 'pattern':
+      if (typeof v !== 'string' || !r.re.test(v)) throw new UsageError(`${where} must be one of ${r.values}, got ${JSON.stringify(v)}`, key === 'quantize' ? 'for example --quantize int4-wo:128 (the group size divides every projection\'s input dim)' : undefined);
+      return key === 'quantize' && v === 'none' ? undefined : v; // 'none' is the default: no key, the same hash
   }
 }
 

@@ -10,7 +10,7 @@ import type { Graph } from '../../dsl/ir.js';
 import type { Runner } from '../../builders/generate/loop.js';
 import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
 import type { Output } from '../output.js';
-import { buildConfigFrom, resolveModel, type ModelFlags } from '../model.js';
+import { buildConfigFrom, buildOptionsFrom, resolveModel, type ModelFlags } from '../model.js';
 import { prepareText, type TextFlags, type TextSession } from './generate-text.js';
 import { checkLimits, defaultBackend, engineModelFlags, engineRunner, ENGINE_BACKENDS, type EngineBackend } from '../engine.js';
 
@@ -84,7 +84,7 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
     throw new UsageError(`--max-length must be an integer above the prompt length (${longest}) and at most ${maxPositions}${cfg.maxPositionEmbeddings ? ' (max_position_embeddings)' : ''}, got ${JSON.stringify(flags.maxLength)}`);
   // The build's profile bounds every request, on every backend: rows <= max batch, length <= max seq.
   checkLimits(prompt.length, maxLength, build, engine ? `engine ${engine.dir}` : `${flags.maxBatch || flags.maxSeq || flags.config ? '' : 'default '}build settings`);
-  const opts = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: build.maxBatch, maxSeq: build.maxSeq };
+  const opts = await buildOptionsFrom(build, model, out);
   const shape: GenerationShape = {
     // Each row stops at its own --max-length or EOS.
     beamWidth: build.beamWidth, beamLength: build.beamLength, maxLength, stopping: 'row', eosTokenIds: cfg.eosTokenIds,

@@ -32,7 +32,7 @@ export function parseQuantScheme(s: string | undefined, where = '--quantize'): Q
   const m = /^int4-wo(?::(\d+))?$/.exec(s);
   if (m) {
     const group = m[1] === undefined ? DEFAULT_INT4_GROUP : Number(m[1]);
-    if (!(group >= 2 && group % 2 === 0 && group <= 1 << 16)) throw new UsageError(`${where} int4-wo group size ${m[1]} must be an even number from 2 to 65536`, 'common group sizes are 32, 64 and 128 (the default)');
+    if (!(group >= 1 && group <= 1 << 16)) throw new UsageError(`${where} int4-wo group size ${m[1]} must be from 1 to 65536`, 'common group sizes are 32, 64 and 128 (the default)');
     return { kind: 'int4-wo', group };
   }
   throw new UsageError(`${where} must be one of ${QUANT_SCHEMES.join(', ')}, got ${JSON.stringify(s)}`, 'for example --quantize int4-wo:128');
@@ -48,8 +48,13 @@ export interface QuantizedWeight {
   /** fp8 activations: x goes through quantize → dequantize at this per-tensor scale first. */
   inputScale?: Tensor;
 }
-/** A projection weight: a float [out, in] tensor, or quantized. */
-export type Projection = Tensor | QuantizedWeight;
+/** A float weight whose input a calibration graph observes (fp8 activation ranges; ./calibrate.ts). */
+export interface ObservedWeight {
+  readonly observe: (x: Tensor) => void;
+  weight: Tensor;
+}
+/** A projection weight: a float [out, in] tensor, or quantized (or observed, when calibrating). */
+export type Projection = Tensor | QuantizedWeight | ObservedWeight;
 
 export function isQuantized(p: Projection): p is QuantizedWeight {
   return (p as QuantizedWeight).quantized === true;
@@ -57,6 +62,10 @@ export function isQuantized(p: Projection): p is QuantizedWeight {
 
 /** input @ weightᵀ + bias for a float or quantized projection (ops' linear for a float one). */
 export function linear(input: Tensor, weight: Projection, bias?: Tensor): Tensor {
+  if ('observe' in weight) {
+    weight.observe(input);
+    return floatLinear(input, weight.weight, bias);
+  }
   if (!isQuantized(weight)) return floatLinear(input, weight, bias);
   let x = input;
   if (weight.inputScale) x = dequantize(quantize(x, weight.inputScale, { dtype: 'float8e4m3' }), weight.inputScale, { dtype: x.dtype });
@@ -137,7 +146,7 @@ export function projectionWeight(net: Network, ws: WeightSource, name: string, s
   if (!scheme) return float();
   const [N, K] = shapeNK;
   if (scheme.kind === 'int4-wo' && K % scheme.group !== 0)
-    throw new ModelError(`--quantize int4-wo:${scheme.group}: the group size does not divide the input dim ${K} of '${name}' [${N}, ${K}]`, `pick a group size that divides ${K} (e.g. int4-wo:${largestGroup(K)})`);
+    throw new UsageError(`--quantize int4-wo:${scheme.group}: the group size does not divide the input dim ${K} of '${name}' [${N}, ${K}]`, `pick a group size that divides ${K} (e.g. int4-wo:${largestGroup(K)})`);
   const scaleDtype: DType = scheme.kind === 'fp8' ? 'float32' : dtype;
   const src = ws.lazy?.(name, shapeNK) ?? (() => {
     const t = ws.get(name, shapeNK);
