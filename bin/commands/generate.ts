@@ -11,10 +11,11 @@ import type { Runner } from '../../builders/generate/loop.js';
 import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
 import type { Output } from '../output.js';
 import { buildConfigFrom, buildOptionsFrom, resolveModel, type ModelFlags } from '../model.js';
+import { refuseTpBackend, tpGeneration, tpOf, type TpFlags } from '../tp.js';
 import { prepareText, type TextFlags, type TextSession } from './generate-text.js';
 import { checkLimits, defaultBackend, engineModelFlags, engineRunner, ENGINE_BACKENDS, type EngineBackend } from '../engine.js';
 
-export interface GenerateFlags extends ModelFlags, TextFlags {
+export interface GenerateFlags extends ModelFlags, TextFlags, TpFlags {
   promptIds?: string;
   maxLength?: string;
   /** interp | onnx (with --model); with --engine also plan | trt, default the engine's target. */
@@ -99,8 +100,13 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
     if (engine) throw new UsageError('--temperature needs a step graph with sampling inputs, which an engine directory does not hold', 'pass the model with --model for speculative sampling');
     shape.sampling = { temperature: t, seed, vocabSize: cfg.vocabSize };
   }
-  const stepGraph = def.stepGraph(opts, !!shape.sampling);
-  const base = engine ? await engineRunner(engine, stepGraph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
+  // --tp N: every rank's graph on the multi-rank simulator, behind one runner (bin/tp.ts).
+  const tp = tpOf(flags);
+  if (tp.size > 1 && (engine || tp.rank !== undefined)) throw new UsageError(engine ? '--tp with --engine: generate runs a tensor-parallel build from its model (--model ... --tp N); its rank engines run one process per GPU' : '--rank builds or exports one rank; generate runs all of them', engine ? 'pass --model (and --drafter) with --tp N' : 'drop --rank');
+  refuseTpBackend(backend, tp.size);
+  const tpRun = tp.size > 1 ? tpGeneration(def as RedrafterDefinition, opts, tp.size, !!shape.sampling, !!flags.autoregressive, (await backendEnv(backend)).run, out) : undefined;
+  const stepGraph = tpRun?.stepGraph ?? def.stepGraph(opts, !!shape.sampling);
+  const base = tpRun?.run ?? (engine ? await engineRunner(engine, stepGraph, backend as EngineBackend, out) : (await backendEnv(backend)).run);
   return {
     name: model.definition.name,
     backend,
@@ -108,7 +114,7 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
     prompt,
     shape,
     stepGraph,
-    llmGraph: flags.autoregressive ? def.llmGraph!(opts) : undefined,
+    llmGraph: flags.autoregressive ? tpRun?.llmGraph ?? def.llmGraph!(opts) : undefined,
     run: flags.checkFinite !== false ? checkFinite(base, build.dtype) : base,
     textIO,
     generatedTokens: (seqs) => finishedRows(seqs, prompt, cfg.eosTokenIds).reduce((a, r, b) => a + r.length - prompt[b]!.length, 0),
