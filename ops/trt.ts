@@ -22,6 +22,14 @@ import type { Layer, LayerKind, TensorInfo } from '../dsl/ir.js';
 export interface TrtTensorView extends TensorInfo {
   /** Dims at the optimization profile's max; undefined where a dim has no range (data-dependent). */
   max?: number[];
+  /** Every path into it starts at a constant: TensorRT's "weights" ("rooted at an IConstantLayer"). */
+  fromWeights?: boolean;
+}
+
+/** A TensorRT version ("major.minor"), as the validator passes it. */
+export interface TrtRuleVersion {
+  major: number;
+  minor: number;
 }
 
 /** One layer as a rule sees it. */
@@ -29,6 +37,8 @@ export interface TrtLayerView {
   layer: Layer;
   inputs: TrtTensorView[];
   outputs: TrtTensorView[];
+  /** The TensorRT version validated for; undefined: none given (the rules of the oldest, 10.0, apply). */
+  trtVersion?: TrtRuleVersion;
 }
 
 /** A rule on one IR layer kind: undefined when satisfied, else what TensorRT would refuse. */
@@ -267,6 +277,63 @@ const FUSED: Record<string, readonly TrtLayerRule[]> = {
   ],
 };
 
+const atLeast = (v: TrtRuleVersion | undefined, major: number, minor: number) => !!v && (v.major > major || (v.major === major && v.minor >= minor));
+const vname = (v: TrtRuleVersion | undefined) => (v ? `TensorRT ${v.major}.${v.minor}` : 'no TensorRT version (the oldest rules, 10.0, apply)');
+
+/**
+ * IQuantizeLayer / IDequantizeLayer as each version's NvInfer.h documents them (three-argument
+ * addQuantize/addDequantize, every 10.x/11.x; the op declaration checks what every backend needs).
+ * The granularity is the scale's rank: 0 per tensor, 1 per channel, the input's rank block-wise.
+ */
+function qdqRules(kind: 'quantize' | 'dequantize'): TrtLayerRule[] {
+  const iface = kind === 'quantize' ? 'IQuantizeLayer' : 'IDequantizeLayer';
+  const qOf = (v: TrtLayerView) => (kind === 'quantize' ? (v.layer as Extract<Layer, { kind: 'quantize' }>).dtype : v.inputs[0].dtype);
+  const fOf = (v: TrtLayerView) => (kind === 'quantize' ? v.inputs[0].dtype : (v.layer as Extract<Layer, { kind: 'dequantize' }>).dtype);
+  const gran = (v: TrtLayerView) => (v.inputs[1].shape.length === 0 ? 'tensor' : v.inputs[1].shape.length === 1 && v.inputs[0].shape.length > 1 ? 'channel' : 'block');
+  return [
+    {
+      id: `${kind}.scale-dtype`,
+      doc: `NvInfer.h ${iface}, strongly typed networks: 10.0–10.15 ${kind === 'quantize' ? '"input data type must match the scale data type"' : '"output data type is inferred from scale data type"'}; 10.16+ a kHALF/kBF16 scale must match the ${kind === 'quantize' ? 'input' : 'output'} type (kFLOAT scales always work)`,
+      check: (v) => {
+        const s = v.inputs[1].dtype, f = fOf(v);
+        if (s === f) return undefined;
+        if (atLeast(v.trtVersion, 10, 16) && s === 'float32') return undefined;
+        return `${iface} scale has dtype ${s} but the ${kind === 'quantize' ? 'input' : 'output'} is ${f}; ${vname(v.trtVersion)} needs ${atLeast(v.trtVersion, 10, 16) ? `float32 or ${f}` : f} — make the scale ${f}${atLeast(v.trtVersion, 10, 16) ? '' : ' (TensorRT 10.16+ also takes float32 scales)'}`;
+      },
+    },
+    {
+      id: `${kind}.per-channel-weights`,
+      doc: `NvInfer.h ${iface}: per-channel ${kind} "is supported only for weight inputs" (${kind === 'dequantize' ? 'an input rooted at an IConstantLayer' : 'activations cannot be quantized per channel'})`,
+      check: (v) => (gran(v) === 'channel' && v.inputs[0].fromWeights === false ? `${iface} has a per-channel scale ${shapeToString(v.inputs[1].shape)} on an activation (not computed from constants only); TensorRT supports per-channel ${kind} of weights only — use a per-tensor (scalar) scale` : undefined),
+    },
+    {
+      id: `${kind}.block`,
+      doc: `NvInfer.h ${iface}: block ${kind} — 10.0: 2-D kINT4 weights only; 10.1–10.15: kINT4 weights only; 10.16+: kINT4, kFP8 and kFP4`,
+      check: (v) => {
+        if (gran(v) !== 'block') return undefined;
+        const q = qOf(v), x = v.inputs[0];
+        if (atLeast(v.trtVersion, 10, 16)) return q === 'int8' ? `${iface} has block-wise int8 scales; TensorRT blocks kINT4, kFP8 and kFP4 only — use per-channel scales for int8` : undefined;
+        if (q !== 'int4') return `${iface} has block-wise ${q} scales; ${vname(v.trtVersion)} blocks kINT4 only (kFP8 from TensorRT 10.16) — build for --trt-version 10.16 or newer, or use per-channel scales`;
+        if (x.fromWeights === false) return `${iface} blocks an activation; ${vname(v.trtVersion)} supports block ${kind} of weights only (TensorRT 10.16+ blocks activations too)`;
+        if (!atLeast(v.trtVersion, 10, 1) && x.shape.length !== 2) return `${iface} blocks a rank-${x.shape.length} input ${shapeToString(x.shape)}; TensorRT 10.0 blocks 2-D weights only`;
+        return undefined;
+      },
+    },
+  ];
+}
+
+/** IDistCollectiveLayer: INetworkDefinition::addDistCollective, declared from TensorRT 10.16. */
+const COLLECTIVE: TrtLayerRule[] = [
+  {
+    id: 'collective.version',
+    doc: 'NvInfer.h: INetworkDefinition::addDistCollective and IDistCollectiveLayer exist from TensorRT 10.16 (no decomposition replaces a collective)',
+    check: (v) =>
+      atLeast(v.trtVersion, 10, 16)
+        ? undefined
+        : `IDistCollectiveLayer (${(v.layer as Extract<Layer, { kind: 'collective' }>).op}) needs TensorRT 10.16 or newer (addDistCollective); this graph is validated for ${vname(v.trtVersion)} — build with TensorRT 10.16+ headers${v.trtVersion ? ' or --trt-version 10.16' : ' (--trt-version 10.16 for a plan)'}`,
+  },
+];
+
 /** Every TensorRT rule redraft knows, by IR layer kind, plus the per-tensor limits. */
 export const TRT_RULES: TrtRuleSet = {
   layers: {
@@ -286,6 +353,9 @@ export const TRT_RULES: TrtRuleSet = {
     activation: ACTIVATION,
     reduce: REDUCE,
     shuffle: SHUFFLE,
+    quantize: qdqRules('quantize'),
+    dequantize: qdqRules('dequantize'),
+    collective: COLLECTIVE,
   },
   tensors: TENSORS,
 };

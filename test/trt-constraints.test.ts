@@ -246,7 +246,8 @@ describe('redraft build', () => {
     const out = tmp();
     const r = redraft(['build', '--model', 'tiny-redrafter', '--target', 'plan', '--dtype', 'bfloat16', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/TensorRT constraints: \d+ layers and \d+ inputs checked, 0 violations/);
+    expect(r.stderr).toMatch(/plan for (TensorRT \d+\.\d+|no TensorRT version) \([^)]*\): /);
+    expect(r.stderr).toMatch(/TensorRT constraints for (TensorRT \d+\.\d+|no TensorRT version): \d+ layers as lowered and \d+ inputs checked, 0 violations/);
     expect(files(out)).toEqual(['config.json', 'plan.json']);
   }, 240_000);
 });

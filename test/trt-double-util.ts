@@ -136,7 +136,7 @@ export async function buildError(addon: NativeAddon, plan: TrtPlan, config: Reco
   throw new Error('the build succeeded but should have failed');
 }
 
-const DT: Record<string, number> = { kFLOAT: 0, kHALF: 1, kINT8: 2, kINT32: 3, kBOOL: 4, kUINT8: 5, kFP8: 6, kBF16: 7, kINT64: 8 };
+const DT: Record<string, number> = { kFLOAT: 0, kHALF: 1, kINT8: 2, kINT32: 3, kBOOL: 4, kUINT8: 5, kFP8: 6, kBF16: 7, kINT64: 8, kINT4: 9, kFP4: 10 };
 const DT_NAME = Object.fromEntries(Object.entries(DT).map(([k, v]) => [v, k]));
 const TABLES: Record<string, Record<string, number>> = {
   ElementWise: { kSUM: 0, kPROD: 1, kMAX: 2, kMIN: 3, kSUB: 4, kDIV: 5, kPOW: 6, kFLOOR_DIV: 7, kAND: 8, kOR: 9, kXOR: 10, kEQUAL: 11, kGREATER: 12, kLESS: 13 },
@@ -148,6 +148,10 @@ const TABLES: Record<string, Record<string, number>> = {
   Gather: { kDEFAULT: 0, kELEMENT: 1, kND: 2 },
   Scatter: { kELEMENT: 0, kND: 1 },
   TopK: { kMAX: 0, kMIN: 1 },
+  CausalMaskKind: { kNONE: 0, kUPPER_LEFT: 1, kLOWER_RIGHT: 2 },
+  AttentionNormalizationOp: { kNONE: 0, kSOFTMAX: 1 },
+  CollectiveOperation: { kALL_REDUCE: 0, kALL_GATHER: 1, kBROADCAST: 2 },
+  CollectiveReduce: { kSUM: 0, kPROD: 1, kMAX: 2, kMIN: 3, kAVG: 4, kNONE: 5 },
 };
 const inv = (t: Record<string, number>) => Object.fromEntries(Object.entries(t).map(([k, v]) => [v, k])) as Record<number, string>;
 
@@ -156,6 +160,9 @@ function recMethods(method: string): string[] {
   if (method === 'addFill') return ['addFillV2', 'addFill'];
   if (method === 'addTopK') return ['addTopK', 'addTopKV2'];
   if (method === 'addNonZero') return ['addNonZero', 'addNonZeroV2'];
+  // The public three-argument addQuantize/addDequantize call the V2 implementations.
+  if (method === 'addQuantize') return ['addQuantizeV2'];
+  if (method === 'addDequantize') return ['addDequantizeV2'];
   return [method];
 }
 
@@ -273,6 +280,8 @@ export function expectRecordMatchesPlan(rec: Record_, plan: TrtPlan, ex: Expect)
       expect(scalarOf(c), at(where, 'fill value')).toBe(p.fillValue);
       expectedSet.push(4);
     }
+    // The rotary layer's position ids are input 3 through setInput (NvInfer.h addRotaryEmbedding).
+    if (pl.method === 'addRotaryEmbedding' && pl.inputs.length === 4) expectedSet.push(3);
     expect([...rl!.setInputs].sort(), at(where, 'setInput indices')).toEqual(expectedSet.sort());
     // Parameters.
     const P = rl!.params;
@@ -335,6 +344,22 @@ export function expectRecordMatchesPlan(rec: Record_, plan: TrtPlan, ex: Expect)
         if (p.mode === 'kND') expect(P.axis, at(where, 'no setAxis in kND mode')).toBeUndefined();
         else eq(P.axis, p.axis, 'axis');
         break;
+      case 'addAttention':
+      case 'addAttentionV2':
+        // IAttention: the mask (plan input 3) through setMask, never setInput; decomposable as planned.
+        eq(P.normOp, TABLES.AttentionNormalizationOp[p.normOp as string], 'normOp');
+        if (pl.method === 'addAttention') eq(P.causal, p.causal, 'causal');
+        else eq(P.causalKind, TABLES.CausalMaskKind[p.causalKind as string], 'causalKind');
+        eq(P.decomposable, p.decomposable, 'decomposable');
+        expect(rl!.inputs.length, at(where, 'query, key, value and the mask')).toBe(pl.inputs.length);
+        break;
+      case 'addRotaryEmbedding': eq([P.interleaved, P.rotaryEmbeddingDim], [p.interleaved, p.rotaryEmbeddingDim], 'interleaved/rotaryEmbeddingDim'); break;
+      case 'addKVCacheUpdate': eq(P.cacheMode, 0, 'cacheMode (kLINEAR)'); break;
+      case 'addQuantize':
+      case 'addDequantize': eq([P.toType, P.axis], [DT[p.toType as string], p.axis], 'toType/axis'); break;
+      case 'addDistCollective':
+        eq([P.op, P.reduceOp, P.root, P.groups], [TABLES.CollectiveOperation[p.op as string], TABLES.CollectiveReduce[p.reduceOp as string], p.root, p.groups], 'op/reduceOp/root/groups');
+        break;
       default: break;
     }
     // Outputs: dtypes and ranks as the plan says (index outputs through the bridge's cast).
@@ -392,7 +417,7 @@ export function recordToPlan(rec: Record_, sourceInputs: { id: number; name: str
     const ids = (xs: (number | null)[]) => xs.filter((x): x is number => x !== null);
     const base = { name: l.name, outputs: l.outputs.map((o) => o.id), outputShapes: l.outputs.map((o) => shapeStr(o.dims)), outputDtypes: l.outputs.map((o) => DT_NAME[o.dtype]) };
     let method = l.method.replace(/V2$/, '');
-    if (l.method === 'addGatherV2') method = 'addGatherV2';
+    if (l.method === 'addGatherV2' || l.method === 'addAttentionV2') method = l.method;
     let inputs = ids(l.inputs);
     const params: PlanLayer['params'] = {};
     switch (l.method) {
@@ -401,6 +426,7 @@ export function recordToPlan(rec: Record_, sourceInputs: { id: number; name: str
         const dt = DT_NAME[P.type as number];
         const copy = new Uint8Array(buf.byteLength);
         copy.set(buf);
+        // kINT4 and kFP8 stay raw bytes (int4 two per byte, as the IR stores them).
         const data = (dt === 'kFLOAT' ? new Float32Array(copy.buffer) : dt === 'kINT32' ? new Int32Array(copy.buffer) : dt === 'kINT64' ? new BigInt64Array(copy.buffer) : dt === 'kHALF' || dt === 'kBF16' ? new Uint16Array(copy.buffer) : dt === 'kINT8' ? new Int8Array(copy.buffer) : copy) as TypedArray;
         weights.push({ index: weights.length, dtype: dt, shape: P.dims as number[], data });
         Object.assign(params, { dims: P.dims as number[], weights: weights.length - 1, dtype: dt });
@@ -449,6 +475,14 @@ export function recordToPlan(rec: Record_, sourceInputs: { id: number; name: str
       case 'addCast': params.toType = DT_NAME[P.toType as number]; break;
       case 'addIdentity': method = 'addCast'; params.toType = DT_NAME[l.outputs[0].dtype]; break;
       case 'addScatter': Object.assign(params, { mode: inv(TABLES.Scatter)[P.mode as number], axis: (P.axis as number) ?? 0 }); break;
+      case 'addAttention': Object.assign(params, { normOp: inv(TABLES.AttentionNormalizationOp)[P.normOp as number], causal: P.causal as boolean, decomposable: P.decomposable as boolean }); break;
+      case 'addAttentionV2': Object.assign(params, { normOp: inv(TABLES.AttentionNormalizationOp)[P.normOp as number], causalKind: inv(TABLES.CausalMaskKind)[P.causalKind as number], decomposable: P.decomposable as boolean }); break;
+      case 'addRotaryEmbedding': Object.assign(params, { interleaved: P.interleaved as boolean, rotaryEmbeddingDim: P.rotaryEmbeddingDim as number }); break;
+      case 'addKVCacheUpdate': params.cacheMode = 'kLINEAR'; break;
+      case 'addQuantizeV2': case 'addDequantizeV2': Object.assign(params, { toType: DT_NAME[P.toType as number], axis: P.axis as number }); break;
+      case 'addDistCollective':
+        Object.assign(params, { op: inv(TABLES.CollectiveOperation)[P.op as number], reduceOp: inv(TABLES.CollectiveReduce)[P.reduceOp as number], root: P.root as number, groups: P.groups as number[] });
+        break;
       default: break;
     }
     layers.push({ ...base, method, inputs, params });

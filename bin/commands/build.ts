@@ -88,19 +88,17 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   const planFor = target === 'plan' ? await planTrtVersion(flags.trtVersion) : undefined;
   const { graph, model, build: cfg } = await loadGraph(flags, out);
   out.info(`target ${target}: ${reason}`);
-  if (planFor) {
-    const { nativeFusedKinds } = await import('../../builders/trt/plan.js');
-    const native = nativeFusedKinds(planFor.version);
-    const v = planFor.version ? `TensorRT ${planFor.version.major}.${planFor.version.minor}` : 'no TensorRT version';
-    const primitive = ['attention', 'rotary_embedding', 'kv_cache_update', 'rms_norm'].filter((k) => !(native as string[]).includes(k));
-    out.info(`plan for ${v} (${planFor.why}): ${native.length ? `native ${native.join(', ')}; ` : ''}${primitive.join(', ')} as primitive layers`);
-  }
   if (target === 'plan' || target === 'trt') {
-    // What TensorRT would refuse fails here, before anything is written (exit 4, every
-    // violation with its layer and the model's file:line). The rules live with the ops.
-    const [{ assertTrtValid }, { TRT_RULES }] = await Promise.all([import('../../builders/trt/validate.js'), import('../../ops/trt.js')]);
-    assertTrtValid(graph, TRT_RULES);
-    out.info(`TensorRT constraints: ${graph.layers.length} layers and ${graph.inputs.length} inputs checked, 0 violations`);
+    // The graph as that TensorRT version builds it (a plan: --trt-version or the addon's headers;
+    // an engine: the addon's headers) is what gets validated and said. What TensorRT would refuse
+    // fails here, before anything is written (exit 4, every violation with its layer and the
+    // model's file:line). The rules live with the ops.
+    const [{ assertTrtValid, describeLowering }, { TRT_RULES }, { engineTrtVersion }] = await Promise.all([import('../../builders/trt/validate.js'), import('../../ops/trt.js'), import('../../builders/trt/build.js')]);
+    const lowerFor = planFor ?? { version: engineTrtVersion(), why: 'the headers the native addon was compiled against, which the engine is built with' };
+    const lowering = describeLowering(graph, lowerFor.version);
+    out.info(`${target === 'plan' ? 'plan' : 'engine'} for ${lowering.version} (${lowerFor.why}): ${lowering.summary}`);
+    assertTrtValid(graph, TRT_RULES, { trtVersion: lowerFor.version });
+    out.info(`TensorRT constraints for ${lowering.version}: ${lowering.layers} layers as lowered and ${graph.inputs.length} inputs checked, 0 violations`);
   }
   ensureWritableDir(flags.out);
   lockDir(flags.out);

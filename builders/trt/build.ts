@@ -4,7 +4,16 @@ import { evalDim } from '../../dsl/dim.js';
 import type { Graph } from '../../dsl/ir.js';
 import type { BuildConfig } from '../build-config.js';
 import { native, tryNative, nativeError, type NativeEngine } from './native.js';
-import { lowerToPlan, type TrtPlan } from './plan.js';
+import { lowerToPlan, parseTrtVersion, type TrtPlan, type TrtVersion } from './plan.js';
+
+/**
+ * The TensorRT version engines are built for here: the headers the native addon was compiled
+ * against (its bridge can only call what they declare); undefined without an addon or headers.
+ */
+export function engineTrtVersion(): TrtVersion | undefined {
+  const info = tryNative()?.info();
+  return info?.tensorrtHeaders && info.headersVersion ? parseTrtVersion(info.headersVersion) : undefined;
+}
 
 /** Throws MissingBackendError (exit 3) unless an engine can be built here; does no other work. */
 export function assertTensorRtUsable(): void {
@@ -28,8 +37,11 @@ export function assertTensorRtUsable(): void {
  * (inputs whose values are tracked, `TensorInfo.values`), their value ranges.
  */
 export function nativePlan(graph: Graph, plan: TrtPlan = lowerToPlan(graph)): TrtPlan {
+  // Sites come with the lowered layers (a decomposed layer carries its fused layer's site); a
+  // hand-made plan without them falls back to the graph's layer at the same index.
+  const lowered = plan.layers.some((l) => l.site !== undefined);
   const layers = plan.layers.map((l, i) => {
-    const site = (l as { site?: string }).site ?? graph.layers[i]?.site;
+    const site = l.site ?? (lowered ? undefined : graph.layers[i]?.site);
     return site ? { ...l, site } : l;
   });
   const inputs = plan.inputs.map((inp) => {
@@ -57,7 +69,8 @@ export async function buildTrtEngineHandle(
   hooks: { onProgress?: (done: number, total: number) => void; log?: (severity: string, msg: string) => void } = {},
 ): Promise<NativeEngine> {
   assertTensorRtUsable();
-  const plan = nativePlan(graph);
+  // Lowered for the headers the bridge was compiled against: their native layers, the others as primitives.
+  const plan = nativePlan(graph, lowerToPlan(graph, { trtVersion: engineTrtVersion() }));
   const config = {
     precision: cfg.dtype,
     workspaceBytes: cfg.workspaceMiB * 2 ** 20,

@@ -5,9 +5,11 @@
  */
 import type { DType } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
-import type { DimsOrTensor, Graph, Layer, TensorInfo } from '../../dsl/ir.js';
+import type { CollectiveLayer, DimsOrTensor, Graph, Layer, TensorInfo } from '../../dsl/ir.js';
+import { runRanks } from '../tp/sim.js';
 import { parseDim } from '../../dsl/dim.js';
 import { runGraph } from '../interp/index.js';
+import { ModelError } from '../../dsl/errors.js';
 import { PLAN_ENUMS, type PlanLayer, type TrtPlan } from './plan.js';
 
 const invert = <T extends string>(m: Record<T, string>): Record<string, T> => Object.fromEntries(Object.entries(m).map(([k, v]) => [v, k])) as Record<string, T>;
@@ -15,12 +17,22 @@ const DT = invert(PLAN_ENUMS.TRT_DTYPE as Record<DType, string>);
 const CAUSAL_KIND = { none: 'kNONE', upper_left: 'kUPPER_LEFT', lower_right: 'kLOWER_RIGHT' } as const;
 const bits = (mask: number) => [...Array(32).keys()].filter((i) => mask & (1 << i));
 
+/** A plan with addDistCollective run on its own: the collective needs the other ranks. */
+export class CollectivePlanError extends ModelError {
+  constructor(layer: string, op: string) {
+    super(
+      `plan entry '${layer}' is a collective (addDistCollective ${op}): one rank's plan cannot run alone, the exchange needs every rank of the group`,
+      'run all rank plans together with executeRankPlans (the multi-rank simulator, builders/tp), or the rank graphs with `redraft generate --tp N`',
+    );
+  }
+}
+
 function param(p: PlanLayer['params'], key: string): DimsOrTensor {
   if (p[`${key}Input`] !== undefined) return { tensor: p[`${key}Input`] as number };
   return p[key] as number[];
 }
 
-function decode(e: PlanLayer, plan: TrtPlan): Layer {
+function decode(e: PlanLayer, plan: TrtPlan, rank?: number): Layer {
   const p = e.params;
   const base = { name: e.name, inputs: e.inputs, outputs: e.outputs };
   switch (e.method) {
@@ -51,13 +63,28 @@ function decode(e: PlanLayer, plan: TrtPlan): Layer {
     case 'addAttentionV2': return { ...base, kind: 'attention', scale: 1, causal: invert(CAUSAL_KIND)[p.causalKind as string] };
     case 'addRotaryEmbedding': return { ...base, kind: 'rotary_embedding', interleaved: p.interleaved as boolean, rotaryDim: p.rotaryEmbeddingDim as number };
     case 'addKVCacheUpdate': return { ...base, kind: 'kv_cache_update' };
+    case 'addQuantize': return { ...base, kind: 'quantize', axis: p.axis as number, dtype: DT[p.toType as string] as Extract<Layer, { kind: 'quantize' }>['dtype'] };
+    case 'addDequantize': return { ...base, kind: 'dequantize', axis: p.axis as number, dtype: DT[p.toType as string] };
+    case 'addDistCollective': {
+      // One plan is one rank: the exchange needs every rank's plan (executeRankPlans).
+      if (rank === undefined) throw new CollectivePlanError(e.name, p.op as string);
+      const group = p.groups as number[];
+      const op = invert(PLAN_ENUMS.COLLECTIVE)[p.op as string] as CollectiveLayer['op'];
+      const reduce = (invert(PLAN_ENUMS.COLLECTIVE_REDUCE)[p.reduceOp as string] ?? 'none') as CollectiveLayer['reduce'];
+      // The plan's root is a communicator rank (TensorRT remaps it within the group); the IR's a group rank.
+      const root = (p.root as number) >= 0 ? group.indexOf(p.root as number) : 0;
+      return { ...base, kind: 'collective', op, reduce, root, group, rank };
+    }
     default:
       throw new Error(`plan entry '${e.name}': unknown TensorRT call ${e.method}`);
   }
 }
 
-/** The graph a plan describes (tensor shapes from the plan's recorded output shapes). */
-export function planToGraph(plan: TrtPlan): Graph {
+/**
+ * The graph a plan describes (tensor shapes from the plan's recorded output shapes). `rank`: the
+ * communicator rank the plan was built for, needed only by plans with collectives.
+ */
+export function planToGraph(plan: TrtPlan, rank?: number): Graph {
   const tensors: TensorInfo[] = [];
   for (const i of plan.inputs) tensors[i.id] = { id: i.id, dtype: DT[i.dtype], shape: [], name: i.name };
   for (const e of plan.layers) e.outputs.forEach((id, k) => (tensors[id] = { id, dtype: DT[e.outputDtypes[k]], shape: e.outputShapes[k].map((d) => parseDim(d)) }));
@@ -65,18 +92,39 @@ export function planToGraph(plan: TrtPlan): Graph {
   return {
     name: plan.name,
     tensors,
-    layers: plan.layers.map((e) => decode(e, plan)),
+    layers: plan.layers.map((e) => decode(e, plan, rank)),
     inputs: plan.inputs.map((i) => ({ id: i.id, name: i.name })),
     outputs: plan.outputs,
     symbols,
   };
 }
 
-/** Runs a plan on the interpreter with TensorRT's semantics. */
-export function executePlan(plan: TrtPlan, inputs: Record<string, HostTensor>, source: Graph): Record<string, HostTensor> {
-  const g = planToGraph(plan);
+function withSourceInputs(g: Graph, source: Graph): Graph {
   // Input declarations (dtypes, symbolic dims, ranges) come from the source graph.
   for (const b of source.inputs) g.tensors[b.id] = source.tensors[b.id];
   g.symbols = source.symbols;
-  return runGraph(g, inputs);
+  return g;
+}
+
+/**
+ * Runs a plan on the interpreter with TensorRT's semantics. A plan with a collective cannot run
+ * alone (CollectivePlanError, exit 4): run the ranks together with executeRankPlans.
+ */
+export function executePlan(plan: TrtPlan, inputs: Record<string, HostTensor>, source: Graph): Record<string, HostTensor> {
+  return runGraph(withSourceInputs(planToGraph(plan), source), inputs);
+}
+
+/** One rank of a tensor-parallel build: its plan, the graph it was lowered from and its inputs. */
+export interface RankPlan {
+  plan: TrtPlan;
+  source: Graph;
+  inputs: Record<string, HostTensor>;
+}
+
+/**
+ * Runs the plans of every rank (ranks[r] is communicator rank r) in lockstep on the multi-rank
+ * simulator (builders/tp/sim.ts), which performs each addDistCollective's exchange.
+ */
+export function executeRankPlans(ranks: readonly RankPlan[]): Record<string, HostTensor>[] {
+  return runRanks(ranks.map((r, rank) => ({ graph: withSourceInputs(planToGraph(r.plan, rank), r.source), inputs: r.inputs }))).outputs;
 }

@@ -38,6 +38,8 @@ export interface PlanLayer {
    * (the two-argument addNonZero of 10.14+ takes kINT64), while the IR and this plan say kINT64.
    */
   outputDtypes: string[];
+  /** The user's file:line of the op that made the layer (for the bridge's messages; not in plan.json). */
+  site?: string;
 }
 
 export interface PlanWeights {
@@ -68,7 +70,10 @@ const SLICE: Record<string, string> = { strict: 'kSTRICT_BOUNDS', wrap: 'kWRAP',
 const GATHER: Record<string, string> = { default: 'kDEFAULT', element: 'kELEMENT', nd: 'kND' };
 const SCATTER: Record<string, string> = { element: 'kELEMENT', nd: 'kND' };
 
-export const PLAN_ENUMS = { TRT_DTYPE, ELEMENTWISE, UNARY, ACTIVATION, REDUCE, MATRIX, SLICE, GATHER, SCATTER };
+const COLLECTIVE: Record<string, string> = { all_reduce: 'kALL_REDUCE', all_gather: 'kALL_GATHER', broadcast: 'kBROADCAST' };
+const COLLECTIVE_REDUCE: Record<string, string> = { sum: 'kSUM', max: 'kMAX', none: 'kNONE' };
+
+export const PLAN_ENUMS = { TRT_DTYPE, ELEMENTWISE, UNARY, ACTIVATION, REDUCE, MATRIX, SLICE, GATHER, SCATTER, COLLECTIVE, COLLECTIVE_REDUCE };
 
 /** A TensorRT version as "major.minor". */
 export interface TrtVersion {
@@ -82,6 +87,15 @@ export function parseTrtVersion(s: string): TrtVersion | undefined {
   return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
 }
 const atLeast = (v: TrtVersion, major: number, minor: number) => v.major > major || (v.major === major && v.minor >= minor);
+
+/** The TensorRT version that first has the IR kinds no decomposition replaces (addDistCollective: 10.16). */
+export const MIN_TRT_FOR: Partial<Record<Layer['kind'], TrtVersion>> = { collective: { major: 10, minor: 16 } };
+
+/** Whether TensorRT `v` has layer kind `kind` (undefined: no version given, so only what every 10.x/11.x has). */
+export function trtHasKind(kind: Layer['kind'], v: TrtVersion | undefined): boolean {
+  const need = MIN_TRT_FOR[kind];
+  return !need || (!!v && atLeast(v, need.major, need.minor));
+}
 
 /**
  * The fused IR kinds TensorRT `v` adds natively (NvInfer.h): IAttention from 10.14 (addAttention;
@@ -179,6 +193,20 @@ function lowerLayer(l: Layer, weights: PlanWeights[], v?: TrtVersion): Pick<Plan
       return { method: 'addKVCacheUpdate', params: { cacheMode: 'kLINEAR' } };
     case 'rms_norm':
       throw new Error(`internal: rms_norm '${l.name}' has no TensorRT layer; lowerToPlan decomposes it`);
+    // Three-argument addQuantize/addDequantize (every 10.x/11.x): the output type is explicit, as
+    // strongly typed networks need; block-wise scales are told apart by their shape (NvInfer.h).
+    case 'quantize':
+      return { method: 'addQuantize', params: { toType: TRT_DTYPE[l.dtype], axis: l.axis } };
+    case 'dequantize':
+      return { method: 'addDequantize', params: { toType: TRT_DTYPE[l.dtype], axis: l.axis } };
+    // addDistCollective (10.16+). TensorRT's root is a rank of the communicator (it remaps it to the
+    // group-local rank), so the IR's group rank `root` becomes group[root]; -1 where no root is used.
+    case 'collective': {
+      if (!trtHasKind('collective', v))
+        throw new Error(`internal: collective '${l.name}' needs TensorRT 10.16+ (addDistCollective); the validator refuses it for ${v ? `${v.major}.${v.minor}` : 'no TensorRT version'}`);
+      const rooted = l.op === 'broadcast';
+      return { method: 'addDistCollective', params: { op: COLLECTIVE[l.op], reduceOp: COLLECTIVE_REDUCE[l.op === 'all_reduce' ? l.reduce : 'none'], root: rooted ? l.group[l.root] : -1, groups: [...l.group] } };
+    }
     default:
       return assertNever(l);
   }
@@ -213,6 +241,7 @@ export function lowerToPlan(source: Graph, opts: PlanOptions = {}): TrtPlan {
     outputs: [...l.outputs],
     outputShapes: l.outputs.map((id) => g.tensors[id].shape.map(dimToString)),
     outputDtypes: l.outputs.map((id) => TRT_DTYPE[g.tensors[id].dtype]),
+    ...(l.site ? { site: l.site } : {}),
   }));
   return { version: 1, name: g.name, ...(v ? { trtVersion: `${v.major}.${v.minor}` } : {}), inputs, layers, outputs: g.outputs.map((o) => ({ ...o })), weights };
 }
@@ -225,7 +254,8 @@ export function planToJson(p: TrtPlan): Record<string, unknown> {
     ...(p.trtVersion ? { trtVersion: p.trtVersion } : {}),
     inputs: p.inputs,
     outputs: p.outputs,
-    layers: p.layers,
+    // Call sites are paths on the building machine: kept out of the file, which is reproducible.
+    layers: p.layers.map(({ site: _site, ...l }) => l),
     weights: p.weights.map((w) => ({ index: w.index, name: w.name, dtype: w.dtype, shape: w.shape, bytes: w.data.byteLength, sha256: createHash('sha256').update(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength)).digest('hex') })),
   };
 }

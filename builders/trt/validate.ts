@@ -10,27 +10,35 @@ import type { Dim, DimRange } from '../../dsl/dim.js';
 import { evalDim } from '../../dsl/dim.js';
 import type { Graph, Layer, LayerKind, TensorId, TensorInfo } from '../../dsl/ir.js';
 import { ModelError } from '../../dsl/errors.js';
-import * as planModule from './plan.js';
+import { graphForTrt, nativeFusedKinds, type TrtVersion } from './plan.js';
+import { FUSED_KINDS } from '../../dsl/ir.js';
 
 /**
- * The graph as the plan lowers it for TensorRT (fused layers TensorRT lacks as their primitive
- * layers, builders/trt/plan.ts graphForTrt), so the rules see the tensors TensorRT will see —
- * e.g. the attention scores of a decomposed attention. (Looked up on the module so this file
- * also compiles against a plan.ts without fused layers, where the graph is lowered as it is.)
+ * Which lowering TensorRT `v` gets: the version's name, the fused kinds it builds natively and
+ * those lowered to primitives (only kinds the graph has), and the layer count of the graph as lowered.
  */
-function graphAsLowered(g: Graph, trtVersion?: unknown): Graph {
-  const forTrt = (planModule as unknown as { graphForTrt?: (g: Graph, v?: unknown) => Graph }).graphForTrt;
-  return forTrt ? forTrt(g, trtVersion) : g;
+export function describeLowering(g: Graph, v: TrtVersion | undefined): { version: string; native: string[]; primitive: string[]; layers: number; summary: string } {
+  const has = new Set(g.layers.map((l) => l.kind as string));
+  const nat = new Set<string>(nativeFusedKinds(v));
+  const native = FUSED_KINDS.filter((k) => has.has(k) && nat.has(k));
+  const primitive = FUSED_KINDS.filter((k) => has.has(k) && !nat.has(k));
+  const layers = graphForTrt(g, v).layers.length;
+  const parts = [native.length ? `native ${native.join(', ')}` : '', primitive.length ? `${primitive.join(', ')} as primitive layers` : ''].filter(Boolean);
+  return { version: v ? `TensorRT ${v.major}.${v.minor}` : 'no TensorRT version', native, primitive, layers, summary: parts.length ? parts.join('; ') : 'no fused layers' };
 }
 
 /** A tensor as a rule sees it (structurally the same as ops/trt.ts's TrtTensorView). */
 export interface RuleTensor extends TensorInfo {
   max?: number[];
+  /** Every path into it starts at a constant: TensorRT's "weights" ("rooted at an IConstantLayer"). */
+  fromWeights?: boolean;
 }
 export interface RuleLayer {
   layer: Layer;
   inputs: RuleTensor[];
   outputs: RuleTensor[];
+  /** The TensorRT version the graph is validated for (undefined: none given, so any 10.x/11.x). */
+  trtVersion?: TrtVersion;
 }
 export interface LayerRule {
   id: string;
@@ -72,17 +80,34 @@ export function maxShape(shape: readonly Dim[], symbols: Record<string, DimRange
 
 /**
  * Every TensorRT rule the graph breaks, in layer order (network inputs first), checked on the
- * graph as the plan lowers it (for `opts.trtVersion`, as lowerToPlan takes it).
+ * graph as the plan lowers it for `opts.trtVersion` (builders/trt/plan.ts graphForTrt: fused
+ * layers that version lacks as their primitive layers, so the rules see the tensors TensorRT
+ * will see, e.g. the scores of a decomposed attention), with that version's rules.
  */
-export function validateTrt(source: Graph, rules: RuleSet, opts: { trtVersion?: unknown } = {}): TrtViolation[] {
-  const g = graphAsLowered(source, opts.trtVersion);
+export function validateTrt(source: Graph, rules: RuleSet, opts: { trtVersion?: TrtVersion } = {}): TrtViolation[] {
+  const g = graphForTrt(source, opts.trtVersion);
   const out: TrtViolation[] = [];
+  // A tensor is weights when no path reaches a network input: one pass in layer (topological) order, on first use.
+  let rooted: Map<TensorId, boolean> | undefined;
+  const fromWeights = (id: TensorId): boolean => {
+    if (!rooted) {
+      rooted = new Map(g.inputs.map((b) => [b.id, false]));
+      for (const l of g.layers) {
+        const r = l.inputs.every((i) => rooted!.get(i) ?? true);
+        for (const o of l.outputs) rooted.set(o, r);
+      }
+    }
+    return rooted.get(id) ?? true;
+  };
   const views = new Map<TensorId, RuleTensor>();
   const view = (id: TensorId): RuleTensor => {
     let v = views.get(id);
     if (!v) {
       const t = g.tensors[id];
-      v = { ...t, max: maxShape(t.shape, g.symbols) };
+      const self = { ...t, max: maxShape(t.shape, g.symbols) } as RuleTensor;
+      // Computed when a rule asks (most never do).
+      Object.defineProperty(self, 'fromWeights', { get: () => fromWeights(id), enumerable: false });
+      v = self;
       views.set(id, v);
     }
     return v;
@@ -101,7 +126,7 @@ export function validateTrt(source: Graph, rules: RuleSet, opts: { trtVersion?: 
   };
   for (const b of g.inputs) tensorChecks(b.id, b.name, 'input');
   for (const l of g.layers) {
-    const v: RuleLayer = { layer: l, inputs: l.inputs.map(view), outputs: l.outputs.map(view) };
+    const v: RuleLayer = { layer: l, inputs: l.inputs.map(view), outputs: l.outputs.map(view), trtVersion: opts.trtVersion };
     const seen = new Set<string>();
     for (const r of rules.layers[l.kind] ?? []) {
       const msg = r.check(v);
@@ -134,7 +159,7 @@ export class TrtValidationError extends ModelError {
 }
 
 /** Validates and throws TrtValidationError (exit 4) listing every violation. */
-export function assertTrtValid(g: Graph, rules: RuleSet, opts: { trtVersion?: unknown } = {}): void {
+export function assertTrtValid(g: Graph, rules: RuleSet, opts: { trtVersion?: TrtVersion } = {}): void {
   const vs = validateTrt(g, rules, opts);
   if (vs.length) throw new TrtValidationError(g.name, vs);
 }

@@ -7,7 +7,7 @@ namespace redraft {
 namespace {
 using Table = std::map<std::string, int>;
 const std::map<std::string, Table> kTables = {
-    {"DataType", {{"kFLOAT", 0}, {"kHALF", 1}, {"kINT8", 2}, {"kINT32", 3}, {"kBOOL", 4}, {"kUINT8", 5}, {"kFP8", 6}, {"kBF16", 7}, {"kINT64", 8}}},
+    {"DataType", {{"kFLOAT", 0}, {"kHALF", 1}, {"kINT8", 2}, {"kINT32", 3}, {"kBOOL", 4}, {"kUINT8", 5}, {"kFP8", 6}, {"kBF16", 7}, {"kINT64", 8}, {"kINT4", 9}}},
     {"ElementWiseOperation", {{"kSUM", 0}, {"kPROD", 1}, {"kMAX", 2}, {"kMIN", 3}, {"kSUB", 4}, {"kDIV", 5}, {"kPOW", 6}, {"kFLOOR_DIV", 7}, {"kAND", 8}, {"kOR", 9}, {"kXOR", 10}, {"kEQUAL", 11}, {"kGREATER", 12}, {"kLESS", 13}}},
     {"UnaryOperation", {{"kEXP", 0}, {"kLOG", 1}, {"kSQRT", 2}, {"kRECIP", 3}, {"kABS", 4}, {"kNEG", 5}, {"kSIN", 6}, {"kCOS", 7}, {"kCEIL", 17}, {"kFLOOR", 18}, {"kERF", 19}, {"kNOT", 20}, {"kSIGN", 21}, {"kROUND", 22}, {"kISINF", 23}, {"kISNAN", 24}}},
     {"ActivationType", {{"kRELU", 0}, {"kSIGMOID", 1}, {"kTANH", 2}, {"kLEAKY_RELU", 3}, {"kELU", 4}, {"kSOFTPLUS", 7}, {"kCLIP", 8}, {"kGELU_ERF", 12}, {"kGELU_TANH", 13}}},
@@ -22,6 +22,9 @@ const std::map<std::string, Table> kTables = {
     {"AttentionNormalizationOp", {{"kNONE", 0}, {"kSOFTMAX", 1}}},
     {"CausalMaskKind", {{"kNONE", 0}, {"kUPPER_LEFT", 1}, {"kLOWER_RIGHT", 2}}},
     {"KVCacheMode", {{"kLINEAR", 0}}},
+    {"CollectiveOperation", {{"kALL_REDUCE", 0}, {"kALL_GATHER", 1}, {"kBROADCAST", 2}}},
+    // ReduceOperation of a collective (kNONE, 10.16+, for collectives that do not reduce).
+    {"CollectiveReduceOperation", {{"kSUM", 0}, {"kPROD", 1}, {"kMAX", 2}, {"kMIN", 3}, {"kAVG", 4}, {"kNONE", 5}}},
 };
 const std::map<std::string, Method> kMethods = {
     {"addConstant", Method::Constant}, {"addShape", Method::Shape}, {"addShuffle", Method::Shuffle},
@@ -33,6 +36,7 @@ const std::map<std::string, Method> kMethods = {
     {"addNonZero", Method::NonZero},
     {"addAttention", Method::Attention}, {"addAttentionV2", Method::AttentionV2},
     {"addRotaryEmbedding", Method::RotaryEmbedding}, {"addKVCacheUpdate", Method::KVCacheUpdate},
+    {"addQuantize", Method::Quantize}, {"addDequantize", Method::Dequantize}, {"addDistCollective", Method::DistCollective},
 };
 
 [[noreturn]] void fail(Napi::Env env, const std::string& where, const std::string& msg) {
@@ -127,8 +131,13 @@ size_t dataTypeSize(int dtype) {
     case 0: case 3: return 4;  // kFLOAT, kINT32
     case 1: case 7: return 2;  // kHALF, kBF16
     case 8: return 8;          // kINT64
-    default: return 1;         // kINT8, kBOOL, kUINT8, kFP8
+    default: return 1;         // kINT8, kBOOL, kUINT8, kFP8 (kINT4: see weightBytes)
   }
+}
+
+uint64_t weightBytes(int dtype, uint64_t count) {
+  // kINT4 weights are packed two per byte; Weights::count counts elements.
+  return dtype == 9 ? (count + 1) / 2 : count * dataTypeSize(dtype);
 }
 
 std::string enumName(const std::string& kind, int value) {
@@ -162,8 +171,9 @@ Plan decodePlan(const Napi::Object& js) {
       n *= x;
     }
     if (n == 0 || pw.bytes == 0) fail(env, where, "is empty (TensorRT needs weights with at least one element)");
-    if (static_cast<uint64_t>(n) * dataTypeSize(pw.dtype) != pw.bytes)
-      fail(env, where, "holds " + std::to_string(pw.bytes) + " bytes; shape x " + enumName("DataType", pw.dtype) + " needs " + std::to_string(static_cast<uint64_t>(n) * dataTypeSize(pw.dtype)));
+    if (weightBytes(pw.dtype, static_cast<uint64_t>(n)) != pw.bytes)
+      fail(env, where, "holds " + std::to_string(pw.bytes) + " bytes; shape x " + enumName("DataType", pw.dtype) + " needs " + std::to_string(weightBytes(pw.dtype, static_cast<uint64_t>(n))));
+    pw.count = n;
     plan.weights.push_back(pw);
   }
   std::map<int, bool> defined;
@@ -226,7 +236,7 @@ Plan decodePlan(const Napi::Object& js) {
           int64_t n = 1;
           for (int64_t x : l.dims) n *= x;
           if (w.dtype != l.dtype) fail(env, where, "dtype " + enumName("DataType", l.dtype) + " differs from its weights' " + enumName("DataType", w.dtype));
-          if (static_cast<uint64_t>(n) * dataTypeSize(l.dtype) != w.bytes) fail(env, where, "dims do not match the weights' element count");
+          if (static_cast<uint64_t>(n) != static_cast<uint64_t>(w.count)) fail(env, where, "dims do not match the weights' element count");
         }
         break;
       case Method::Shuffle:
@@ -307,6 +317,19 @@ Plan decodePlan(const Napi::Object& js) {
         l.op = decodeEnum(env, where, "KVCacheMode", p.Get("cacheMode"));
         if (l.inputs.size() != 3) fail(env, where, "takes cache, update and write indices");
         break;
+      case Method::Quantize:
+      case Method::Dequantize:
+        l.dtype = decodeEnum(env, where, "DataType", p.Get("toType"));
+        l.axis = intOf(p, "axis", -1);
+        if (l.inputs.size() != 2) fail(env, where, "takes the input and its scale");
+        break;
+      case Method::DistCollective:
+        l.op = decodeEnum(env, where, "CollectiveOperation", p.Get("op"));
+        l.op1 = decodeEnum(env, where, "CollectiveReduceOperation", p.Get("reduceOp"));
+        l.root = intOf(p, "root", -1);
+        l.groups = ints(env, where + ".groups", p.Get("groups"));
+        if (l.inputs.size() != 1) fail(env, where, "takes one input");
+        break;
       case Method::Shape:
       case Method::Select:
       case Method::NonZero:
@@ -380,6 +403,11 @@ Napi::Object describePlan(Napi::Env env, const Plan& plan) {
       case Method::AttentionV2: put("normOp", "AttentionNormalizationOp", l.op); put("causalKind", "CausalMaskKind", l.op1); o.Set("decomposable", l.decomposable); break;
       case Method::RotaryEmbedding: o.Set("interleaved", l.interleaved); o.Set("rotaryEmbeddingDim", l.rotaryDim); break;
       case Method::KVCacheUpdate: put("cacheMode", "KVCacheMode", l.op); break;
+      case Method::Quantize: case Method::Dequantize: put("toType", "DataType", l.dtype); o.Set("axis", l.axis); break;
+      case Method::DistCollective:
+        put("op", "CollectiveOperation", l.op); put("reduceOp", "CollectiveReduceOperation", l.op1);
+        o.Set("root", static_cast<double>(l.root)); o.Set("groups", toArray(env, l.groups));
+        break;
       case Method::Shape:
       case Method::Select:
       case Method::NonZero:

@@ -13,7 +13,9 @@ namespace redraft {
 enum class Method { Constant, Shape, Shuffle, Concatenation, GatherV2, Slice, ElementWise, Unary, Activation, MatrixMultiply, SoftMax, TopK, Reduce, Select, Fill, Cumulative, Cast, Scatter, NonZero,
   // Fused layers (builders/trt/plan.ts emits them only for a TensorRT version that has them):
   // IAttention (addAttention 10.14, addAttentionV2 11.0), IRotaryEmbeddingLayer and IKVCacheUpdateLayer (10.15).
-  Attention, AttentionV2, RotaryEmbedding, KVCacheUpdate };
+  Attention, AttentionV2, RotaryEmbedding, KVCacheUpdate,
+  // Three-argument addQuantize/addDequantize (10.0+), addDistCollective (10.16+).
+  Quantize, Dequantize, DistCollective };
 
 // Name tables: TensorRT enum name -> value (as in NvInfer.h).
 const std::map<std::string, int>& enumTable(const std::string& kind);
@@ -25,6 +27,7 @@ struct PlanWeights {
   std::vector<int64_t> shape;
   const uint8_t* data = nullptr;  // zero-copy view into the JS ArrayBuffer
   size_t bytes = 0;
+  int64_t count = 0;  // elements (Weights::count; kINT4 packs two per byte)
 };
 
 struct PlanInput {
@@ -53,6 +56,9 @@ struct PlanLayer {
   // RotaryEmbedding: interleaved, rotaryDim; KVCacheUpdate: op = KVCacheMode.
   bool causal = false, decomposable = false, interleaved = false;
   int rotaryDim = 0;
+  // Quantize/Dequantize: dtype = output type, axis. DistCollective: op, op1 = ReduceOperation, root, groups.
+  int64_t root = -1;
+  std::vector<int64_t> groups;
   double alpha = 0, beta = 0, fillValue = 0;
   std::vector<int64_t> dims, first, second, start, size, stride;
   // Run-time shape tensors fed with setInput (-1 when static).
@@ -69,6 +75,8 @@ struct Plan {
 
 // Bytes per element of a TensorRT DataType (kFP8/kINT8/kUINT8/kBOOL: 1).
 size_t dataTypeSize(int dtype);
+// Bytes of `count` weights of a DataType (kINT4: two per byte).
+uint64_t weightBytes(int dtype, uint64_t count);
 // Decodes and validates a plan (ranks <= 8, permutations, weight byte counts, tensor ids);
 // throws Napi::Error naming the layer on any malformed entry.
 Plan decodePlan(const Napi::Object& plan);

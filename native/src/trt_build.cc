@@ -303,7 +303,7 @@ struct Replay {
     switch (l.method) {
       case Method::Constant: {
         const PlanWeights& w = plan.weights.at(l.weights);
-        Weights tw{static_cast<DataType>(w.dtype), w.data, static_cast<int64_t>(w.bytes / dataTypeSize(w.dtype))};
+        Weights tw{static_cast<DataType>(w.dtype), w.data, w.count};  // count: elements (kINT4 packs two per byte)
         layer = check(net.addConstant(toDims(l.dims), tw), call);
         break;
       }
@@ -456,6 +456,28 @@ struct Replay {
         break;
 #else
         throw LayerError(where(l) + ": addKVCacheUpdate needs TensorRT 10.15 or newer; these headers are " + headersVersion() + " (lower the plan with --trt-version " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + ")");
+#endif
+      }
+      case Method::Quantize: {
+        IQuantizeLayer* q = check(net.addQuantize(in(0), in(1), static_cast<DataType>(l.dtype)), call);
+        q->setAxis(l.axis);
+        layer = q;
+        break;
+      }
+      case Method::Dequantize: {
+        IDequantizeLayer* q = check(net.addDequantize(in(0), in(1), static_cast<DataType>(l.dtype)), call);
+        q->setAxis(l.axis);
+        layer = q;
+        break;
+      }
+      case Method::DistCollective: {
+#if REDRAFT_TRT_AT_LEAST(10, 16)
+        // groups: the ordered ranks of the communicator taking part (TensorRT reads them during the add).
+        std::vector<int64_t> groups(l.groups);
+        layer = check(net.addDistCollective(in(0), static_cast<CollectiveOperation>(l.op), static_cast<ReduceOperation>(l.op1), l.root, groups.empty() ? nullptr : groups.data(), static_cast<int64_t>(groups.size())), call);
+        break;
+#else
+        throw LayerError(where(l) + ": addDistCollective needs TensorRT 10.16 or newer; these headers are " + headersVersion() + " (tensor-parallel engines need TensorRT 10.16+ headers)");
 #endif
       }
     }

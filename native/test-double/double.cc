@@ -70,6 +70,17 @@ std::string b64(const uint8_t* p, size_t n) {
   return o;
 }
 bool isFloat(DataType t) { return t == DataType::kFLOAT || t == DataType::kHALF || t == DataType::kBF16; }
+/** The sub-byte types (kINT4 = 9, kFP4 = 10): Weights::count counts elements, packed two per byte. */
+bool subByte(DataType t) { return static_cast<int>(t) == 9 || static_cast<int>(t) == 10; }
+/** Bytes a Weights of `count` elements of `t` holds. */
+size_t weightBytes(DataType t, int64_t count) { return subByte(t) ? static_cast<size_t>((count + 1) / 2) : static_cast<size_t>(count) * elemSize(t); }
+/** The quantized element types: kINT8, kFP8, kINT4 and kFP4 (10.9+). */
+bool isQuantized(DataType t) { int v = static_cast<int>(t); return v == 2 || v == 6 || v == 9 || v == 10; }
+std::string dtName(DataType t) {
+  static const char* n[] = {"kFLOAT", "kHALF", "kINT8", "kINT32", "kBOOL", "kUINT8", "kFP8", "kBF16", "kINT64", "kINT4", "kFP4", "kE8M0"};
+  int v = static_cast<int>(t);
+  return v >= 0 && v < 12 ? n[v] : "DataType " + std::to_string(v);
+}
 }  // namespace
 
 struct Net;
@@ -135,6 +146,13 @@ struct Layer {
   Permutation first{}, second{};
   DataType toType{};
   DataType indexType = DataType::kINT32;
+  // IAttention (not an ILayer: its face is kept here, and getLayer skips it), rotary, Q/DQ, collectives.
+  bool attention = false, causal = false, decomposable = false, interleaved = false;
+  void* attentionFace = nullptr;
+  int rotaryDim = 0;
+  int64_t root = -1;
+  std::vector<int64_t> groups;
+  Dims blockShape{0, {}};
 
   void param(const std::string& k, const std::string& v) {
     for (auto& p : params)
@@ -157,6 +175,7 @@ struct Net {
   std::vector<Tensor*> outputs;
   std::vector<std::string> errors;  // recorded by setters; fail the build
   std::string name;
+  bool building = false;  // inside buildSerializedNetwork (every layer's parameters are final)
   void error(const std::string& m) {
     errors.push_back(m);
     if (logger) logger->log(ILogger::Severity::kERROR, m.c_str());
@@ -326,15 +345,181 @@ struct ScatterImpl : GenVScatterLayer {
 struct NonZeroImpl : GenVNonZeroLayer { Layer* L = nullptr; };
 struct IdentityImpl : GenVIdentityLayer { Layer* L = nullptr; };
 
+/** A setter TensorRT refuses by returning false: the reason is logged as an error. */
+bool refuse(Layer* L, const std::string& why);
+void setLayerInput(Layer& l, int32_t i, ITensor& t);
+
+#ifdef RDD_HAS_VNetworkDefinition_addAttention
+// IAttention (10.14+) is a helper, not an ILayer: its setters return false when refused.
+struct AttentionImpl : GenVAttention {
+  Layer* L = nullptr;
+  bool setInput(int32_t i, ITensor& t) noexcept override {
+    RDD_SET("VAttention", "setInput", i, t);
+    // NvInfer.h: inputs 0, 1, 2 are query, key and value (the mask is set with setMask).
+    if (i < 0 || i > 2) return refuse(L, "setInput index " + std::to_string(i) + " is not 0 (query), 1 (key) or 2 (value)");
+    L->inputs[i] = T(t);
+    if (std::find(L->setInputs.begin(), L->setInputs.end(), i) == L->setInputs.end()) L->setInputs.push_back(i);
+    return true;
+  }
+  int32_t getNbInputs() const noexcept override { return 3; }
+  ITensor* getInput(int32_t i) const noexcept override { return i >= 0 && i < 3 ? L->in(i) : nullptr; }
+  int32_t getNbOutputs() const noexcept override { return 1; }
+  ITensor* getOutput(int32_t i) const noexcept override;
+  bool setName(char const* name) noexcept override {
+    RDD_REC("VAttention", "setName", name);
+    L->name = name ? name : "";
+    return true;
+  }
+  char const* getName() const noexcept override { return L->name.c_str(); }
+  bool setNormalizationOperation(AttentionNormalizationOp op) noexcept override {
+    RDD_SET("VAttention", "setNormalizationOperation", op);
+    L->op = static_cast<int>(op);
+    L->param("normOp", J(op));
+    return true;
+  }
+  AttentionNormalizationOp getNormalizationOperation() const noexcept override { return static_cast<AttentionNormalizationOp>(L->op); }
+  bool setCausal(bool c) noexcept override {
+    RDD_SET("VAttention", "setCausal", c);
+    if (c && L->in(3)) return refuse(L, "setCausal cannot be used together with setMask (NvInfer.h)");
+    L->causal = c;
+    L->op1 = c ? 1 : 0;
+    L->param(L->method == "addAttentionV2" ? "causalKind" : "causal", L->method == "addAttentionV2" ? J(L->op1) : J(c));
+    return true;
+  }
+  bool getCausal() const noexcept override { return L->op1 != 0; }
+  bool setMask(ITensor& m) noexcept override {
+    RDD_SET("VAttention", "setMask", m);
+    Tensor* t = T(m);
+    Tensor* q = L->in(0);
+    // NvInfer.h: "a tensor of type kBOOL or the same data type of BMM1 output", 4-D, broadcastable
+    // to [batchSize, numHeadsQuery, sequenceLengthQuery, sequenceLengthKeyValue]; not with a causal kind.
+    if (L->op1 != 0) return refuse(L, "setMask cannot be used together with a causal mask (" + std::string(L->method == "addAttentionV2" ? "CausalMaskKind " + std::to_string(L->op1) : "isCausal") + ")");
+    if (t->type != DataType::kBOOL && (!q || t->type != q->type)) return refuse(L, "the mask is " + dtName(t->type) + "; it must be kBOOL or the BMM1 output type (" + (q ? dtName(q->type) : "?") + ")");
+    if (t->dims.nbDims != 4) return refuse(L, "the mask has rank " + std::to_string(t->dims.nbDims) + "; it must be 4-D [batchSize, numHeadsQuery, sequenceLengthQuery, sequenceLengthKeyValue]");
+    if (L->inputs.size() < 4) L->inputs.resize(4, nullptr);
+    L->inputs[3] = t;
+    return true;
+  }
+  ITensor* getMask() const noexcept override { return L->in(3); }
+  bool setDecomposable(bool d) noexcept override {
+    RDD_SET("VAttention", "setDecomposable", d);
+    L->decomposable = d;
+    L->param("decomposable", J(d));
+    return true;
+  }
+  bool getDecomposable() const noexcept override { return L->decomposable; }
+#ifdef RDD_HAS_VAttention_setCausalKind
+  bool setCausalKind(CausalMaskKind k) noexcept override {
+    RDD_SET("VAttention", "setCausalKind", k);
+    int v = static_cast<int>(k);
+    if (v < 0 || v > 2) return refuse(L, "CausalMaskKind " + std::to_string(v) + " is not defined");
+    if (v != 0 && L->in(3)) return refuse(L, "a causal mask kind cannot be used together with setMask (NvInfer.h)");
+    L->op1 = v;
+    L->causal = v != 0;
+    L->param("causalKind", J(k));
+    return true;
+  }
+  CausalMaskKind getCausalKind() const noexcept override { return static_cast<CausalMaskKind>(L->op1); }
+#endif
+};
+struct AttentionFace final : IAttention, FaceBase {
+  AttentionImpl impl;
+  AttentionFace(Layer* L, Rec* rec) {
+    impl.L = L;
+    impl.rddRec = rec;
+    impl.rddId = L->id;
+    mImpl = &impl;
+  }
+};
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addRotaryEmbedding
+struct RotaryImpl : GenVRotaryEmbeddingLayer {
+  Layer* L = nullptr;
+  void setInterleaved(bool b) noexcept override { RDD_SET("VRotaryEmbeddingLayer", "setInterleaved", b); L->interleaved = b; L->param("interleaved", J(b)); }
+  bool getInterleaved() const noexcept override { return L->interleaved; }
+  bool setRotaryEmbeddingDim(int32_t d) noexcept override {
+    RDD_SET("VRotaryEmbeddingLayer", "setRotaryEmbeddingDim", d);
+    // NvInfer.h: "Must be non-negative and even."
+    if (d < 0 || d % 2 != 0) return refuse(L, "rotaryEmbeddingDim " + std::to_string(d) + " must be non-negative and even");
+    L->rotaryDim = d;
+    L->param("rotaryEmbeddingDim", J(d));
+    return true;
+  }
+  int32_t getRotaryEmbeddingDim() const noexcept override { return L->rotaryDim; }
+#ifdef RDD_HAS_VRotaryEmbeddingLayer_setInput
+  void setInput(int32_t i, ITensor& t) noexcept override {
+    RDD_REC("VRotaryEmbeddingLayer", "setInput", i, t);
+    setLayerInput(*L, i, t);
+  }
+#endif
+};
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addKVCacheUpdate
+struct KVCacheUpdateImpl : GenVKVCacheUpdateLayer {
+  Layer* L = nullptr;
+  bool setCacheMode(KVCacheMode m) noexcept override {
+    RDD_SET("VKVCacheUpdateLayer", "setCacheMode", m);
+    if (static_cast<int>(m) != 0) return refuse(L, "KVCacheMode " + std::to_string(static_cast<int>(m)) + ": only kLINEAR is supported");
+    L->op = 0;
+    L->param("cacheMode", J(m));
+    return true;
+  }
+  KVCacheMode getCacheMode() const noexcept override { return static_cast<KVCacheMode>(L->op); }
+};
+#endif
+// IQuantizeLayer / IDequantizeLayer: the axis, the output type and (10.16+) the block shape.
+template <class G>
+struct QDQImpl : G {
+  Layer* L = nullptr;
+  const char* iface() const { return L->type == LayerType::kQUANTIZE ? "VQuantizeLayer" : "VDequantizeLayer"; }
+  int32_t getAxis() const noexcept override { return L->axis; }
+  void setAxis(int32_t a) noexcept override {
+    call(this->rddRec, iface(), this->rddId, "setAxis", args(a), false);
+    L->dirty = true;
+    L->axis = a;
+    L->param("axis", J(a));
+  }
+  DataType getToType() const noexcept override { return L->toType; }
+  void setToType(DataType t) noexcept override {
+    call(this->rddRec, iface(), this->rddId, "setToType", args(t), false);
+    L->dirty = true;
+    L->toType = t;
+    L->param("toType", J(t));
+  }
+#ifdef RDD_HAS_VQuantizeLayer_setBlockShape
+  Dims getBlockShape() const noexcept override { return L->blockShape; }
+  bool setBlockShape(Dims const& d) noexcept override {
+    call(this->rddRec, iface(), this->rddId, "setBlockShape", args(d), false);
+    // NvInfer.h: "Allowed values are positive values and -1 which denotes a fully blocked dimension."
+    for (int i = 0; i < d.nbDims; i++)
+      if (d.d[i] == 0 || d.d[i] < -1) return refuse(L, "block shape " + jdims(d) + ": dims must be positive or -1");
+    L->dirty = true;
+    L->blockShape = d;
+    L->param("blockShape", J(d));
+    return true;
+  }
+#endif
+};
+using QuantizeImpl = QDQImpl<GenVQuantizeLayer>;
+using DequantizeImpl = QDQImpl<GenVDequantizeLayer>;
+#ifdef RDD_HAS_VNetworkDefinition_addDistCollective
+struct DistCollectiveImpl : GenVDistCollectiveLayer { Layer* L = nullptr; };
+#endif
+
 void LayerCore::setInput(int32_t i, ITensor& t) noexcept {
   call(rddRec, "VLayer", rddId, "setInput", args(i, t), false);
-  Layer& l = *L;
+  setLayerInput(*L, i, t);
+}
+void setLayerInput(Layer& l, int32_t i, ITensor& t) {
   // The input indices each layer accepts (NvInfer.h, setInput of each layer).
   int maxIndex = 0;
   switch (l.type) {
     case LayerType::kSHUFFLE: maxIndex = 1; break;
     case LayerType::kSLICE: maxIndex = 5; break;  // start, size, stride, fill value, axes
     case LayerType::kFILL: maxIndex = 2; break;   // dims, alpha, beta
+#ifdef RDD_HAS_VNetworkDefinition_addRotaryEmbedding
+    case LayerType::kROTARY_EMBEDDING: maxIndex = 3; break;  // input, cos, sin, position ids
+#endif
     default: maxIndex = static_cast<int>(l.inputs.size()) - 1; break;
   }
   if (i < 0 || i > maxIndex) return l.net->error(l.where() + ": setInput index " + std::to_string(i) + " is out of range");
@@ -435,6 +620,103 @@ void propagateValues(Layer& L) {
   if (static_cast<int64_t>(v.size()) != n) return;
   o.vals = std::move(v);
   o.hasVals = true;
+}
+
+/** Whether every path into `t` starts at a constant (TensorRT's "rooted at an IConstantLayer", i.e. weights). */
+bool rootedAtConstants(Tensor* t, std::set<Tensor*>& seen) {
+  if (!t || !seen.insert(t).second) return true;
+  if (t->input) return false;
+  if (!t->producer) return true;
+  for (Tensor* x : t->producer->inputs)
+    if (x && !rootedAtConstants(x, seen)) return false;
+  return true;
+}
+float halfToFloat(uint16_t h) {
+  int s = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+  float v = e == 0 ? std::ldexp(static_cast<float>(m), -24) : e == 31 ? (m ? NAN : INFINITY) : std::ldexp(static_cast<float>(m + 1024), e - 25);
+  return s ? -v : v;
+}
+/** The scale's values when it is a constant (or a cast of one): empty when not known at build time. */
+std::vector<double> constantValues(Tensor* s) {
+  std::vector<double> v;
+  Layer* p = s ? s->producer : nullptr;
+  if (p && p->type == LayerType::kCAST) p = p->in(0) ? p->in(0)->producer : nullptr;
+  if (!p || p->type != LayerType::kCONSTANT) return v;
+  size_t n = p->weights.size() / std::max<size_t>(1, elemSize(p->weightsType));
+  for (size_t i = 0; i < n; i++) {
+    const uint8_t* b = p->weights.data() + i * elemSize(p->weightsType);
+    switch (p->weightsType) {
+      case DataType::kFLOAT: { float f; std::memcpy(&f, b, 4); v.push_back(f); break; }
+      case DataType::kHALF: { uint16_t h; std::memcpy(&h, b, 2); v.push_back(halfToFloat(h)); break; }
+      case DataType::kBF16: { uint32_t x = static_cast<uint32_t>(b[0] | b[1] << 8) << 16; float f; std::memcpy(&f, &x, 4); v.push_back(f); break; }
+      default: return {};
+    }
+  }
+  return v;
+}
+bool builtFromConstant(Tensor* s) {
+  Layer* p = s ? s->producer : nullptr;
+  if (p && p->type == LayerType::kCAST) p = p->in(0) ? p->in(0)->producer : nullptr;
+  return p && p->type == LayerType::kCONSTANT;
+}
+
+/** IQuantizeLayer / IDequantizeLayer constraints, as each header set's NvInfer.h documents them. */
+std::string qdqCheck(Layer& L) {
+  bool quant = L.type == LayerType::kQUANTIZE;
+  Tensor *x = L.in(0), *s = L.in(1);
+  DataType qt = quant ? L.toType : x->type, ft = quant ? x->type : L.toType;
+  bool fp4 = static_cast<int>(qt) == 10;
+  if (quant && !isFloat(x->type)) return "the input is " + dtName(x->type) + "; it must be kFLOAT, kHALF or kBF16";
+  if (!quant && !isFloat(L.toType)) return "the output type is " + dtName(L.toType) + "; it must be kFLOAT, kHALF or kBF16";
+  if (!isQuantized(qt) || (fp4 && !RDD_AT_LEAST(10, 16)))
+    return std::string(quant ? "the output type is " : "the input is ") + dtName(qt) + "; it must be kINT8, kFP8 or kINT4" + (RDD_AT_LEAST(10, 16) ? " (or kFP4)" : "");
+  if (x->dims.nbDims < 1) return "the input must not be a scalar";
+  if (!isFloat(s->type)) return "the scale is " + dtName(s->type) + "; it must be kFLOAT, kHALF or kBF16";
+#if RDD_AT_LEAST(10, 16)
+  if (quant && s->type != DataType::kFLOAT && s->type != x->type) return "a kHALF or kBF16 scale must have the input's type (" + dtName(x->type) + ") in a strongly typed network";
+#else
+  if (quant && s->type != x->type) return "the scale (" + dtName(s->type) + ") must have the input's type (" + dtName(x->type) + ") in a strongly typed network";
+  if (!quant && s->type != ft) return "the output type (" + dtName(ft) + ") must be the scale's type (" + dtName(s->type) + ") in a strongly typed network";
+  if (!builtFromConstant(s)) return "the scale must be a build-time constant (Constant or Constant -> Cast)";
+#endif
+  Dims xd = x->dims, sd = s->dims;
+  int r = xd.nbDims;
+  std::set<Tensor*> seen;
+  bool weights = rootedAtConstants(x, seen);
+  if (sd.nbDims == 0) {
+    // per tensor
+  } else if (sd.nbDims == 1 && !(r == 1 && L.axis < 0)) {
+    // setAxis follows the add: an unset axis is an error only when the network is built.
+    bool axisPending = L.axis < 0 && !L.net->building;
+    if (!axisPending && (L.axis < 0 || L.axis >= r)) return "per-channel scale: the axis " + std::to_string(L.axis) + " is outside the input's rank " + std::to_string(r);
+    if (!axisPending && sd.d[0] >= 0 && xd.d[L.axis] >= 0 && sd.d[0] != xd.d[L.axis]) return "per-channel scale of " + std::to_string(sd.d[0]) + " coefficients; the quantization axis " + std::to_string(L.axis) + " has " + std::to_string(xd.d[L.axis]);
+    if (!weights) return std::string("per-channel ") + (quant ? "quantization" : "dequantization") + " is supported only for weights (an input rooted at an IConstantLayer), not activations";
+  } else if (sd.nbDims == r) {
+    int blocked = -1;
+    for (int i = 0; i < r; i++) {
+      if (sd.d[i] < 0 || xd.d[i] < 0 || sd.d[i] == xd.d[i]) continue;
+      if (blocked >= 0) return "block scale " + jdims(sd) + " differs from the input " + jdims(xd) + " in more than one dimension";
+      blocked = i;
+    }
+    if (blocked >= 0 && (sd.d[blocked] == 0 || xd.d[blocked] % sd.d[blocked] != 0)) return "block scale dim " + std::to_string(blocked) + " (" + std::to_string(sd.d[blocked]) + ") does not divide the input's " + std::to_string(xd.d[blocked]);
+#if RDD_AT_LEAST(10, 16)
+    if (static_cast<int>(qt) == 2) return "block quantization supports kINT4, kFP8 and kFP4, not kINT8";
+#else
+    if (static_cast<int>(qt) != 9) return "block quantization supports kINT4 only (TensorRT " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + ")";
+    if (!weights) return "block quantization is supported only for weights (an input rooted at an IConstantLayer)";
+#endif
+#if !RDD_AT_LEAST(10, 1)
+    if (r != 2) return "block quantization is supported only for 2-D inputs (TensorRT 10.0)";
+#else
+    if (blocked >= 0 && blocked < r - 2) return "the blocking dimension " + std::to_string(blocked) + " must be the last or second to last";
+#endif
+  } else {
+    return "the scale has rank " + std::to_string(sd.nbDims) + "; it must be a scalar (per tensor), 1-D (per channel) or of the input's rank " + std::to_string(r) + " (block-wise)";
+  }
+  for (double v : constantValues(s))
+    if (!(v > 0)) return "scale coefficients must be strictly positive (found " + jnum(v) + ")";
+  (void)ft;
+  return "";
 }
 
 /** Sets the layer's outputs (dtype, dims); returns an error message when TensorRT would reject it. */
@@ -556,7 +838,8 @@ std::string inferImpl(Layer& L) {
         Tensor* s = L.in(2);
         if (s->dims.nbDims != 1 || s->dims.d[0] != xd.nbDims) return "the size (input 2) must be a 1-D shape tensor of the input's rank";
         d.nbDims = xd.nbDims;
-        for (int i = 0; i < d.nbDims; i++) d.d[i] = -1;
+        // Sizes TensorRT folds at build time (constants, static dims of shapes) stay static.
+        for (int i = 0; i < d.nbDims; i++) d.d[i] = s->hasVals && static_cast<int>(s->vals.size()) == d.nbDims && s->vals[i] != kUnknown && s->vals[i] >= 0 ? s->vals[i] : -1;
       } else if (d.nbDims != xd.nbDims) return "size has rank " + std::to_string(d.nbDims) + ", the input " + std::to_string(xd.nbDims);
       for (int k : {1, 3})
         if (L.in(k) && (L.in(k)->dims.nbDims != 1 || L.in(k)->dims.d[0] != xd.nbDims)) return "input " + std::to_string(k) + " must be a 1-D shape tensor of the input's rank";
@@ -689,6 +972,106 @@ std::string inferImpl(Layer& L) {
     }
     case LayerType::kNON_ZERO: out(0, L.indexType, mk({xd.nbDims, -1})); break;
     case LayerType::kIDENTITY: out(0, x->type, xd); break;
+#ifdef RDD_HAS_VNetworkDefinition_addAttention
+    case LayerType::kATTENTION_OUTPUT: {  // IAttention (NvInfer.h, class IAttention and addAttention*)
+      Tensor *q = x, *k = L.in(1), *v = L.in(2), *m = L.in(3);
+      for (Tensor* t : {q, k, v})
+        if (!isFloat(t->type)) return "query, key and value must be kFLOAT, kHALF or kBF16 (got " + dtName(t->type) + ")";
+      if (k->type != q->type || v->type != q->type) return "query, key and value have different types in a strongly typed network";
+      for (Tensor* t : {q, k, v})
+        if (t->dims.nbDims != 4) return "query, key and value must be 4-D [batchSize, numHeads, sequenceLength, dimHead] (got rank " + std::to_string(t->dims.nbDims) + ")";
+      Dims qd = q->dims, kd = k->dims, vd = v->dims;
+      auto clash = [](int64_t a, int64_t b) { return a >= 0 && b >= 0 && a != b; };
+      if (clash(qd.d[0], kd.d[0]) || clash(qd.d[0], vd.d[0])) return "query, key and value have different batch sizes";
+      if (clash(kd.d[1], vd.d[1]) || clash(kd.d[2], vd.d[2])) return "key " + jdims(kd) + " and value " + jdims(vd) + " differ in heads or sequence length";
+      if (clash(qd.d[3], kd.d[3]) || clash(qd.d[3], vd.d[3])) return "query, key and value have different dimHead";
+      if (qd.d[1] >= 0 && kd.d[1] >= 0 && (kd.d[1] == 0 || qd.d[1] % kd.d[1] != 0))
+        return "numHeadsQuery " + std::to_string(qd.d[1]) + " is not a multiple of numHeadsKeyValue " + std::to_string(kd.d[1]) + " (grouped-query attention)";
+      if (static_cast<int>(L.op) < 0 || L.op > 1) return "AttentionNormalizationOp " + std::to_string(L.op) + " is not defined";
+      if (m) {
+        if (L.op1 != 0) return "a mask cannot be used together with a causal mask";
+        if (m->type != DataType::kBOOL && m->type != q->type) return "the mask must be kBOOL or the BMM1 output type";
+        if (m->dims.nbDims != 4) return "the mask must be 4-D";
+        int64_t want[4] = {qd.d[0], qd.d[1], qd.d[2], kd.d[2]};
+        for (int i = 0; i < 4; i++) {
+          int64_t d = m->dims.d[i];
+          // Batch and query heads broadcast; the sequence dims are the scores'.
+          if (d >= 0 && want[i] >= 0 && d != want[i] && !(i < 2 && d == 1))
+            return "the mask " + jdims(m->dims) + " does not broadcast to [batchSize, numHeadsQuery, sequenceLengthQuery, sequenceLengthKeyValue] = " + jdims(mk({want[0], want[1], want[2], want[3]}));
+        }
+      }
+      out(0, q->type, qd);  // "the same shape, form, and data type as the query input"
+      break;
+    }
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addRotaryEmbedding
+    case LayerType::kROTARY_EMBEDDING: {  // NvInfer.h addRotaryEmbedding
+      out(0, x->type, xd);  // set first: position ids arrive through setInput(3) after the add
+      Tensor *c = L.in(1), *s = L.in(2), *pos = L.in(3);
+      if (!isFloat(x->type)) return "the input must be kFLOAT, kHALF or kBF16";
+      if (xd.nbDims != 4) return "the input must be (batchSize, numHeads, sequenceLength, headSize), got rank " + std::to_string(xd.nbDims);
+      int64_t D = xd.d[3], R = L.rotaryDim ? L.rotaryDim : D;
+      if (L.rotaryDim < 0 || L.rotaryDim % 2 != 0) return "rotaryEmbeddingDim must be non-negative and even";
+      if (D >= 0 && (R > D || R % 2 != 0)) return "rotaryEmbeddingDim " + std::to_string(R) + " must be even and at most headSize " + std::to_string(D);
+      if (c->dims.nbDims != s->dims.nbDims) return "cosCache and sinCache have different ranks";
+      for (int i = 0; i < c->dims.nbDims; i++)
+        if (c->dims.d[i] >= 0 && s->dims.d[i] >= 0 && c->dims.d[i] != s->dims.d[i]) return "cosCache and sinCache have different shapes";
+      auto bad = [](int64_t a, int64_t b) { return a >= 0 && b >= 0 && a != b; };
+      if (pos) {
+        if (c->dims.nbDims != 2) return "with positionIds, cosCache/sinCache must be (maxPositionId+1, rotaryEmbeddingDim/2), got rank " + std::to_string(c->dims.nbDims);
+        if (bad(c->dims.d[1], R >= 0 ? R / 2 : -1)) return "cosCache/sinCache's last dim must be rotaryEmbeddingDim/2 = " + std::to_string(R / 2);
+        if (pos->dims.nbDims != 2 || bad(pos->dims.d[0], xd.d[0]) || bad(pos->dims.d[1], xd.d[2])) return "positionIds must be (batchSize, sequenceLength), got " + jdims(pos->dims);
+      } else {
+        if (c->dims.nbDims != 3) return "without positionIds, cosCache/sinCache must be (batchSize, sequenceLength, rotaryEmbeddingDim/2), got rank " + std::to_string(c->dims.nbDims);
+        if (bad(c->dims.d[0], xd.d[0]) || bad(c->dims.d[1], xd.d[2]) || bad(c->dims.d[2], R >= 0 ? R / 2 : -1)) return "cosCache/sinCache " + jdims(c->dims) + " is not (batchSize, sequenceLength, rotaryEmbeddingDim/2)";
+      }
+      break;
+    }
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addKVCacheUpdate
+    case LayerType::kKVCACHE_UPDATE: {  // NvInfer.h addKVCacheUpdate
+      Tensor *u = L.in(1), *w = L.in(2);
+      if (!isFloat(x->type) || u->type != x->type) return "cache and update must have the same type, kFLOAT, kHALF or kBF16 (got " + dtName(x->type) + ", " + dtName(u->type) + ")";
+      if (w->type != DataType::kINT32 && w->type != DataType::kINT64) return "writeIndices must be kINT32 or kINT64 (got " + dtName(w->type) + ")";
+      if (xd.nbDims != 4 || u->dims.nbDims != 4) return "cache [batchSize, numHeads, maxSequenceLength, headSize] and update [batchSize, numHeads, sequenceLength, headSize] must be 4-D";
+      auto bad = [](int64_t a, int64_t b) { return a >= 0 && b >= 0 && a != b; };
+      Dims ud = u->dims;
+      if (bad(xd.d[0], ud.d[0]) || bad(xd.d[1], ud.d[1]) || bad(xd.d[3], ud.d[3])) return "update " + jdims(ud) + " does not match cache " + jdims(xd) + " in batchSize, numHeads or headSize";
+      if (xd.d[2] >= 0 && ud.d[2] >= 0 && ud.d[2] > xd.d[2]) return "update's sequenceLength exceeds the cache's maxSequenceLength";
+      if (w->dims.nbDims != 1 || bad(w->dims.d[0], xd.d[0])) return "writeIndices must be [batchSize], got " + jdims(w->dims);
+      if (L.op != 0) return "only KVCacheMode::kLINEAR is supported";
+      out(0, x->type, xd);  // in place: the output is the cache
+      break;
+    }
+#endif
+    case LayerType::kQUANTIZE:
+    case LayerType::kDEQUANTIZE: {
+      std::string e = qdqCheck(L);
+      if (!e.empty()) return e;
+      out(0, L.toType, xd);
+      break;
+    }
+#ifdef RDD_HAS_VNetworkDefinition_addDistCollective
+    case LayerType::kDIST_COLLECTIVE: {  // NvInfer.h addDistCollective
+      int op = L.op, red = L.op1;
+      if (op < 0 || op > 7) return "CollectiveOperation " + std::to_string(op) + " is not defined";
+      if (red < 0 || red > 5) return "ReduceOperation " + std::to_string(red) + " is not defined";
+      bool reduces = op == 0 || op == 3 || op == 4, rooted = op == 2 || op == 3 || op == 6 || op == 7;
+      if (reduces && red == 5) return "a reducing collective (kALL_REDUCE, kREDUCE, kREDUCE_SCATTER) needs a ReduceOperation other than kNONE";
+      if (!reduces && red != 5) return "a collective without reduction takes ReduceOperation::kNONE";
+      std::set<int64_t> seen;
+      for (int64_t g : L.groups)
+        if (g < 0 || !seen.insert(g).second) return "the group lists rank " + std::to_string(g) + (g < 0 ? " (negative)" : " twice");
+      if (rooted && (L.root < 0 || (!L.groups.empty() && !seen.count(L.root)))) return "root " + std::to_string(L.root) + " is not a rank of the group";
+      Dims d = xd;
+      if (op == 1) {  // all-gather: the group's inputs concatenated along dim 0
+        if (xd.nbDims < 1) return "all-gather needs an input of rank >= 1";
+        d.d[0] = L.groups.empty() || xd.d[0] < 0 ? -1 : xd.d[0] * static_cast<int64_t>(L.groups.size());
+      } else if (op != 0 && op != 2 && op != 3) return "the double models kALL_REDUCE, kALL_GATHER, kBROADCAST and kREDUCE only";
+      out(0, x->type, d);
+      break;
+    }
+#endif
     default: return "layer type not supported by the double";
   }
   propagateValues(L);
@@ -709,6 +1092,19 @@ void infer(Layer& L) {
   L.dirty = false;
 }
 
+bool refuse(Layer* L, const std::string& why) {
+  if (L->net->logger) L->net->logger->log(ILogger::Severity::kERROR, (L->where() + ": " + why).c_str());
+  return false;
+}
+#ifdef RDD_HAS_VNetworkDefinition_addAttention
+ITensor* AttentionImpl::getOutput(int32_t i) const noexcept {
+  RDD_REC("VAttention", "getOutput", i);
+  if (faulty("getoutput")) return nullptr;
+  infer(*L);
+  return i == 0 && !L->outputs.empty() ? L->outputs[0].get() : nullptr;
+}
+#endif
+
 // ---- network ------------------------------------------------------------------------------
 
 struct Network final : INetworkDefinition {
@@ -723,37 +1119,48 @@ struct Network::Impl : GenVNetworkDefinition {
   Network* N = nullptr;
   Net& net() const { return N->net; }
 
-  template <class Face, class LImpl>
-  Layer* make(const char* method, LayerType type, std::vector<ITensor*> ins) {
+  Layer* push(const char* method, LayerType type, std::vector<ITensor*> ins) {
     auto L = std::make_unique<Layer>();
     L->net = &net();
     L->id = nextId();
     L->method = method;
     L->type = type;
     for (ITensor* t : ins) L->inputs.push_back(T(t));
-    auto* f = new FaceT<Face, LImpl>(L.get(), net().rec);
-    L->face.reset(f);
-    L->iface = f;
     Layer* raw = L.get();
     net().layers.push_back(std::move(L));
     return raw;
   }
+  template <class Face, class LImpl>
+  Layer* make(const char* method, LayerType type, std::vector<ITensor*> ins) {
+    Layer* L = push(method, type, std::move(ins));
+    auto* f = new FaceT<Face, LImpl>(L, net().rec);
+    L->face.reset(f);
+    L->iface = f;
+    return L;
+  }
   /** The layer's face after inference, or nullptr (and the layer dropped) when rejected. */
   template <class R>
   R* finish(Layer* L) {
+    return accept(L) ? static_cast<R*>(L->iface) : nullptr;
+  }
+  bool accept(Layer* L) {
     std::string norm = L->method.substr(3);
     std::transform(norm.begin(), norm.end(), norm.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (norm.size() > 2 && norm.compare(norm.size() - 2, 2, "v2") == 0) norm = norm.substr(0, norm.size() - 2);
     std::string e = faulty(norm) ? "rejected by fault injection (REDRAFT_TRT_DOUBLE_FAIL)" : inferImpl(*L);
     // Layers whose shape inputs come later through setInput are checked when the network is built.
-    if (!faulty(norm) && (L->type == LayerType::kSLICE || L->type == LayerType::kSHUFFLE || L->type == LayerType::kFILL)) e.clear();
+    bool later = L->type == LayerType::kSLICE || L->type == LayerType::kSHUFFLE || L->type == LayerType::kFILL;
+#ifdef RDD_HAS_VNetworkDefinition_addRotaryEmbedding
+    later = later || L->type == LayerType::kROTARY_EMBEDDING;  // position ids: setInput(3)
+#endif
+    if (!faulty(norm) && later) e.clear();
     L->dirty = false;
     if (!e.empty()) {
       if (net().logger) net().logger->log(ILogger::Severity::kERROR, (L->method + ": " + e).c_str());
       net().layers.pop_back();
-      return nullptr;
+      return false;
     }
-    return static_cast<R*>(L->iface);
+    return true;
   }
   bool bad(const char* method, std::initializer_list<const ITensor*> ins) {
     for (const ITensor* t : ins)
@@ -800,8 +1207,17 @@ struct Network::Impl : GenVNetworkDefinition {
     x->output = false;
     net().outputs.erase(std::remove(net().outputs.begin(), net().outputs.end(), x), net().outputs.end());
   }
-  int32_t getNbLayers() const noexcept override { return static_cast<int32_t>(net().layers.size()); }
-  ILayer* getLayer(int32_t i) const noexcept override { return i >= 0 && i < getNbLayers() ? net().layers[i]->iface : nullptr; }
+  // IAttention is not an ILayer: the network's layers are the others.
+  int32_t getNbLayers() const noexcept override {
+    int32_t n = 0;
+    for (auto& L : net().layers) n += L->iface ? 1 : 0;
+    return n;
+  }
+  ILayer* getLayer(int32_t i) const noexcept override {
+    for (auto& L : net().layers)
+      if (L->iface && i-- == 0) return L->iface;
+    return nullptr;
+  }
   int32_t getNbInputs() const noexcept override { return static_cast<int32_t>(net().inputs.size()); }
   ITensor* getInput(int32_t i) const noexcept override { return i >= 0 && i < getNbInputs() ? net().inputs[i].get() : nullptr; }
   int32_t getNbOutputs() const noexcept override { return static_cast<int32_t>(net().outputs.size()); }
@@ -818,7 +1234,7 @@ struct Network::Impl : GenVNetworkDefinition {
     }
     L->fillDims = d;
     L->weightsType = w.type;
-    size_t bytes = static_cast<size_t>(w.count) * elemSize(w.type);
+    size_t bytes = weightBytes(w.type, w.count);  // kINT4: count is the element count, two per byte
     if (w.values) L->weights.assign(static_cast<const uint8_t*>(w.values), static_cast<const uint8_t*>(w.values) + bytes);
     L->param("dims", J(d));
     L->param("type", J(w.type));
@@ -1055,6 +1471,110 @@ struct Network::Impl : GenVNetworkDefinition {
   INonZeroLayer* addNonZeroV2(ITensor& x, DataType indices) noexcept override {
     RDD_REC("VNetworkDefinition", "addNonZeroV2", x, indices);
     return nonzero("addNonZeroV2", x, indices);
+  }
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addAttention
+  IAttention* attention(const char* method, ITensor& q, ITensor& k, ITensor& v, AttentionNormalizationOp op, int causalKind) {
+    if (causalKind < 0 || causalKind > 2) {
+      if (net().logger) net().logger->log(ILogger::Severity::kERROR, (std::string(method) + ": CausalMaskKind " + std::to_string(causalKind) + " is not defined").c_str());
+      return nullptr;
+    }
+    Layer* L = push(method, LayerType::kATTENTION_OUTPUT, {&q, &k, &v});
+    auto* f = new AttentionFace(L, net().rec);
+    L->face.reset(f);
+    L->attention = true;
+    L->attentionFace = static_cast<IAttention*>(f);
+    L->op = static_cast<int>(op);
+    L->op1 = causalKind;
+    L->causal = causalKind != 0;
+    L->param("normOp", J(op));
+    if (std::string(method) == "addAttentionV2") L->param("causalKind", J(causalKind));
+    else L->param("causal", J(causalKind != 0));
+    return accept(L) ? static_cast<IAttention*>(L->attentionFace) : nullptr;
+  }
+  IAttention* addAttention(ITensor& q, ITensor& k, ITensor& v, AttentionNormalizationOp op, bool causal) noexcept override {
+    RDD_REC("VNetworkDefinition", "addAttention", q, k, v, op, causal);
+    return attention("addAttention", q, k, v, op, causal ? 1 : 0);  // isCausal: kUPPER_LEFT
+  }
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addAttentionV2
+  IAttention* addAttentionV2(ITensor& q, ITensor& k, ITensor& v, AttentionNormalizationOp op, CausalMaskKind kind) noexcept override {
+    RDD_REC("VNetworkDefinition", "addAttentionV2", q, k, v, op, kind);
+    return attention("addAttentionV2", q, k, v, op, static_cast<int>(kind));
+  }
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addRotaryEmbedding
+  IRotaryEmbeddingLayer* addRotaryEmbedding(ITensor& x, ITensor& c, ITensor& s, bool interleaved, int32_t dim) noexcept override {
+    RDD_REC("VNetworkDefinition", "addRotaryEmbedding", x, c, s, interleaved, dim);
+    if (dim < 0 || dim % 2 != 0) {
+      if (net().logger) net().logger->log(ILogger::Severity::kERROR, ("addRotaryEmbedding: rotaryEmbeddingDim " + std::to_string(dim) + " must be non-negative and even").c_str());
+      return nullptr;
+    }
+    Layer* L = make<IRotaryEmbeddingLayer, RotaryImpl>("addRotaryEmbedding", LayerType::kROTARY_EMBEDDING, {&x, &c, &s});
+    L->interleaved = interleaved;
+    L->rotaryDim = dim;
+    L->param("interleaved", J(interleaved));
+    L->param("rotaryEmbeddingDim", J(dim));
+    return finish<IRotaryEmbeddingLayer>(L);
+  }
+#endif
+#ifdef RDD_HAS_VNetworkDefinition_addKVCacheUpdate
+  IKVCacheUpdateLayer* addKVCacheUpdate(ITensor& cache, ITensor& update, ITensor& idx, KVCacheMode mode) noexcept override {
+    RDD_REC("VNetworkDefinition", "addKVCacheUpdate", cache, update, idx, mode);
+    Layer* L = make<IKVCacheUpdateLayer, KVCacheUpdateImpl>("addKVCacheUpdate", LayerType::kKVCACHE_UPDATE, {&cache, &update, &idx});
+    L->op = static_cast<int>(mode);
+    L->param("cacheMode", J(mode));
+    return finish<IKVCacheUpdateLayer>(L);
+  }
+#endif
+  template <class R, class I>
+  R* qdq(const char* method, LayerType type, ITensor& x, ITensor& scale, DataType to) {
+    Layer* L = make<R, I>(method, type, {&x, &scale});
+    L->toType = to;
+    L->axis = -1;  // NvInfer.h: "The default value is -1" (per tensor)
+    L->param("toType", J(to));
+    return finish<R>(L);
+  }
+#ifdef RDD_HAS_VNetworkDefinition_addQuantize
+  IQuantizeLayer* addQuantize(ITensor& x, ITensor& s) noexcept override {
+    RDD_REC("VNetworkDefinition", "addQuantize", x, s);
+    return qdq<IQuantizeLayer, QuantizeImpl>("addQuantize", LayerType::kQUANTIZE, x, s, DataType::kINT8);
+  }
+  IDequantizeLayer* addDequantize(ITensor& x, ITensor& s) noexcept override {
+    RDD_REC("VNetworkDefinition", "addDequantize", x, s);
+    return qdq<IDequantizeLayer, DequantizeImpl>("addDequantize", LayerType::kDEQUANTIZE, x, s, T(s)->type);
+  }
+#endif
+  IQuantizeLayer* addQuantizeV2(ITensor& x, ITensor& s, DataType t) noexcept override {
+    RDD_REC("VNetworkDefinition", "addQuantizeV2", x, s, t);
+    return qdq<IQuantizeLayer, QuantizeImpl>("addQuantizeV2", LayerType::kQUANTIZE, x, s, t);
+  }
+  IDequantizeLayer* addDequantizeV2(ITensor& x, ITensor& s, DataType t) noexcept override {
+    RDD_REC("VNetworkDefinition", "addDequantizeV2", x, s, t);
+    return qdq<IDequantizeLayer, DequantizeImpl>("addDequantizeV2", LayerType::kDEQUANTIZE, x, s, t);
+  }
+#ifdef RDD_HAS_VNetworkDefinition_addDistCollective
+  IDistCollectiveLayer* addDistCollective(ITensor& x, CollectiveOperation op, ReduceOperation red, int64_t root, int64_t* groups, int64_t n) noexcept override {
+    std::vector<int64_t> g;
+    if (groups && n > 0) g.assign(groups, groups + n);
+    std::string ga = "[";
+    for (size_t i = 0; i < g.size(); i++) ga += (i ? "," : "") + std::to_string(g[i]);
+    ga += "]";
+    call(rddRec, "VNetworkDefinition", rddId, "addDistCollective", "[" + J(x) + "," + J(op) + "," + J(red) + "," + J(root) + "," + ga + "," + J(n) + "]", false);
+    if (n < 0 || (n > 0 && !groups)) {
+      if (net().logger) net().logger->log(ILogger::Severity::kERROR, "addDistCollective: groupSize must be >= 0 and groups non-null when it is > 0");
+      return nullptr;
+    }
+    Layer* L = make<IDistCollectiveLayer, DistCollectiveImpl>("addDistCollective", LayerType::kDIST_COLLECTIVE, {&x});
+    L->op = static_cast<int>(op);
+    L->op1 = static_cast<int>(red);
+    L->root = root;
+    L->groups = g;
+    L->param("op", J(op));
+    L->param("reduceOp", J(red));
+    L->param("root", J(root));
+    L->param("groups", ga);
+    return finish<IDistCollectiveLayer>(L);
   }
 #endif
   IIdentityLayer* addIdentity(ITensor& x) noexcept override {
@@ -1339,6 +1859,7 @@ IHostMemory* Builder::Impl::buildSerializedNetwork(INetworkDefinition& network, 
   if (faulty("build")) return err("buildSerializedNetwork: rejected by fault injection (REDRAFT_TRT_DOUBLE_FAIL=build)");
   if (!net.errors.empty()) return err("buildSerializedNetwork: the network is invalid (" + std::to_string(net.errors.size()) + " error(s) reported above)");
   if (net.outputs.empty()) return err("buildSerializedNetwork: the network has no outputs");
+  net.building = true;
   for (auto& L : net.layers) {
     std::string e = inferImpl(*L);
     L->dirty = false;
