@@ -74,15 +74,13 @@ export async function loadRankGraphs(flags: ModelFlags & TpFlags, out: Output, o
 }
 
 /** Per-rank weight bytes and collective traffic of one call at `dims` (each named dim at its value, else its opt). */
-export function tpReport(graph: Graph, dims: Record<string, number> = {}): { rank: number | undefined; weightBytes: number; collectives: { calls: number; bytes: number | null; byOp: Record<string, { calls: number; bytes: number | null }> } } {
+export function tpReport(graph: Graph, dims: Record<string, number> = {}): { weightBytes: number; collectives: { calls: number; bytes: number | null; byOp: Record<string, { calls: number; bytes: number | null }> } } {
   const lookup = (n: string) => dims[n] ?? graph.symbols[n]?.opt;
   const byOp: Record<string, { calls: number; bytes: number | null }> = {};
   let calls = 0;
   let bytes: number | null = 0;
-  let rank: number | undefined;
   for (const l of graph.layers) {
     if (l.kind !== 'collective') continue;
-    rank = l.rank;
     const t = graph.tensors[l.inputs[0]];
     const n = t.shape.reduce<number | undefined>((a, d) => (a === undefined ? undefined : ((v) => (v === undefined ? undefined : a * v))(evalDim(d, lookup))), 1);
     const b = n === undefined ? null : dtypeBytes(t.dtype, n);
@@ -92,7 +90,7 @@ export function tpReport(graph: Graph, dims: Record<string, number> = {}): { ran
     calls++;
     bytes = bytes === null || b === null ? null : bytes + b;
   }
-  return { rank, weightBytes: summarize(graph).parameters.bytes, collectives: { calls, bytes, byOp } };
+  return { weightBytes: summarize(graph).parameters.bytes, collectives: { calls, bytes, byOp } };
 }
 
 /**

@@ -14,10 +14,11 @@ import { engineIoTable } from '../../builders/engine-io.js';
 import type { Output } from '../output.js';
 import { VERSION } from '../cli.js';
 import { buildConfigFrom, loadGraph, type ModelFlags } from '../model.js';
+import type { TpFlags } from '../tp.js';
 
 type Target = 'trt' | 'onnx' | 'plan';
 
-interface BuildFlags extends ModelFlags {
+export interface BuildFlags extends ModelFlags, TpFlags {
   out: string;
   dryRun?: boolean;
   force?: boolean;
@@ -28,7 +29,7 @@ interface BuildFlags extends ModelFlags {
  * The TensorRT version a plan is lowered for: --trt-version, else the headers the native addon
  * was compiled against, else none (every fused layer as primitives, which any 10.x/11.x builds).
  */
-async function planTrtVersion(flag: string | undefined): Promise<{ version?: { major: number; minor: number }; why: string }> {
+export async function planTrtVersion(flag: string | undefined): Promise<{ version?: { major: number; minor: number }; why: string }> {
   const { parseTrtVersion } = await import('../../builders/trt/plan.js');
   if (flag !== undefined) {
     const v = parseTrtVersion(flag);
@@ -43,7 +44,7 @@ async function planTrtVersion(flag: string | undefined): Promise<{ version?: { m
 }
 
 /** auto → trt where TensorRT is usable here, else onnx; returns the choice and why. */
-async function chooseTarget(build: BuildConfig, dryRun: boolean, targetFlag: boolean): Promise<{ target: Target; reason: string }> {
+export async function chooseTarget(build: BuildConfig, dryRun: boolean, targetFlag: boolean): Promise<{ target: Target; reason: string }> {
   if (dryRun) return { target: 'plan', reason: '--dry-run lowers to a TensorRT plan only' };
   if (build.target !== 'auto') return { target: build.target, reason: `asked for with ${targetFlag ? '--target' : 'the build config'} (${build.target})` };
   const { doctor } = await import('../../builders/trt/doctor.js');
@@ -57,7 +58,7 @@ async function chooseTarget(build: BuildConfig, dryRun: boolean, targetFlag: boo
  * The build record already in --out, if any. A config.json that redraft did not write (a
  * model's own, say) is refused: building there would replace it.
  */
-function readExisting(dir: string): { contentHash?: string; files?: string[] } | undefined {
+export function readExisting(dir: string): { contentHash?: string; files?: string[] } | undefined {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) return undefined;
   let rec: unknown;
@@ -73,6 +74,7 @@ function readExisting(dir: string): { contentHash?: string; files?: string[] } |
 }
 
 export async function build(flags: BuildFlags, out: Output): Promise<void> {
+  if (flags.tp !== undefined || flags.rank !== undefined) return (await import('./build-tp.js')).buildTp(flags, out); // one output per rank
   const t0 = performance.now();
   if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
   readExisting(flags.out); // refuses a foreign config.json before any work
@@ -163,13 +165,13 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   out.result(result, `built ${target} for ${model.definition.name}: ${result.files.map((f) => path.join(flags.out, f)).join(', ')} (${s.layers} layers, ${result.seconds}s)`);
 }
 
-async function trtVersion(): Promise<string | undefined> {
+export async function trtVersion(): Promise<string | undefined> {
   const { doctor } = await import('../../builders/trt/doctor.js');
   return doctor().library.version;
 }
 
 /** Deterministic, readable JSON (sorted keys, 2-space indent). */
-function canonicalPretty(v: unknown): string {
+export function canonicalPretty(v: unknown): string {
   return JSON.stringify(JSON.parse(canonicalJson(v)), null, 2) + '\n';
 }
 
