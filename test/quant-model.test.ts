@@ -1,0 +1,249 @@
+/**
+ * Quantized models: --quantize (round-to-nearest int8 per channel, int4 per group, fp8 per
+ * tensor) and pre-quantized checkpoints (test/fixtures/quant, written by make_checkpoints.py in
+ * AutoAWQ's, auto-gptq's, compressed-tensors' and AutoFP8's published layouts, each with its
+ * dequantized float32 reference). Oracles: the dequantized reference weights, the IR's own
+ * quantize semantics, and the lossless invariant (speculative == autoregressive) per scheme.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runGraph } from '../builders/interp/index.js';
+import { loadModelDir } from '../builders/model-dir.js';
+import { writeSafetensors } from '../builders/weights/index.js';
+import { buildContentHash } from '../builders/build-hash.js';
+import { DEFAULT_BUILD_CONFIG, resolveBuildConfig } from '../builders/build-config.js';
+import { autoregressiveGenerate, redrafterGenerate } from '../builders/generate/loop.js';
+import { getNumber } from '../dsl/dtype.js';
+import { ModelError, UsageError } from '../dsl/errors.js';
+import { hostTensor, toNumbers, type HostTensor } from '../dsl/host.js';
+import type { Graph } from '../dsl/ir.js';
+import { buildNetwork, Network, type Tensor } from '../dsl/network.js';
+import { serializeGraph } from '../dsl/serialize.js';
+import { llamaConfigFromHf } from '../models/llama/config.js';
+import { isQuantized, parseQuantScheme, quantizeWeight, type Projection, type QuantScheme } from '../models/llama/linear.js';
+import { llama_forward, llamaWeights } from '../models/llama/model.js';
+import { checkpointQuant, dequantizedReference, unpackInt4 } from '../models/llama/prequant.js';
+import { redrafterModel } from '../models/redrafter/engine.js';
+import { quantize } from '../ops/quantize.js';
+import { GOLDEN } from './golden-root.js';
+import { generationShape, runner } from './precision-util.js';
+
+const FIX = path.join(__dirname, 'fixtures/quant');
+const LLM = path.join(GOLDEN, 'models/distilled_llama_1');
+const DRAFTER = path.join(GOLDEN, 'models/distilled_drafter_1');
+const PROJ = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
+const PROJ_NAME = { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' } as const;
+
+/** Logits of llama_forward over one causal prompt (B = 1), float32 on the interpreter. */
+function logitsOf(dir: string, quant?: QuantScheme, ids = [1, 5, 9, 3, 17, 4]): number[] {
+  const m = loadModelDir(dir, 'llama');
+  const cfg = llamaConfigFromHf(m.config);
+  const T = ids.length;
+  const g = buildNetwork('fwd', (net) => {
+    const w = llamaWeights(net, cfg, m.weights, 'float32', quant);
+    const input_ids = net.constant(ids.map(BigInt), 'int64', [1, T]);
+    const attention_mask = net.constant(Array.from({ length: T * T }, (_, j) => Math.floor(j / T) >= j % T), 'bool', [1, T, T]);
+    const position_ids = net.constant(ids.map((_, j) => BigInt(j)), 'int64', [1, T]);
+    net.markOutput(llama_forward(cfg, w, { input_ids, attention_mask, position_ids }).logits, 'logits');
+  });
+  return toNumbers(runGraph(g, {}).logits);
+}
+
+const maxDiff = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+
+/** The effective [N, K] float weight of a projection: DQ(q, s), minus the folded zero points. */
+function effectiveWeight(p: Projection, net: Network): number[] {
+  const outs: Record<string, Tensor> = {};
+  if (!isQuantized(p)) outs.w = p as Tensor;
+  else {
+    outs.w = p.weight;
+    if (p.zero) outs.zs = p.zero.zs;
+  }
+  for (const [k, t] of Object.entries(outs)) net.markOutput(t, k);
+  const r = runGraph(net.toGraph(), {});
+  const w = toNumbers(r.w!);
+  if (!isQuantized(p) || !p.zero) return w;
+  const [N, K] = r.w!.shape as [number, number];
+  const zs = toNumbers(r.zs!);
+  const G = K / p.zero.group;
+  return w.map((v, i) => v - zs[Math.floor(i / K) * G + Math.floor((i % K) / p.zero!.group)]!);
+}
+
+describe('pre-quantized checkpoints (published layouts)', () => {
+  const dirs = ['awq', 'gptq-sym', 'gptq-asym', 'fp8-channel', 'fp8-tensor', 'autofp8'];
+  it.each(dirs)('%s: every projection equals its dequantized reference', (d) => {
+    const m = loadModelDir(path.join(FIX, d), 'llama');
+    const ref = loadModelDir(path.join(FIX, d, 'reference'), 'llama');
+    const cfg = llamaConfigFromHf(m.config);
+    expect(cfg.quantization, d).toBeDefined();
+    for (let l = 0; l < cfg.numLayers; l++)
+      for (const p of PROJ) {
+        const net = new Network('w');
+        const w = llamaWeights(net, cfg, m.weights, 'float32').layers[l]![p];
+        expect(isQuantized(w), `${d} ${p}`).toBe(true);
+        const want = toNumbers(ref.weights.get(`model.layers.${l}.${PROJ_NAME[p]}.weight`) as HostTensor);
+        const got = effectiveWeight(w, net);
+        expect(maxDiff(got, want), `${d} layer ${l} ${p}`).toBeLessThanOrEqual(1e-6 * Math.max(...want.map(Math.abs)));
+      }
+  });
+  it.each(['awq', 'gptq-sym', 'gptq-asym'])('%s: the unpacked integers reproduce the reference exactly', (d) => {
+    const m = loadModelDir(path.join(FIX, d), 'llama');
+    const ref = loadModelDir(path.join(FIX, d, 'reference'), 'llama');
+    const cq = checkpointQuant(m.config)!;
+    if (cq.method === 'fp8') throw new Error('not int4');
+    const u = unpackInt4(m.weights, 'model.layers.1.mlp.down_proj', 16, 32, cq);
+    expect(Array.from(dequantizedReference(u), Math.fround)).toEqual(toNumbers(ref.weights.get('model.layers.1.mlp.down_proj.weight') as HostTensor));
+    if (d === 'gptq-sym') expect(u.z.every((z) => z === 8)).toBe(true);
+    else expect(new Set(u.z).size).toBeGreaterThan(1);
+  });
+  it.each(['awq', 'gptq-sym', 'gptq-asym', 'fp8-tensor'])('%s: logits match the dequantized reference model', (d) => {
+    const got = logitsOf(path.join(FIX, d));
+    const want = logitsOf(path.join(FIX, d, 'reference'));
+    expect(maxDiff(got, want)).toBeLessThan(1e-4);
+  });
+  it.each(['fp8-channel', 'autofp8'])('%s: static input scales quantize the activations (the graph holds Q/DQ at the checkpoint scale)', (d) => {
+    const m = loadModelDir(path.join(FIX, d), 'llama');
+    const cfg = llamaConfigFromHf(m.config);
+    const net = new Network('w');
+    const w = llamaWeights(net, cfg, m.weights, 'float32').layers[0]!.q;
+    expect(isQuantized(w) && w.inputScale).toBeTruthy();
+    const want = getNumber('float32', m.weights.get('model.layers.0.self_attn.q_proj.input_scale').data, 0);
+    net.markOutput((w as { inputScale: Tensor }).inputScale, 's');
+    expect(toNumbers(runGraph(net.toGraph(), {}).s)).toEqual([want]);
+    // The activations are rounded to e4m3 at that (uncalibrated) scale: finite, and not the float reference.
+    const got = logitsOf(path.join(FIX, d));
+    expect(got.every(Number.isFinite)).toBe(true);
+    expect(maxDiff(got, logitsOf(path.join(FIX, d, 'reference')))).toBeGreaterThan(0);
+  });
+  it('refuses other schemes naming the field and its value', () => {
+    const q = (qc: unknown) => () => checkpointQuant({ quantization_config: qc });
+    expect(q({ quant_method: 'gptq', bits: 4, group_size: 128, desc_act: true })).toThrow(/quantization_config\.desc_act is true: act-order/);
+    expect(q({ quant_method: 'gptq', bits: 8, group_size: 128 })).toThrow(/quantization_config\.bits is 8/);
+    expect(q({ quant_method: 'fp8', weight_block_size: [128, 128], activation_scheme: 'dynamic' })).toThrow(/weight_block_size is \[128,128\]: block-wise FP8 \(DeepSeek-style, weight_scale_inv\)/);
+    expect(q({ quant_method: 'bitsandbytes', load_in_4bit: true })).toThrow(/quantization_config\.quant_method is "bitsandbytes"/);
+    expect(q({ quant_method: 'awq', bits: 4, group_size: 128, version: 'gemv' })).toThrow(/quantization_config\.version is "gemv"/);
+    expect(q({ quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: {} })).toThrow(/quantization_config\.format is "pack-quantized"/);
+    expect(q({ quant_method: 'compressed-tensors', format: 'float-quantized', config_groups: { g: { weights: { type: 'float', num_bits: 8, strategy: 'block' } } } })).toThrow(/config_groups\.g\.weights\.strategy is "block"/);
+    expect(q({ quant_method: 'awq', bits: 4, group_size: 128 })).not.toThrow();
+    expect(q({ quant_method: 'awq', bits: 4, group_size: 128 })).not.toThrow(ModelError);
+  });
+  it('refuses --quantize on a checkpoint that is already quantized', () => {
+    expect(() => logitsOf(path.join(FIX, 'awq'), { kind: 'int8-wo' })).toThrow(/already quantized \(config\.json quantization_config: awq\)/);
+  });
+});
+
+describe('--quantize (round to nearest while the weights stream in)', () => {
+  const schemes: [string, QuantScheme][] = [['int8-wo', { kind: 'int8-wo' }], ['int4-wo:8', { kind: 'int4-wo', group: 8 }], ['fp8', { kind: 'fp8' }]];
+  it('parses the flag and refuses bad values naming it', () => {
+    expect(parseQuantScheme('int4-wo')).toEqual({ kind: 'int4-wo', group: 128 });
+    expect(parseQuantScheme('int4-wo:32')).toEqual({ kind: 'int4-wo', group: 32 });
+    expect(parseQuantScheme('none')).toBeUndefined();
+    expect(() => parseQuantScheme('int3')).toThrow(UsageError);
+    expect(() => resolveBuildConfig({ quantize: 'int4' })).toThrow(/--quantize must be one of int8-wo, int4-wo\[:GROUP\], fp8, got "int4"/);
+    expect(() => logitsOf(LLM, { kind: 'int4-wo', group: 12 })).toThrow(/group size does not divide the input dim 16 of 'model\.layers\.0\.self_attn\.q_proj\.weight'/);
+  });
+  it.each(schemes)('%s: the stored codes are the IR quantize of the weight at the stored scales', (_n, scheme) => {
+    const m = loadModelDir(LLM, 'llama');
+    const w = m.weights.get('model.layers.0.mlp.down_proj.weight'); // [16, 32]
+    const r = quantizeWeight((i) => getNumber(w.dtype, w.data, i), 16, 32, scheme, scheme.kind === 'fp8' ? 'float32' : 'float32');
+    const net = new Network('q');
+    const x = net.constant(w.data, 'float32', [16, 32]);
+    const s = net.constant(r.scale, 'float32', r.scaleShape);
+    net.markOutput(quantize(x, s, { dtype: r.qDtype as 'int8', axis: r.scaleShape.length ? r.axis : undefined }), 'q');
+    expect(Array.from(runGraph(net.toGraph(), {}).q.data)).toEqual(Array.from(r.q));
+  });
+  it.each(schemes)('%s: logits equal the float model whose weights are the dequantized ones', (_n, scheme) => {
+    // Reference: each projection's DQ weight, computed on the interpreter, in a float model.
+    const m = loadModelDir(LLM, 'llama');
+    const cfg = llamaConfigFromHf(m.config);
+    const tensors = new Map<string, { dtype: 'float32'; shape: number[]; data: Float32Array }>();
+    for (const n of m.weights.names()) {
+      const t = m.weights.get(n);
+      tensors.set(n, { dtype: 'float32', shape: t.shape, data: t.data as Float32Array });
+    }
+    for (let l = 0; l < cfg.numLayers; l++)
+      for (const p of PROJ) {
+        const net = new Network('w');
+        const w = llamaWeights(net, cfg, m.weights, 'float32', scheme).layers[l]![p];
+        const name = `model.layers.${l}.${PROJ_NAME[p]}.weight`;
+        tensors.set(name, { ...tensors.get(name)!, data: Float32Array.from(effectiveWeight(w, net)) });
+      }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quant-ref-'));
+    try {
+      fs.copyFileSync(path.join(LLM, 'config.json'), path.join(dir, 'config.json'));
+      writeSafetensors(path.join(dir, 'model.safetensors'), [...tensors].map(([name, t]) => ({ name, ...t })));
+      const got = logitsOf(LLM, scheme);
+      const want = logitsOf(dir);
+      expect(maxDiff(got, want)).toBeLessThan(1e-5);
+      // And it is a quantization: not the float model's logits, but near them.
+      const float = logitsOf(LLM);
+      expect(maxDiff(got, float)).toBeGreaterThan(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('streamed (lazy) weights give the same graph and bytes as held ones', () => {
+    const bytes = (lazy: boolean) => {
+      const m = loadModelDir(LLM, 'llama', lazy ? { lazyAbove: 0 } : {});
+      const cfg = llamaConfigFromHf(m.config);
+      const g = buildNetwork('g', (net) => {
+        const w = llamaWeights(net, cfg, m.weights, 'float16', { kind: 'int4-wo', group: 8 });
+        for (const p of PROJ) {
+          const q = w.layers[1]![p];
+          if (isQuantized(q)) net.markOutput(q.weight, p);
+        }
+      });
+      const consts = g.layers.filter((l) => l.kind === 'constant').map((l) => Buffer.from((l as { weights: { data: Uint8Array } }).weights.data.buffer, (l as { weights: { data: Uint8Array } }).weights.data.byteOffset, (l as { weights: { data: Uint8Array } }).weights.data.byteLength).toString('hex'));
+      return { structure: Buffer.from(serializeGraph(g, { weights: 'reference' })).toString('hex'), consts, lazy: g.layers.some((l) => l.kind === 'constant' && l.weights.lazy) };
+    };
+    const [held, streamed] = [bytes(false), bytes(true)];
+    expect(streamed.lazy).toBe(true);
+    expect(held.lazy).toBe(false);
+    expect(streamed.consts).toEqual(held.consts);
+    expect(streamed.structure).toBe(held.structure);
+  });
+  it('the content hash covers the scheme (and "none" is the unquantized build)', () => {
+    const m = loadModelDir(LLM, 'llama');
+    const d = loadModelDir(DRAFTER, 'drafter');
+    const def = redrafterModel(m, d, { name: 'h' });
+    const hash = (q?: string) => {
+      const cfg = resolveBuildConfig({ quantize: q, beamWidth: '2', beamLength: '3' });
+      const g = def.build({ dtype: cfg.dtype, beamWidth: 2, beamLength: 3, maxBatch: cfg.maxBatch, maxSeq: 32, quantize: parseQuantScheme(cfg.quantize) });
+      return buildContentHash(g, cfg, 'onnx', '0');
+    };
+    const hs = [hash(), hash('int8-wo'), hash('int4-wo:8'), hash('int4-wo:16'), hash('fp8')];
+    expect(new Set(hs).size).toBe(hs.length);
+    expect(hash('none')).toBe(hs[0]);
+    expect(resolveBuildConfig({ quantize: 'none' }).quantize).toBeUndefined();
+    expect(DEFAULT_BUILD_CONFIG.quantize).toBeUndefined();
+  });
+});
+
+describe('lossless with a quantized base (speculative == autoregressive, same quantized model)', () => {
+  const schemes: (QuantScheme | undefined)[] = [undefined, { kind: 'int8-wo' }, { kind: 'int4-wo', group: 8 }, { kind: 'fp8' }, { kind: 'fp8', activations: fakeAmax() }];
+  for (const backend of ['interp', 'onnx'] as const)
+    it(`on ${backend}: every scheme, the golden distilled pair`, async () => {
+      const run = runner(backend);
+      const def = redrafterModel(loadModelDir(LLM, 'llama'), loadModelDir(DRAFTER, 'drafter'), { name: 'q' });
+      const prompt = [[1n, 7n, 12n, 5n], [1n, 3n]];
+      const [W, L, maxLength] = [3, 4, 24];
+      for (const quantize of schemes) {
+        const o = { dtype: 'float32' as const, beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: maxLength + W * L + 1, quantize };
+        const s = generationShape(def, W, L, maxLength, 'float32');
+        const step: Graph = def.stepGraph(o);
+        if (quantize) expect(step.layers.some((l) => l.kind === 'dequantize'), JSON.stringify(quantize)).toBe(true);
+        const rd = await redrafterGenerate(step, run, prompt, s);
+        const ar = await autoregressiveGenerate(def.llmGraph(o), run, prompt, s);
+        expect(rd.sequences.map((r) => r.join(' ')), `${backend} ${JSON.stringify(quantize)}`).toEqual(ar.map((r) => r.join(' ')));
+      }
+    }, 240_000);
+});
+
+/** Activation ranges for every projection of the distilled llama (a calibration's shape; values plausible). */
+function fakeAmax(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let l = 0; l < 2; l++) for (const p of PROJ) out[`model.layers.${l}.${PROJ_NAME[p]}.weight`] = 4;
+  return out;
+}
