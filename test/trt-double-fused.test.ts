@@ -14,8 +14,6 @@ import { buildNetwork } from '../dsl/network.js';
 import type { Graph } from '../dsl/ir.js';
 import type { HostTensor } from '../dsl/host.js';
 import { hostTensor } from '../dsl/host.js';
-import { allocate, getNumber, isFloat } from '../dsl/dtype.js';
-import { evalDim } from '../dsl/dim.js';
 import { runGraph } from '../builders/interp/index.js';
 import { lowerToPlan, type TrtPlan, type TrtVersion } from '../builders/trt/plan.js';
 import { CollectivePlanError, executePlan, executeRankPlans } from '../builders/trt/plan-exec.js';
@@ -26,7 +24,7 @@ import { TRT_RULES } from '../ops/trt.js';
 import { all_gather, all_reduce, broadcast, dequantize, matmul, quantize } from '../ops/index.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
-import { TAGS, addonOf, buildDouble, buildError, buildWith, expectRecordMatchesPlan, handPlan, recordToPlan, runCli, ROOT, type DoubleBuild, type Tag } from './trt-double-util.js';
+import { TAGS, addonOf, buildDouble, buildError, buildWith, close, expectRecordMatchesPlan, handPlan, recordToPlan, runCli, stepInputs, ROOT, type DoubleBuild, type Tag } from './trt-double-util.js';
 
 const builds = new Map<Tag, DoubleBuild>();
 const B = (t: Tag) => builds.get(t)!;
@@ -36,47 +34,6 @@ const expectFor = (b: DoubleBuild) => ({ major: b.major, minor: b.minor, workspa
 beforeAll(() => {
   for (const t of TAGS) builds.set(t, buildDouble(t));
 }, 900_000);
-
-/** Outputs equal: integers and bools exactly, floats within `tol` (native attention pre-scales q). */
-function close(want: Record<string, HostTensor>, got: Record<string, HostTensor>, what: string, tol = 0): void {
-  for (const k of Object.keys(want)) {
-    expect(got[k]?.shape, `${what}: ${k} shape`).toEqual(want[k].shape);
-    const a = want[k], b = got[k];
-    if (!isFloat(a.dtype) || tol === 0) {
-      expect(Array.from(b.data as ArrayLike<unknown>, String), `${what}: ${k}`).toEqual(Array.from(a.data as ArrayLike<unknown>, String));
-      continue;
-    }
-    for (let i = 0; i < a.data.length; i++) {
-      const x = getNumber(a.dtype, a.data, i), y = getNumber(b.dtype, b.data, i);
-      if (!(Math.abs(x - y) <= tol * (1 + Math.abs(x)))) expect(y, `${what}: ${k}[${i}]`).toBe(x);
-    }
-  }
-}
-
-/**
- * Inputs for a step graph from its declarations, whatever the engine contract: one row, a
- * 3-token prompt in a context call, empty caches; every other input zero.
- */
-function stepInputs(g: Graph): Record<string, HostTensor> {
-  const dims: Record<string, number> = { batch: 1, prompt: 3, seq: 3, past: 0, capacity: 16 };
-  const out: Record<string, HostTensor> = {};
-  for (const b of g.inputs) {
-    const t = g.tensors[b.id];
-    const shape = t.shape.map((d) => evalDim(d, (n) => dims[n] ?? Math.max(1, g.symbols[n]?.min ?? 1))!);
-    const n = shape.reduce((a, x) => a * x, 1);
-    const data = allocate(t.dtype, n);
-    const fill = (f: (i: number) => number) => {
-      for (let i = 0; i < n; i++) (data as unknown as number[])[i] = (t.dtype === 'int64' ? BigInt(f(i)) : f(i)) as never;
-    };
-    if (b.name === 'is_context' || t.dtype === 'bool') fill(() => 1);
-    else if (b.name === 'input_ids') fill((i) => 5 + i);
-    else if (b.name === 'prompt_lengths') fill(() => dims.prompt);
-    else if (b.name === 'temperature') fill(() => 1);
-    else if (b.name.startsWith('uniform')) fill(() => 0.5);
-    out[b.name] = { dtype: t.dtype, shape, data } as HostTensor;
-  }
-  return out;
-}
 
 const FUSED_METHODS = /^add(Attention|AttentionV2|RotaryEmbedding|KVCacheUpdate)$/;
 

@@ -13,6 +13,10 @@ import { expect } from 'vitest';
 import type { NativeAddon, NativeEngine } from '../builders/trt/native.js';
 import type { PlanLayer, TrtPlan } from '../builders/trt/plan.js';
 import type { TypedArray } from '../dsl/dtype.js';
+import { allocate, getNumber, isFloat, setNumber } from '../dsl/dtype.js';
+import { evalDim } from '../dsl/dim.js';
+import type { Graph } from '../dsl/ir.js';
+import type { HostTensor } from '../dsl/host.js';
 
 const HERE = fileURLToPath(import.meta.url);
 export const ROOT = path.resolve(path.dirname(HERE), '..');
@@ -501,6 +505,59 @@ export function recordToPlan(rec: Record_, sourceInputs: { id: number; name: str
     outputs: rec.outputs.map((o) => ({ id: R(o.id), name: o.name })),
     weights,
   };
+}
+
+/** Outputs equal: integers and bools exactly, floats within `tol` relative (0: exactly; native attention pre-scales q). */
+export function close(want: Record<string, HostTensor>, got: Record<string, HostTensor>, what: string, tol = 0): void {
+  for (const k of Object.keys(want)) {
+    expect(got[k]?.shape, `${what}: ${k} shape`).toEqual(want[k].shape);
+    const a = want[k], b = got[k];
+    if (!isFloat(a.dtype) || tol === 0) {
+      expect(Array.from(b.data as ArrayLike<unknown>, String), `${what}: ${k}`).toEqual(Array.from(a.data as ArrayLike<unknown>, String));
+      continue;
+    }
+    for (let i = 0; i < a.data.length; i++) {
+      const x = getNumber(a.dtype, a.data, i), y = getNumber(b.dtype, b.data, i);
+      if (!(Math.abs(x - y) <= tol * (1 + Math.abs(x)))) expect(y, `${what}: ${k}[${i}]`).toBe(x);
+    }
+  }
+}
+
+/**
+ * Inputs of a step graph (redrafter_step / llm_step, the per-layer KV contract) from its
+ * declarations: row 0 a context call with a 3-token prompt and an empty cache, row 1 (when the
+ * profile allows two rows) a generation row with 4 cached tokens; caches hold small values; any
+ * other input is zero. `capacity` is 16 slots.
+ */
+export function stepInputs(g: Graph, rows = 2): Record<string, HostTensor> {
+  const batch = Math.min(rows, g.symbols.batch?.max ?? 1);
+  const dims: Record<string, number> = { batch, prompt: 3, seq: 3, capacity: 16 };
+  const out: Record<string, HostTensor> = {};
+  for (const b of g.inputs) {
+    const t = g.tensors[b.id];
+    const shape = t.shape.map((d) => evalDim(d, (n) => dims[n] ?? Math.max(1, g.symbols[n]?.min ?? 1))!);
+    const n = shape.reduce((a, x) => a * x, 1);
+    const data = allocate(t.dtype, n);
+    const per = n / Math.max(1, shape[0] ?? 1);
+    const set = (f: (i: number, row: number) => number) => {
+      for (let i = 0; i < n; i++) {
+        const v = f(i, Math.floor(i / per));
+        if (t.dtype === 'int64') (data as BigInt64Array)[i] = BigInt(v);
+        else setNumber(t.dtype, data, i, v);
+      }
+    };
+    if (b.name === 'is_context') set((_, r) => (r === 0 ? 1 : 0));
+    else if (b.name === 'input_ids') set((i) => 5 + (i % 7));
+    else if (b.name === 'prompt_lengths') set((_, r) => (r === 0 ? 3 : 0));
+    else if (b.name === 'cache_lengths') set((_, r) => (r === 0 ? 0 : 4));
+    else if (b.name === 'beams') set((i) => 3 + (i % 5));
+    else if (/^[kv]_cache_\d+$/.test(b.name)) set((i) => Math.sin(i) * 0.25);
+    else if (b.name === 'temperature') set(() => 1);
+    else if (b.name.startsWith('uniform')) set(() => 0.5);
+    else if (t.dtype === 'bool') set(() => 1);
+    out[b.name] = { dtype: t.dtype, shape, data } as HostTensor;
+  }
+  return out;
 }
 
 /** A hand-written plan (for what the ops may refuse to emit): tensors are numbered by the caller. */

@@ -21,10 +21,11 @@ import { findCases, loadCase } from '../builders/conformance/load.js';
 import { interpEnv } from '../builders/conformance/env.js';
 import { goldenFns } from '../models/golden.js';
 import {
-  add, arange, cast, concat, cumsum, exp, gather, gather_nd, gelu, matmul, nonzero, relu, scatter, shape, slice, softmax, sum, topk, view, where, gt, attention, rotary_embedding, kv_cache_update, rms_norm,
+  add, arange, cast, concat, cumsum, exp, gather, gather_nd, gelu, matmul, nonzero, relu, scatter, shape, slice, softmax, sum, topk, view, where, gt, attention, rotary_embedding, kv_cache_update, rms_norm, quantize, dequantize,
 } from '../ops/index.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
+import { stepInputs } from './trt-double-util.js';
 
 import { GOLDEN } from './golden-root.js';
 
@@ -61,14 +62,7 @@ describe('TensorRT plans replay on the interpreter', () => {
     const native = lowerToPlan(graph, { trtVersion: { major: 11, minor: 1 } });
     expect(native.layers.filter((l) => l.method === 'addAttentionV2').length).toBe(2);
     expect(native.layers.filter((l) => l.method === 'addRotaryEmbedding').length).toBe(4);
-    const B = 1;
-    const inputs: Record<string, HostTensor> = {
-      is_context: hostTensor('bool', [B], [1]),
-      input_ids: hostTensor('int64', [B, 3], [5, 6, 7]),
-      beams: hostTensor('int64', [B, 2, 3], [0, 0, 0, 0, 0, 0]),
-      past_padding_mask: hostTensor('int64', [B, 0], []),
-      past_kv: hostTensor('float32', [2, 2, B, 2, 0, 8], []),
-    };
+    const inputs = stepInputs(graph); // a context row and a generation row with cached tokens
     same(runGraph(graph, inputs), executePlan(plan, inputs, graph));
     // IAttention has no scale: q is pre-scaled, so the native plan rounds differently (float32 ulps).
     const want = runGraph(graph, inputs);
@@ -102,8 +96,13 @@ function everyKind(): Graph {
     const cs = slice(view(y, concat([shape(x, 0), 2, 2])), [0, 0, 0], [shape(x, 0), 2, 1]);
     const r = rotary_embedding(attention(a4, a4, a4, { causal: 'lower_right' }), cs, cs);
     net.markOutput(kv_cache_update(a4, slice(r, [0, 0, 0, 0], [shape(x, 0), 1, 1, 2]), cast(sum(cast(gt(y, 0.2), 'int32'), 1), 'int64')), 'fused');
+    // Quantization (three-argument addQuantize/addDequantize in every plan).
+    const qs = net.constant([0.125], 'float32', [], 'qs');
+    net.markOutput(dequantize(quantize(y, qs, { dtype: 'int8' }), qs), 'qdq');
   });
 }
+/** Every kind but collective, which needs a TensorRT 10.16+ plan and a rank (tested in trt-double-fused). */
+const PLAN_KINDS = LAYER_KINDS.filter((k) => k !== 'collective');
 
 describe('native addon', () => {
   const n = tryNative();
@@ -118,7 +117,7 @@ describe('native addon', () => {
     const g = everyKind();
     const plan = lowerToPlan(g);
     const kinds = new Set(g.layers.map((l) => l.kind));
-    expect([...LAYER_KINDS].filter((k) => !kinds.has(k))).toEqual([]);
+    expect([...PLAN_KINDS].filter((k) => !kinds.has(k))).toEqual([]);
     const d = n!.describePlan(plan);
     expect(d.layers.length).toBe(plan.layers.length);
     plan.layers.forEach((l, i) => {
@@ -165,7 +164,7 @@ describe('native addon', () => {
     expect(() => n!.describePlan({ ...plan, layers: [{ ...plan.layers[0], method: 'addPlugin' }] })).toThrow(/unknown TensorRT call 'addPlugin'/);
     const i = plan.layers.findIndex((l) => l.method === 'addElementWise');
     const bad = plan.layers.map((l, j) => (j === i ? { ...l, params: { op: 'kMODULO' } } : l));
-    expect(() => n!.describePlan({ ...plan, layers: bad })).toThrow(new RegExp(`layer ${i} '.*': unknown ElementWiseOperation 'kMODULO'`));
+    expect(() => n!.describePlan({ ...plan, layers: bad })).toThrow(new RegExp(`layer ${i} '[^']*' \\(at test/trt\\.test\\.ts:\\d+:\\d+\\): unknown ElementWiseOperation 'kMODULO'`));
   });
   it('a TensorRT build fails before any work, naming what is missing and the fix', () => {
     let err: unknown;
