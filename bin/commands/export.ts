@@ -4,8 +4,11 @@ import { serializeGraph } from '../../dsl/serialize.js';
 import { ensureWritableFile, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
 import type { Output } from '../output.js';
 import { loadGraph, type ModelFlags } from '../model.js';
+import type { TpFlags } from '../tp.js';
 
-export async function exportCmd(flags: ModelFlags & { format: string; out: string }, out: Output): Promise<void> {
+export async function exportCmd(flags: ModelFlags & TpFlags & { format: string; out: string }, out: Output): Promise<void> {
+  // --tp: --out is a directory of rank<R>.onnx / rank<R>.graph files and config.json.
+  if (flags.tp !== undefined || flags.rank !== undefined) return (await import('./export-tp.js')).exportTp(flags, out);
   ensureWritableFile(flags.out);
   const { graph } = await loadGraph(flags, out);
   const dir = path.dirname(path.resolve(flags.out));

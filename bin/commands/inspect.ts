@@ -6,10 +6,16 @@ import { formatSummary, summarize, toDot } from '../../builders/inspect.js';
 import { UsageError } from '../../dsl/errors.js';
 import type { Output } from '../output.js';
 import { loadGraph, type ModelFlags } from '../model.js';
+import type { TpFlags } from '../tp.js';
 import { engineModelFlags } from '../engine.js';
 import { checkEngineIo, type EngineDir } from '../../builders/engine-dir.js';
 
-export async function inspect(opts: ModelFlags & { format: string; batch?: string; seq?: string; graph?: string; engine?: string }, out: Output): Promise<void> {
+export async function inspect(opts: ModelFlags & TpFlags & { format: string; batch?: string; seq?: string; graph?: string; engine?: string }, out: Output): Promise<void> {
+  // --tp: each rank's weight bytes and collective bytes per call.
+  if (opts.tp !== undefined || opts.rank !== undefined) {
+    if (opts.graph || opts.engine) throw new UsageError('--tp inspects the rank graphs of --model; --graph and --engine name one graph', 'pass --model (and --drafter) with --tp N');
+    return (await import('./inspect-tp.js')).inspectTp(opts, out);
+  }
   if (opts.graph && opts.engine) throw new UsageError('--graph and --engine name two graphs; pass one of them');
   let engine: EngineDir | undefined;
   if (opts.engine) ({ engine, flags: opts } = engineModelFlags(opts.engine, opts));

@@ -11,11 +11,13 @@ import { backendEnv } from '../../builders/conformance/env.js';
 import { checkInputs } from '../../builders/interp/index.js';
 import type { Output } from '../output.js';
 import { loadGraph, type ModelFlags } from '../model.js';
+import { loadRankGraphs, refuseTpBackend, tpOf, type TpFlags } from '../tp.js';
+import { tpGraphRunner } from '../../builders/tp/runner.js';
 import { readFile } from './inspect.js';
 import { defaultBackend, engineModelFlags, engineRunner, type EngineBackend } from '../engine.js';
 import type { EngineDir } from '../../builders/engine-dir.js';
 
-export async function run(flags: ModelFlags & { graph?: string; engine?: string; inputs: string; out?: string; backend?: string }, out: Output): Promise<void> {
+export async function run(flags: ModelFlags & TpFlags & { graph?: string; engine?: string; inputs: string; out?: string; backend?: string }, out: Output): Promise<void> {
   if (flags.graph && (flags.model || flags.drafter || flags.engine)) throw new UsageError('--graph and --model/--drafter/--engine name two graphs; pass one of them');
   if (!flags.graph && !flags.model && !flags.engine) throw new UsageError('run needs --graph FILE, --model M or --engine DIR');
   let engine: EngineDir | undefined;
@@ -34,12 +36,19 @@ export async function run(flags: ModelFlags & { graph?: string; engine?: string;
       inBuild ? `to run a build output, pass its directory: --engine ${dir}` : 'run takes a redraft graph (redraft export --format graph) or a build directory (--engine DIR from redraft build)',
     );
   }
-  const graph = flags.graph ? deserializeGraph(readFile(flags.graph), flags.graph) : (await loadGraph(flags, out)).graph;
+  // --tp N: the one-device inputs, cut into each rank's slices, on the multi-rank simulator (bin/tp.ts).
+  const tp = tpOf(flags);
+  if (tp.size > 1 && (flags.graph || engine || tp.rank !== undefined)) throw new UsageError(`run --tp ${tp.size} runs every rank graph of --model together`, tp.rank !== undefined ? 'drop --rank' : 'pass --model (and --drafter) with --tp N');
+  refuseTpBackend(backend, tp.size);
+  const ranks = tp.size > 1 ? await loadRankGraphs(flags, out) : undefined;
+  const bundle = ranks && { graphs: ranks.ranks.map((r) => r.graph), layout: ranks.layout };
+  const graph = bundle ? bundle.graphs[0] : flags.graph ? deserializeGraph(readFile(flags.graph), flags.graph) : (await loadGraph(flags, out)).graph;
   const inputs = readTensors(flags.inputs);
   // Dtypes, shapes and the profile's dim ranges (--max-batch, --max-seq) hold on every backend:
-  // ONNX Runtime would run a batch beyond the build's profile without a word.
-  checkInputs(graph, inputs);
-  const runGraphOn = engine ? await engineRunner(engine, graph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
+  // ONNX Runtime would run a batch beyond the build's profile without a word. (Under --tp each rank checks its slices.)
+  if (!bundle) checkInputs(graph, inputs);
+  const base = engine ? await engineRunner(engine, graph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
+  const runGraphOn = bundle ? tpGraphRunner([bundle], base) : base;
   const t0 = performance.now();
   const outputs: Record<string, HostTensor> = await runGraphOn(graph, inputs);
   const ms = performance.now() - t0;
