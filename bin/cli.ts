@@ -40,12 +40,13 @@ function modelOptions(c: Command, required = true): Command {
     .option('--beam-length <n>', `tokens per beam, including the last accepted token (${range('beamLength')})`)
     .option('--max-batch <n>', `largest batch the engine accepts (${range('maxBatch')})`)
     .option('--max-seq <n>', `longest sequence, prompt + generated, the engine accepts (${range('maxSeq')})`)
-    .option('--config <build.json>', 'build configuration file (keys: target, dtype, beamWidth, beamLength, maxBatch, maxSeq, workspaceMiB, optimizationLevel, timingCache, strict, quantize, calibrate); flags override it')
+    .option('--config <build.json>', 'build configuration file (keys: target, dtype, beamWidth, beamLength, maxBatch, maxSeq, workspaceMiB, optimizationLevel, timingCache, strict, quantize, calibrate, quantizeDrafter); flags override it')
     .option('--strict', 'fail on NaN/Inf weights instead of warning')
     .option('--tp <n>', 'tensor parallelism: N ranks (one GPU each); build/export write rank<R>.* files plus config.json, generate/run simulate the ranks in lockstep (--backend interp), inspect reports each rank')
     .option('--rank <r>', 'with --tp: only rank R (0-based), e.g. one CI job per rank; its files are byte-identical to an all-ranks build\'s')
     .option('--quantize <scheme>', 'quantize the base model\'s projection weights: int8-wo (per output channel), int4-wo[:GROUP] (per GROUP inputs, default 128), fp8 (e4m3, per tensor); the drafter stays in --dtype')
-    .option('--calibrate <prompts.txt>', 'with --quantize fp8: per-tensor activation scales from the base model run over these prompts (one per line, token ids or text); without it fp8 quantizes weights only');
+    .option('--calibrate <prompts.txt>', 'with --quantize fp8: per-tensor activation scales from the base model run over these prompts (one per line, token ids or text); without it fp8 quantizes weights only')
+    .option('--quantize-drafter', 'quantize the drafter with the --quantize scheme too (default: the drafter stays in --dtype)');
 }
 
 export function program(): Command {

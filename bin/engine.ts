@@ -16,8 +16,8 @@ import { VERSION } from './cli.js';
 import type { Output } from './output.js';
 
 /** Model flags that --engine supplies itself; passing them too is a usage error. */
-const FROM_ENGINE = ['model', 'drafter', 'dtype', 'beamWidth', 'beamLength', 'maxBatch', 'maxSeq', 'config', 'quantize', 'calibrate'] as const;
-const FLAG_NAME: Record<(typeof FROM_ENGINE)[number], string> = { model: '--model', drafter: '--drafter', dtype: '--dtype', beamWidth: '--beam-width', beamLength: '--beam-length', maxBatch: '--max-batch', maxSeq: '--max-seq', config: '--config', quantize: '--quantize', calibrate: '--calibrate' };
+const FROM_ENGINE = ['model', 'drafter', 'dtype', 'beamWidth', 'beamLength', 'maxBatch', 'maxSeq', 'config', 'quantize', 'calibrate', 'quantizeDrafter'] as const;
+const FLAG_NAME: Record<(typeof FROM_ENGINE)[number], string> = { model: '--model', drafter: '--drafter', dtype: '--dtype', beamWidth: '--beam-width', beamLength: '--beam-length', maxBatch: '--max-batch', maxSeq: '--max-seq', config: '--config', quantize: '--quantize', calibrate: '--calibrate', quantizeDrafter: '--quantize-drafter' };
 
 export const ENGINE_BACKENDS = ['interp', 'onnx', 'plan', 'trt'] as const;
 export type EngineBackend = (typeof ENGINE_BACKENDS)[number];
@@ -42,7 +42,7 @@ export function engineModelFlags<F extends ModelFlags>(dir: string, flags: F): {
       throw new UsageError(`${cfgFile}: "${key}" is ${p}, which no longer exists (an engine directory runs with the checkpoint it was built from)`, 'restore the checkpoint at that path, or rebuild the engine from where it is now');
   return {
     engine,
-    flags: { ...flags, model, drafter: r.model.drafter, dtype: b.dtype, beamWidth: String(b.beamWidth), beamLength: String(b.beamLength), maxBatch: String(b.maxBatch), maxSeq: String(b.maxSeq), quantize: b.quantize, calibrate: b.calibrate },
+    flags: { ...flags, model, drafter: r.model.drafter, dtype: b.dtype, beamWidth: String(b.beamWidth), beamLength: String(b.beamLength), maxBatch: String(b.maxBatch), maxSeq: String(b.maxSeq), quantize: b.quantize, calibrate: b.calibrate, quantizeDrafter: b.quantizeDrafter },
   };
 }
 

@@ -34,6 +34,7 @@ export interface ModelFlags {
   timingCache?: string;
   quantize?: string;
   calibrate?: string;
+  quantizeDrafter?: boolean;
 }
 
 export const BUILTIN_MODELS = ['tiny-redrafter'] as const;
@@ -63,6 +64,7 @@ export function buildConfigFrom(flags: ModelFlags): BuildConfig {
       strict: flags.strict || undefined,
       quantize: flags.quantize,
       calibrate: flags.calibrate,
+      quantizeDrafter: flags.quantizeDrafter || undefined,
     },
     flags.config,
   );
@@ -193,13 +195,14 @@ function userFrame(e: unknown, file: string): string {
 export async function buildOptionsFrom(build: BuildConfig, model?: ResolvedModel, out?: Output): Promise<BuildOptions> {
   const opts: BuildOptions = { dtype: build.dtype, beamWidth: build.beamWidth, beamLength: build.beamLength, maxBatch: build.maxBatch, maxSeq: build.maxSeq };
   const quantize = parseQuantScheme(build.quantize);
+  if (build.quantizeDrafter && !quantize) throw new UsageError('--quantize-drafter quantizes the drafter with the --quantize scheme', 'add --quantize int8-wo | int4-wo[:GROUP] | fp8');
   if (build.calibrate !== undefined && quantize?.kind !== 'fp8')
     throw new UsageError('--calibrate measures activation scales for --quantize fp8', 'add --quantize fp8, or drop --calibrate (int8-wo and int4-wo quantize weights only)');
   if (quantize?.kind === 'fp8' && build.calibrate !== undefined) {
     if (!model?.llm) throw new UsageError('--calibrate needs a model directory (--model DIR --drafter DIR)', 'built-in and module models have no checkpoint to calibrate');
     quantize.activations = await calibrateActivations(model.llm, build, build.calibrate, out);
   }
-  return quantize ? { ...opts, quantize } : opts;
+  return quantize ? { ...opts, quantize, ...(build.quantizeDrafter ? { quantizeDrafter: true } : {}) } : opts;
 }
 
 /** Resolves the model and builds its graph for the resolved build configuration. */

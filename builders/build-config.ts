@@ -26,6 +26,8 @@ export interface BuildConfig {
   quantize?: string;
   /** fp8: activation scales from a calibration run over these prompts (a text file, one prompt per line). */
   calibrate?: string;
+  /** Quantize the drafter with the same scheme (it stays in `dtype` otherwise). */
+  quantizeDrafter?: boolean;
 }
 
 export const DEFAULT_BUILD_CONFIG: BuildConfig = {
@@ -56,6 +58,7 @@ export const BUILD_CONFIG_RULES: Readonly<Record<keyof BuildConfig, Rule & { fla
   strict: { kind: 'bool', flag: '--strict' },
   quantize: { kind: 'pattern', re: /^(none|int8-wo|int4-wo(:\d+)?|fp8)$/, values: 'int8-wo, int4-wo[:GROUP], fp8', flag: '--quantize' },
   calibrate: { kind: 'string', flag: '--calibrate' },
+  quantizeDrafter: { kind: 'bool', flag: '--quantize-drafter' },
 };
 
 const RULES = BUILD_CONFIG_RULES;

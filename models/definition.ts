@@ -16,6 +16,8 @@ export interface BuildOptions {
   maxSeq: number;
   /** Weight quantization of the base model (`--quantize`; models/llama/linear.ts); absent: float. */
   quantize?: QuantScheme;
+  /** Quantize the drafter too (`--quantize-drafter`); by default it stays in `dtype`. */
+  quantizeDrafter?: boolean;
   /** Tensor parallelism (`--tp`): build communicator rank `rank` of `size`; absent (or size 1): one device. */
   tp?: { size: number; rank: number };
 }

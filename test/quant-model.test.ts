@@ -229,14 +229,16 @@ describe('lossless with a quantized base (speculative == autoregressive, same qu
       const def = redrafterModel(loadModelDir(LLM, 'llama'), loadModelDir(DRAFTER, 'drafter'), { name: 'q' });
       const prompt = [[1n, 7n, 12n, 5n], [1n, 3n]];
       const [W, L, maxLength] = [3, 4, 24];
-      for (const quantize of schemes) {
-        const o = { dtype: 'float32' as const, beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: maxLength + W * L + 1, quantize };
+      const runs = [...schemes.map((quantize) => ({ quantize, quantizeDrafter: false })), { quantize: { kind: 'int4-wo', group: 8 } as QuantScheme, quantizeDrafter: true }];
+      for (const { quantize, quantizeDrafter } of runs) {
+        const o = { dtype: 'float32' as const, beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: maxLength + W * L + 1, quantize, quantizeDrafter };
         const s = generationShape(def, W, L, maxLength, 'float32');
         const step: Graph = def.stepGraph(o);
-        if (quantize) expect(step.layers.some((l) => l.kind === 'dequantize'), JSON.stringify(quantize)).toBe(true);
+        // 7 projections per base layer (2 layers; fp8 with activation scales: one more DQ each for x), plus the drafter's 2 blocks, head and RNN W/U when it is quantized too.
+        if (quantize) expect(step.layers.filter((l) => l.kind === 'dequantize').length, JSON.stringify(quantize)).toBe(14 + (quantize.kind === 'fp8' && quantize.activations ? 14 : 0) + (quantizeDrafter ? 5 : 0));
         const rd = await redrafterGenerate(step, run, prompt, s);
         const ar = await autoregressiveGenerate(def.llmGraph(o), run, prompt, s);
-        expect(rd.sequences.map((r) => r.join(' ')), `${backend} ${JSON.stringify(quantize)}`).toEqual(ar.map((r) => r.join(' ')));
+        expect(rd.sequences.map((r) => r.join(' ')), `${backend} ${JSON.stringify(quantize)} drafter ${quantizeDrafter}`).toEqual(ar.map((r) => r.join(' ')));
       }
     }, 240_000);
 });
@@ -247,3 +249,33 @@ function fakeAmax(): Record<string, number> {
   for (let l = 0; l < 2; l++) for (const p of PROJ) out[`model.layers.${l}.${PROJ_NAME[p]}.weight`] = 4;
   return out;
 }
+
+describe('--calibrate (fp8 activation ranges)', () => {
+  it('measures max |x| at every projection input over the prompts', async () => {
+    const { calibrateActivations, calibrationPrompts } = await import('../bin/calibrate.js');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quant-cal-'));
+    try {
+      const file = path.join(dir, 'p.txt');
+      fs.writeFileSync(file, '1,7,12,5\n1 3 4 8 20 11\n');
+      const m = loadModelDir(LLM, 'llama');
+      const one = await calibrateActivations(m, { ...DEFAULT_BUILD_CONFIG, maxSeq: 16 }, file);
+      expect(Object.keys(one).length).toBe(14);
+      for (let l = 0; l < 2; l++) {
+        const at = (p: keyof typeof PROJ_NAME) => one[`model.layers.${l}.${PROJ_NAME[p]}.weight`]!;
+        // q, k and v read the same normed hidden state, gate and up too.
+        expect(at('k')).toBe(at('q'));
+        expect(at('v')).toBe(at('q'));
+        expect(at('up')).toBe(at('gate'));
+        for (const p of PROJ) expect(at(p)).toBeGreaterThan(0);
+      }
+      // More prompts can only widen a range.
+      fs.writeFileSync(file, '1,7,12,5\n');
+      const first = await calibrateActivations(m, { ...DEFAULT_BUILD_CONFIG, maxSeq: 16 }, file);
+      for (const k of Object.keys(one)) expect(first[k]!).toBeLessThanOrEqual(one[k]!);
+      fs.writeFileSync(file, '1,7,99\n');
+      expect(() => calibrationPrompts(file, undefined, 32, 16)).toThrow(/line 1: token id 99 is not in \[0, 32\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

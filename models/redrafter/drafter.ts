@@ -6,8 +6,10 @@
  */
 import type { DType } from '../../dsl/dtype.js';
 import type { Network, Tensor } from '../../dsl/network.js';
-import { add, cast, linear, silu } from '../../ops/index.js';
+import { add, cast, silu } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
+// A float or quantized projection (--quantize-drafter), and the linear that applies either.
+import { linear, projectionWeight, type Projection, type QuantScheme } from '../llama/linear.js';
 import { weightConstant } from '../llama/model.js';
 import { maintain_logits, warp_logits } from './logits.js';
 
@@ -42,24 +44,26 @@ export function drafterConfigFromHf(raw: Record<string, unknown>): DrafterConfig
 /** The drafter's weights as constants of one network, in `dtype`. */
 export interface DrafterWeights {
   cfg: DrafterConfig;
-  inputProj?: { w: Tensor; b: Tensor };
-  blocks: { w: Tensor; b: Tensor }[];
-  head: Tensor;
-  rnn?: { w: Tensor; u: Tensor; ub: Tensor };
+  inputProj?: { w: Projection; b: Tensor };
+  blocks: { w: Projection; b: Tensor }[];
+  head: Projection;
+  rnn?: { w: Projection; u: Projection; ub: Tensor };
 }
 
-export function drafterWeights(net: Network, given: DrafterConfig, ws: WeightSource, dtype: DType = 'float32'): DrafterWeights {
+/** `quantize` (--quantize-drafter) quantizes every [out, in] weight; biases stay in `dtype`. */
+export function drafterWeights(net: Network, given: DrafterConfig, ws: WeightSource, dtype: DType = 'float32', quantize?: QuantScheme): DrafterWeights {
   // Apple's DrafterConfig defaults rnn to false; a config without the key is read from its weights.
   const cfg = given.rnnGiven === false ? { ...given, rnn: ws.has('rnn_u.weight') } : given;
   const E = cfg.exitDim;
   const H = cfg.hiddenSize;
   const w = (name: string, s: number[]) => weightConstant(net, ws, name, s, dtype);
+  const p = (name: string, s: number[]) => projectionWeight(net, ws, name, s, dtype, quantize, () => w(name, s));
   return {
     cfg,
-    inputProj: 2 * H !== E ? { w: w('input_proj.weight', [E, 2 * H]), b: w('input_proj.bias', [E]) } : undefined,
-    blocks: Array.from({ length: cfg.numDraftLayers }, (_, i) => ({ w: w(`lm_head.${i}.linear.weight`, [E, E]), b: w(`lm_head.${i}.linear.bias`, [E]) })),
-    head: w(`lm_head.${cfg.numDraftLayers}.weight`, [cfg.vocabSize, E]),
-    rnn: cfg.rnn ? { w: w('rnn_w.weight', [H, H]), u: w('rnn_u.weight', [H, H]), ub: w('rnn_u.bias', [H]) } : undefined,
+    inputProj: 2 * H !== E ? { w: p('input_proj.weight', [E, 2 * H]), b: w('input_proj.bias', [E]) } : undefined,
+    blocks: Array.from({ length: cfg.numDraftLayers }, (_, i) => ({ w: p(`lm_head.${i}.linear.weight`, [E, E]), b: w(`lm_head.${i}.linear.bias`, [E]) })),
+    head: p(`lm_head.${cfg.numDraftLayers}.weight`, [cfg.vocabSize, E]),
+    rnn: cfg.rnn ? { w: p('rnn_w.weight', [H, H]), u: p('rnn_u.weight', [H, H]), ub: w('rnn_u.bias', [H]) } : undefined,
   };
 }
 

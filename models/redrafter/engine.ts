@@ -44,8 +44,10 @@ export interface EngineShape {
   dtype: DType;
   /** Speculative sampling (temperature, input uniforms) instead of greedy acceptance. */
   sampling?: boolean;
-  /** Base-model weight quantization (--quantize); the drafter stays in `dtype`. */
+  /** Base-model weight quantization (--quantize); the drafter stays in `dtype` unless quantizeDrafter. */
   quantize?: QuantScheme;
+  /** Quantize the drafter's weights with the same scheme (--quantize-drafter). */
+  quantizeDrafter?: boolean;
   /** Tensor parallelism (--tp): build rank tp.rank's graph (models/llama/tp.ts); the drafter is replicated. */
   tp?: TensorParallel;
 }
@@ -75,8 +77,8 @@ interface Weights {
   drafter: DrafterWeights;
 }
 
-function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: LoadedModel, dtype: DType, quantize?: QuantScheme, tp?: TensorParallel): Weights {
-  return { llm: baseWeights(net, cfg, llm, dtype, quantize, tp), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config), drafter.weights, dtype) };
+function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: LoadedModel, dtype: DType, quantize?: QuantScheme, tp?: TensorParallel, quantizeDrafter?: boolean): Weights {
+  return { llm: baseWeights(net, cfg, llm, dtype, quantize, tp), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config), drafter.weights, dtype, quantizeDrafter ? quantize : undefined) };
 }
 
 /** The base model's weights: whole, or rank tp.rank's shards (and the graph's rank set for its collectives). */
@@ -163,7 +165,7 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
           uniform_sample: net.input('uniform_sample', 'float32', ['batch']),
         }
       : undefined;
-    const w = loadWeights(net, cfg, llm, drafter, s.dtype, s.quantize, s.tp);
+    const w = loadWeights(net, cfg, llm, drafter, s.dtype, s.quantize, s.tp, s.quantizeDrafter);
     const T = shape(input_ids, 1);
     const B = shape(input_ids, 0);
     const C = shape(caches[0]!.k, 2);
@@ -295,7 +297,7 @@ export interface RedrafterDefinition extends ModelDefinition {
 /** The ModelDefinition of a ReDrafter engine from a base model and its drafter. */
 export function redrafterModel(llm: LoadedModel, drafter: LoadedModel, opts: { name: string }): RedrafterDefinition {
   const llmConfig = llamaConfigFromHf(llm.config);
-  const shapeOf = (o: BuildOptions): EngineShape => ({ beamWidth: o.beamWidth, beamLength: o.beamLength, maxBatch: o.maxBatch, maxSeq: o.maxSeq, dtype: o.dtype, quantize: o.quantize, tp: o.tp && o.tp.size > 1 ? o.tp : undefined });
+  const shapeOf = (o: BuildOptions): EngineShape => ({ beamWidth: o.beamWidth, beamLength: o.beamLength, maxBatch: o.maxBatch, maxSeq: o.maxSeq, dtype: o.dtype, quantize: o.quantize, quantizeDrafter: o.quantizeDrafter, tp: o.tp && o.tp.size > 1 ? o.tp : undefined });
   return {
     name: opts.name,
     description: 'ReDrafter: Llama base model + RNN drafter, draft–verify–accept in one graph',
