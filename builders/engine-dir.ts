@@ -81,6 +81,10 @@ export function openEngineDir(dir: string): EngineDir {
   if (!rec.model || typeof rec.model.source !== 'string') throw bad('"model.source" is missing (built by an older redraft?)');
   if (!rec.build || typeof rec.build !== 'object') throw bad('"build" is missing');
   if (!rec.io || !Array.isArray(rec.io.inputs) || !Array.isArray(rec.io.outputs)) throw bad('"io" is missing');
+  // A --tp build holds one rank<R>.* per rank: its ranks run one process per GPU (README: "Tensor parallelism").
+  const tp = (rec as { tensorParallel?: { size?: unknown } }).tensorParallel;
+  if (tp && typeof tp === 'object')
+    throw new UsageError(`--engine '${dir}' is a --tp ${String(tp.size)} build (rank<R>.* files, one per rank): its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: --model ${rec.model.source.replace(/^builtin:/, '')}${rec.model.drafter ? ` --drafter ${rec.model.drafter}` : ''} --tp ${String(tp.size)} (--backend interp)`);
   const engineFile = path.join(dir, ENGINE_FILE[rec.target]);
   if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${ENGINE_FILE[rec.target]} is missing (config.json says target ${rec.target})`, `rebuild it: ${rebuildCommand(rec, dir)}`);
   return { dir, record: rec as BuildRecord, engineFile };

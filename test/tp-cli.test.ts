@@ -53,6 +53,11 @@ describe('build --tp', { timeout: 120_000 }, () => {
     expect(files(one)).toEqual(['config.json', 'rank2.onnx']);
     expect(fs.readFileSync(path.join(one, 'rank2.onnx')).equals(fs.readFileSync(path.join(all, 'rank2.onnx')))).toBe(true);
     expect(json(path.join(one, 'config.json')).tensorParallel.ranks[2].contentHash).toBe(tp.ranks[2].contentHash);
+    // A --tp build directory is not one engine: --engine says how its ranks run.
+    const g = redraft(['generate', '--engine', all, '--prompt-ids', '3,7', '--max-length', '12']);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/is a --tp 4 build \(rank<R>\.\* files, one per rank\): its ranks run one process per GPU/);
+    expect(g.stderr).toMatch(/--drafter \S+llama_drafter_1_2 --tp 4/);
     // Unchanged inputs: up to date.
     expect(redraft(['build', ...MODEL, '--target', 'onnx', '--tp', '4', '--out', all, '--json']).stdout).toMatch(/"status": "up-to-date"/);
   });
