@@ -13,6 +13,7 @@ import type { Graph } from '../../dsl/ir.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { IoEntry } from '../engine-io.js';
 import { native, tryNative } from './native.js';
+import { nativeFusedKinds, type TrtVersion } from './plan.js';
 
 export interface RuntimeIo {
   name: string;
@@ -39,6 +40,8 @@ export interface RunStats {
   allocations: number;
   /** Output dims TensorRT left unresolved that the caller's graph supplied (the double leaves every dynamic one). */
   shapesFromCaller: number;
+  /** In-place bindings: outputs bound to their input's buffer, and inputs fed back in place (no copy at all). */
+  inPlace: number;
 }
 export interface NativeTensor {
   dtype: string;
@@ -60,6 +63,8 @@ export interface NativeContext {
     outputShapes?: Record<string, number[]>,
     options?: { keepOnDevice?: string[] },
   ): Promise<{ outputs: Record<string, { dtype: string; shape: number[]; data: ArrayBuffer; device?: undefined } | { dtype: string; shape: number[]; device: true; data?: undefined }>; stats: RunStats }>;
+  /** A kept output's bytes, copied to the host now (synchronously; not during a run). */
+  readKept(name: string): ArrayBuffer;
   /** Interrupts a run in progress (before its enqueue, or discards its results). */
   cancel(): void;
   stats(): RunStats;
@@ -68,7 +73,12 @@ export interface NativeContext {
 export interface NativeRuntimeEngine {
   io: RuntimeIo[];
   tensorrtDouble: boolean;
-  createContext(): NativeContext;
+  /**
+   * An execution context. `aliases` (output → input) binds each in-place output to its input's
+   * device buffer: IKVCacheUpdateLayer writes the cache in place and NvInfer.h requires both to
+   * share one address; an input fed `{ device: output }` from its alias then copies nothing.
+   */
+  createContext(options?: { aliases?: Record<string, string> }): NativeContext;
   release(): void;
 }
 export interface RuntimeLibs {
@@ -206,35 +216,90 @@ export interface TrtRunner {
   engine: NativeRuntimeEngine;
   context: NativeContext;
   libs: RuntimeLibs;
+  /** The in-place pairs (output → input) bound to one device buffer; the other fed-back outputs are copied on the device. */
+  inPlace: Record<string, string>;
 }
 
-/** Loads DIR/rank0.engine, checks it against the I/O table, and runs `graph` on one execution context per call. */
-export async function trtRunner(file: string, table: { inputs: IoEntry[]; outputs: IoEntry[] }, graph: Graph, rebuild: string, log?: (severity: string, msg: string) => void): Promise<TrtRunner> {
+/**
+ * The graph's in-place outputs (Graph.aliases) that this engine has, split by how they run:
+ * `bound` when the engine's KV-cache update is TensorRT's IKVCacheUpdateLayer (it was lowered
+ * for headers with it, 10.15+), which writes the cache in place (the output shares the input's
+ * address); `copied` otherwise: a decomposed update writes a new tensor, so sharing memory with
+ * the input would let TensorRT overwrite what it still reads; it stays on the device and is
+ * copied device to device into the input.
+ */
+export function inPlaceOutputs(graph: Graph, io: RuntimeIo[], trtVersion: TrtVersion | undefined): { bound: Record<string, string>; copied: Record<string, string> } {
+  const has = (name: string, mode: RuntimeIo['mode']) => io.some((x) => x.name === name && x.mode === mode);
+  const pairs = Object.entries(graph.aliases ?? {}).filter(([o, i]) => has(o, 'output') && has(i, 'input'));
+  const native = nativeFusedKinds(trtVersion).includes('kv_cache_update');
+  return { bound: native ? Object.fromEntries(pairs) : {}, copied: native ? {} : Object.fromEntries(pairs) };
+}
+
+/**
+ * Loads DIR/rank0.engine, checks it against the I/O table, and runs `graph` on one execution
+ * context per call. In-place outputs (graph.aliases, e.g. k_cache_<l>_out of k_cache_<l>) stay on
+ * the device: the tensor returned for one is device-resident (its `data`, if read, is copied to
+ * the host then; it is valid until the next run), and fed back as its input it costs no copy.
+ * `trtVersion`: the headers the engine was built with (the addon's, as build.ts lowers for them).
+ */
+export async function trtRunner(file: string, table: { inputs: IoEntry[]; outputs: IoEntry[] }, graph: Graph, rebuild: string, log?: (severity: string, msg: string) => void, trtVersion?: TrtVersion): Promise<TrtRunner> {
   const { engine, libs } = await deserializeEngineFile(file, rebuild, log);
   checkRuntimeIo(engine.io, table, file, rebuild);
+  const version = trtVersion ?? (await import('./build.js')).engineTrtVersion();
+  const { bound, copied } = inPlaceOutputs(graph, engine.io, version);
+  const keepOnDevice = [...Object.keys(bound), ...Object.keys(copied)];
   let context: NativeContext;
   try {
-    context = engine.createContext();
+    context = engine.createContext({ aliases: bound });
   } catch (e) {
     throw runError(e, file);
   }
   active = context;
+  // The device-resident tensors this context returned, with the run that made them.
+  const resident = new WeakMap<object, { name: string; run: number }>();
+  let runs = 0;
   const run = async (g: Graph, inputs: Record<string, HostTensor>): Promise<Record<string, HostTensor>> => {
     if (g !== graph) throw new Error(`trtRunner: graph ${g.name} is not the engine's`);
+    const feed: Record<string, NativeTensor | DeviceInput> = {};
+    for (const [name, t] of Object.entries(inputs)) {
+      const r = resident.get(t);
+      if (!r) {
+        feed[name] = t as unknown as NativeTensor;
+        continue;
+      }
+      if (r.run !== runs) throw new UsageError(`input '${name}' is output '${r.name}' of an earlier run, which the next run overwrote on the device (in place)`, 'feed each in-place output back on the very next call');
+      feed[name] = { device: r.name };
+    }
     let r: Awaited<ReturnType<NativeContext['run']>>;
     try {
-      r = await context.run(inputs as unknown as Record<string, NativeTensor>, outputShapes(graph, inputs));
+      r = await context.run(feed, outputShapes(graph, inputs), { keepOnDevice });
     } catch (e) {
       throw runError(e, file);
     }
+    const now = ++runs;
     const out: Record<string, HostTensor> = {};
     for (const [name, t] of Object.entries(r.outputs)) {
-      if (!t.data) continue;
       const make = ARRAY[t.dtype];
       if (!make) throw new MissingBackendError(`${file}: output '${name}' is ${t.dtype}, which redraft has no host type for`);
+      if (t.device) {
+        let host: TypedArray | undefined;
+        const tensor = {
+          dtype: t.dtype as DType,
+          shape: t.shape,
+          // Read only by a caller that looks inside the state (the generate loop does not).
+          get data(): TypedArray {
+            if (now !== runs) throw new UsageError(`output '${name}' of an earlier run was overwritten on the device by the next one (in place)`);
+            return (host ??= make(context.readKept(name)));
+          },
+        } as HostTensor;
+        resident.set(tensor, { name, run: now });
+        out[name] = tensor;
+        continue;
+      }
+      if (!t.data) continue;
       out[name] = { dtype: t.dtype as DType, shape: t.shape, data: make(t.data) };
     }
     return out;
   };
-  return { run, engine, context, libs };
+  return { run, engine, context, libs, inPlace: bound };
 }

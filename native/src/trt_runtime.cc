@@ -7,6 +7,10 @@
 //   context.run(inputs, outputShapes?, { keepOnDevice? }) -> Promise<{ outputs, stats }>   (worker thread)
 //     an output in keepOnDevice stays in the context's device buffer ({ device: true }, no copy);
 //     an input { device: 'output' } is copied from it on the device (state stays device-resident)
+//   engine.createContext({ aliases? }): aliases maps an output to the input it updates in place
+//     (IKVCacheUpdateLayer: NvInfer.h requires the output to share the cache's device memory): the
+//     output is bound to the input's buffer, and feeding it back ({ device: output }) copies nothing
+//   context.readKept(name): a kept output's bytes, copied to the host now (synchronously)
 //   context.cancel(); context.stats(); context.release()
 // Errors carry `code`: ENGINE (TensorRT refused the engine: another version, another GPU, a
 // corrupt file), PROFILE (a shape outside the optimization profile, naming the dim), TENSORRT
@@ -196,6 +200,7 @@ struct EngineHold {
 struct Stats {
   double runs = 0, enqueues = 0, setInputShape = 0, setTensorAddress = 0, h2dCopies = 0, d2hCopies = 0, h2dBytes = 0, d2hBytes = 0, d2dCopies = 0, d2dBytes = 0;
   double deviceBytes = 0, allocations = 0, shapesFromCaller = 0;
+  double inPlace = 0;  // aliased outputs bound to their input's buffer, and inputs fed back in place (no copy)
   Napi::Object js(Napi::Env env) const {
     auto o = Napi::Object::New(env);
     o.Set("runs", runs);
@@ -211,6 +216,7 @@ struct Stats {
     o.Set("deviceBytes", deviceBytes);
     o.Set("allocations", allocations);
     o.Set("shapesFromCaller", shapesFromCaller);
+    o.Set("inPlace", inPlace);
     return o;
   }
 };
@@ -227,6 +233,12 @@ struct ContextHold {
   cudaStream_t stream = nullptr;
   std::map<std::string, DevBuf> bufs;
   std::map<std::string, std::pair<Dims, DataType>> kept;  // outputs of the last run left on the device
+  std::map<std::string, std::string> aliasOf;               // in-place output -> the input whose buffer it is
+  /** The device buffer an output lives in: its own, or its input's when it is in place. */
+  const std::string& home(const std::string& output) const {
+    auto a = aliasOf.find(output);
+    return a == aliasOf.end() ? output : a->second;
+  }
   std::atomic<bool> busy{false}, cancel{false};
   std::mutex statsMutex;
   Stats stats;
@@ -279,6 +291,7 @@ struct RunOutput {
   bool hasGiven = false;
   Dims dims{};
   bool keep = false;  // left on the device (no copy to the host)
+  void* dev = nullptr;
   std::unique_ptr<std::vector<uint8_t>> host;
 };
 
@@ -374,10 +387,21 @@ class RunWorker : public Napi::AsyncWorker {
       count(&Stats::setInputShape);
       if (!ctx.setInputShape(name.c_str(), x.dims)) return fail("PROFILE", "input '" + name + "' " + dimsStr(x.dims) + ": TensorRT rejected the shape: " + log.takeErrors());
       void* dev = nullptr;
-      std::string e = c_->ensure(name, x.bytes, &dev);
-      if (!e.empty()) return fail("CUDA", e);
-      if (x.bytes > 0 && !x.fromOutput.empty()) {
-        cudaError_t r = cu.memcpyAsync(dev, c_->bufs[x.fromOutput].p, x.bytes, cudaMemcpyDeviceToDevice, c_->stream);
+      bool inPlace = !x.fromOutput.empty() && c_->home(x.fromOutput) == name;
+      if (inPlace) {
+        // The output of the last run updated this input's buffer in place: nothing to copy, and
+        // the buffer must not be reallocated under the data it holds.
+        DevBuf& b = c_->bufs[name];
+        if (b.cap < x.bytes) return fail("USAGE", "input '" + name + "' fed back in place from '" + x.fromOutput + "' needs " + std::to_string(x.bytes) + " bytes, its buffer holds " + std::to_string(b.cap));
+        dev = b.p;
+        count(&Stats::inPlace);
+      } else {
+        std::string e = c_->ensure(name, x.bytes, &dev);
+        if (!e.empty()) return fail("CUDA", e);
+      }
+      if (inPlace) {
+      } else if (x.bytes > 0 && !x.fromOutput.empty()) {
+        cudaError_t r = cu.memcpyAsync(dev, c_->bufs[c_->home(x.fromOutput)].p, x.bytes, cudaMemcpyDeviceToDevice, c_->stream);
         if (r != cudaSuccess) return fail("CUDA", "copying output '" + x.fromOutput + "' to input '" + name + "' on the device (" + std::to_string(x.bytes) + " bytes) failed: " + cu.why(r));
         count(&Stats::d2dCopies);
         count(&Stats::d2dBytes, static_cast<double>(x.bytes));
@@ -410,8 +434,18 @@ class RunWorker : public Napi::AsyncWorker {
       o.dims = d;
       size_t bytes = static_cast<size_t>(volume(d)) * elemSize(o.io->dtype);
       void* dev = nullptr;
-      std::string e = c_->ensure(name, bytes, &dev);
-      if (!e.empty()) return fail("CUDA", e);
+      auto alias = c_->aliasOf.find(name);
+      if (alias != c_->aliasOf.end()) {
+        // In place (IKVCacheUpdateLayer): the output is the input's memory, bound to its address.
+        DevBuf& b = c_->bufs[alias->second];
+        if (!b.p || b.cap < bytes) return fail("USAGE", "output '" + name + "' (in place of input '" + alias->second + "') needs " + std::to_string(bytes) + " bytes, the input's buffer holds " + std::to_string(b.cap));
+        dev = b.p;
+        count(&Stats::inPlace);
+      } else {
+        std::string e = c_->ensure(name, bytes, &dev);
+        if (!e.empty()) return fail("CUDA", e);
+      }
+      o.dev = dev;
       count(&Stats::setTensorAddress);
       if (!ctx.setTensorAddress(name.c_str(), dev)) return fail("TENSORRT", "setTensorAddress('" + name + "') failed: " + log.takeErrors());
       o.host = std::make_unique<std::vector<uint8_t>>(o.keep ? 0 : bytes);
@@ -422,7 +456,7 @@ class RunWorker : public Napi::AsyncWorker {
     for (RunOutput& o : out_) {
       size_t bytes = o.host->size();
       if (bytes == 0) continue;
-      cudaError_t r = cu.memcpyAsync(o.host->data(), c_->bufs[o.io->name].p, bytes, cudaMemcpyDeviceToHost, c_->stream);
+      cudaError_t r = cu.memcpyAsync(o.host->data(), o.dev, bytes, cudaMemcpyDeviceToHost, c_->stream);
       if (r != cudaSuccess) return fail("CUDA", "copying output '" + o.io->name + "' to the host (" + std::to_string(bytes) + " bytes) failed: " + cu.why(r));
       count(&Stats::d2hCopies);
       count(&Stats::d2hBytes, static_cast<double>(bytes));
@@ -595,6 +629,27 @@ Napi::Value contextObject(Napi::Env env, std::shared_ptr<ContextHold> c) {
     w->Queue();
     return p;
   }));
+  o.Set("readKept", Napi::Function::New(env, [c](const Napi::CallbackInfo& info) -> Napi::Value {
+    // A kept output's bytes on the host, now: for a caller that reads state it was told stays on the device.
+    Napi::Env env = info.Env();
+    if (!c->ctx) throw codedError(env, "USAGE", "the execution context was released");
+    if (info.Length() < 1 || !info[0].IsString()) throw codedError(env, "USAGE", "readKept(outputName)");
+    std::string name = info[0].As<Napi::String>().Utf8Value();
+    auto k = c->kept.find(name);
+    if (k == c->kept.end()) throw codedError(env, "USAGE", "output '" + name + "' was not kept on the device by the last run");
+    if (c->busy) throw codedError(env, "USAGE", "readKept('" + name + "') during a run: the buffer is being written");
+    size_t bytes = static_cast<size_t>(volume(k->second.first)) * elemSize(k->second.second);
+    Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(env, bytes);
+    if (bytes > 0) {
+      cudaError_t r = c->cuda->memcpyAsync(ab.Data(), c->bufs[c->home(name)].p, bytes, cudaMemcpyDeviceToHost, c->stream);
+      if (r == cudaSuccess) r = c->cuda->streamSynchronize(c->stream);
+      if (r != cudaSuccess) throw codedError(env, "CUDA", "copying kept output '" + name + "' to the host failed: " + c->cuda->why(r));
+      std::lock_guard<std::mutex> l(c->statsMutex);
+      c->stats.d2hCopies++;
+      c->stats.d2hBytes += static_cast<double>(bytes);
+    }
+    return ab;
+  }));
   o.Set("cancel", Napi::Function::New(env, [c](const Napi::CallbackInfo& info) -> Napi::Value {
     if (c->busy) c->cancel = true;
     return info.Env().Undefined();
@@ -645,6 +700,27 @@ void DeserializeWorker::OnOK() {
     c->cuda = &cu;
     cudaError_t e = cu.streamCreate(&c->stream);
     if (e != cudaSuccess) throw codedError(env, "CUDA", "cudaStreamCreate failed: " + cu.why(e));
+    // In-place outputs: { aliases: { output: input } }, same dtype and rank (the shapes are the same at run time).
+    if (info.Length() > 0 && info[0].IsObject() && info[0].As<Napi::Object>().Get("aliases").IsObject()) {
+      Napi::Object a = info[0].As<Napi::Object>().Get("aliases").As<Napi::Object>();
+      Napi::Array keys = a.GetPropertyNames();
+      for (uint32_t i = 0; i < keys.Length(); i++) {
+        std::string out = keys.Get(i).As<Napi::String>().Utf8Value();
+        Napi::Value v = a.Get(out);
+        if (!v.IsString()) throw codedError(env, "USAGE", "aliases['" + out + "'] must name an input");
+        std::string in = v.As<Napi::String>().Utf8Value();
+        const IoInfo *o = nullptr, *x = nullptr;
+        for (const IoInfo& io : hold->io) {
+          if (io.name == out && !io.input) o = &io;
+          if (io.name == in && io.input) x = &io;
+        }
+        if (!o) throw codedError(env, "USAGE", "aliases: '" + out + "' is not an output of the engine");
+        if (!x) throw codedError(env, "USAGE", "aliases: '" + in + "' (in place of '" + out + "') is not an input of the engine");
+        if (o->dtype != x->dtype || o->shape.nbDims != x->shape.nbDims)
+          throw codedError(env, "USAGE", "aliases: output '" + out + "' " + dtypeName(o->dtype) + dimsStr(o->shape) + " cannot live in input '" + in + "' " + dtypeName(x->dtype) + dimsStr(x->shape));
+        c->aliasOf[out] = in;
+      }
+    }
     c->ctx.reset(hold->engine->createExecutionContext());
     if (!c->ctx) throw codedError(env, "TENSORRT", "createExecutionContext failed: " + hold->logger.takeErrors());
     // Inputs: device buffers at the profile's maximum, allocated once.

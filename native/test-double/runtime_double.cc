@@ -11,6 +11,9 @@
 // infers no shapes at run time: an output dim the network left dynamic is -1 in getTensorShape
 // (the caller sizes it from its graph), and the fill covers the whole device allocation behind
 // the address, which the CUDA-runtime double reports (redraft_cuda_double_extent).
+// An output made by IKVCacheUpdateLayer (through a chain of them) from a network input must be
+// bound to that input's address: NvInfer.h addKVCacheUpdate, "the user must ensure that the
+// cache tensor and the corresponding output tensor share the same device memory address".
 // REDRAFT_TRT_DOUBLE_FAIL=runtime,deserialize,device,context,enqueue inject failures.
 #include <dlfcn.h>
 
@@ -199,6 +202,7 @@ struct Io {
   Dims dims{};
   bool hasProfile = false;
   Dims min{}, opt{}, max{};
+  std::string inPlaceOf;  // outputs of IKVCacheUpdateLayer: the cache input whose memory they are
 };
 
 struct Engine;
@@ -334,6 +338,9 @@ bool Context::Impl::enqueueV3(cudaStream_t) noexcept {
     if (extent && need > 0 && (!extent(a->second, &have) || have < need))
       return fail("input '" + x.name + "' needs " + std::to_string(need) + " bytes at its address, the device allocation there holds " + std::to_string(have) + " (redraft TensorRT double)");
   }
+  for (auto& x : E.io)
+    if (!x.input && !x.inPlaceOf.empty() && C->addrs[x.name] != C->addrs[x.inPlaceOf])
+      return fail("IKVCacheUpdateLayer output '" + x.name + "' must share the device memory of its cache input '" + x.inPlaceOf + "' (setTensorAddress of both to one address; NvInfer.h addKVCacheUpdate updates in place)");
   for (auto& x : E.io) {
     if (x.input) continue;
     void* p = C->addrs[x.name];
@@ -408,12 +415,34 @@ ICudaEngine* Runtime::Impl::deserializeCudaEngine(void const* blob, std::size_t 
       tensors[static_cast<long long>(t.get("id") ? t.get("id")->n : -1)] = &t;
       eng->io.push_back(x);
     }
+  std::map<long long, const JV*> producer;
   if (const JV* ls = rec.get("layers")) {
     eng->layers = static_cast<int32_t>(ls->a.size());
     for (const JV& l : ls->a)
       if (const JV* os = l.get("outputs"))
-        for (const JV& t : os->a) tensors[static_cast<long long>(t.get("id") ? t.get("id")->n : -1)] = &t;
+        for (const JV& t : os->a) {
+          long long id = static_cast<long long>(t.get("id") ? t.get("id")->n : -1);
+          tensors[id] = &t;
+          producer[id] = &l;
+        }
   }
+  std::map<long long, std::string> inputNames;
+  if (const JV* ins = rec.get("inputs"))
+    for (const JV& t : ins->a) inputNames[static_cast<long long>(t.get("id") ? t.get("id")->n : -1)] = t.get("name") ? t.get("name")->s : "";
+  // The network input an IKVCacheUpdateLayer output updates in place (following chained updates).
+  auto cacheOf = [&](long long id) -> std::string {
+    bool viaUpdate = false;
+    for (int hops = 0; hops < 64; hops++) {
+      auto p = producer.find(id);
+      if (p == producer.end()) return viaUpdate && inputNames.count(id) ? inputNames[id] : "";
+      const JV* m = p->second->get("method");
+      const JV* in = p->second->get("inputs");
+      if (!m || m->s != "addKVCacheUpdate" || !in || in->a.empty()) return "";
+      viaUpdate = true;
+      id = static_cast<long long>(in->a[0].n);
+    }
+    return "";
+  };
   if (const JV* os = rec.get("outputs"))
     for (const JV& o : os->a) {
       Io x;
@@ -422,6 +451,7 @@ ICudaEngine* Runtime::Impl::deserializeCudaEngine(void const* blob, std::size_t 
       if (it == tensors.end()) return err("IRuntime::deserializeCudaEngine: Error Code 1: Serialization (output '" + x.name + "' names no tensor of the engine (redraft TensorRT double))");
       x.dtype = static_cast<DataType>(static_cast<int>(it->second->get("dtype") ? it->second->get("dtype")->n : 0));
       x.dims = dimsOf(it->second->get("dims"));
+      x.inPlaceOf = cacheOf(static_cast<long long>(o.get("id") ? o.get("id")->n : -1));
       eng->io.push_back(x);
     }
   if (const JV* n = rec.get("name"); n && n->k == JV::Str) eng->name = n->s;
