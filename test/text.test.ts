@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkNoPadInPrompts, chatTemplateOf, encodePrompts, loadTokenizer, readGenerationConfig, renderChat, TextStream } from '../builders/text/index.js';
+import { chatTemplateOf, encodePrompts, loadTokenizer, readGenerationConfig, renderChat, TextStream } from '../builders/text/index.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const CLI = path.join(ROOT, 'bin', 'redraft.js');
@@ -152,12 +152,6 @@ describe('generation_config.json', () => {
   });
 });
 
-describe('no token id is special', () => {
-  it('a prompt holding the pad id is refused, naming the id and the fix', () => {
-    expect(() => checkNoPadInPrompts([[5, 6], [7, 31]], 31, true)).toThrow(/prompt row 1 holds token id 31 at position 1[^]*no pad_token_id[^]*set "pad_token_id"/);
-    expect(() => checkNoPadInPrompts([[0, 5, 6]], 31, true)).not.toThrow();
-  });
-});
 
 describe('redraft generate with text', () => {
   const tok = loadTokenizer(QWEN);
@@ -206,13 +200,15 @@ describe('redraft generate with text', () => {
     expect(json(run('--greedy')).mode).toBe('redrafter');
     expect(run('--sample', '--greedy').code).toBe(2);
   });
-  it('refusals: pad id in a prompt, no tokenizer, contradicting flags', () => {
-    const pad = gen('--prompt', 'hello<|reserved_0|>');
-    expect(pad.code).toBe(4);
-    expect(pad.stderr).toMatch(/holds token id 31[^]*pads with[^]*pad_token_id/);
-    const ids = gen('--prompt-ids', '5,31');
-    expect(ids.code).toBe(2);
-    expect(ids.stderr).toMatch(/31 is the id the engine pads with/);
+  it('a prompt holding the pad id (the last vocabulary id here: no pad_token_id) is an ordinary prompt', () => {
+    const pad = gen('--prompt', 'hello<|reserved_0|>', '--json');
+    expect(pad.code, pad.stderr).toBe(0);
+    expect(json(pad).tokens[0]).toContain(31);
+    const ids = gen('--prompt-ids', '0,0,5,31', '--json');
+    expect(ids.code, ids.stderr).toBe(0);
+    expect(json(ids).tokens[0].slice(0, 4)).toEqual([0, 0, 5, 31]);
+  });
+  it('refusals: no tokenizer, contradicting flags', () => {
     const none = redraft(['generate', '--model', path.join(FAM, 'llama3'), '--drafter', path.join(FAM, 'llama3-drafter'), '--prompt', 'hi']);
     expect(none.code).toBe(4);
     expect(none.stderr).toMatch(/has no tokenizer.json/);

@@ -4,7 +4,7 @@
  * generated ids decoded back; generation_config.json's defaults.
  */
 import * as fs from 'node:fs';
-import { ModelError, UsageError } from '../../dsl/errors.js';
+import { UsageError } from '../../dsl/errors.js';
 import { chatTemplateOf, renderChat, type ChatMessage } from './chat.js';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.js';
 
@@ -56,21 +56,6 @@ export function encodePrompts(dir: string, tok: TextTokenizer, texts: string[], 
     return e;
   });
   return { ids, rendered };
-}
-
-/**
- * Until the engine takes explicit lengths it tells padding from tokens by the pad id: a prompt
- * holding that id would lose it. Throws naming the row, the position and the fix.
- */
-export function checkNoPadInPrompts(rows: readonly (readonly (number | bigint)[])[], pad: number, chosen: boolean): void {
-  rows.forEach((r, b) => {
-    const at = r.findIndex((t) => Number(t) === pad);
-    if (at >= 0)
-      throw new ModelError(
-        `prompt row ${b} holds token id ${pad} at position ${at}, which is the id the engine pads with (${chosen ? 'config.json has no pad_token_id, so redraft uses the last vocabulary id' : 'config.json\'s pad_token_id'}); the engine would take it for padding`,
-        `set "pad_token_id" in config.json to an id no prompt contains (an unused or reserved token), or remove that token from the prompt`,
-      );
-  });
 }
 
 /** Tokenizer directory: the base model's. */
