@@ -9,6 +9,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { onnx } from '../builders/onnx/proto.js';
+import { compareTensor } from '../builders/conformance/compare.js';
+import { readTensors, writeTensors } from '../builders/tensor-io.js';
+import { loadAnyModel } from '../builders/conformance/env.js';
+import { redrafterModel } from '../models/redrafter/engine.js';
+import { stepInputs } from './trt-double-util.js';
 import { GOLDEN } from './golden-root.js';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -101,6 +106,22 @@ describe('generate, inspect and export --tp', { timeout: 180_000 }, () => {
     const r = redraft(['generate', ...MODEL, '--prompt-ids', '3,7', '--max-length', '12', '--tp', '2', '--backend', 'onnx']);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/ONNX Runtime's CPU build cannot run the rank graphs' collectives/);
+  });
+
+  it('run --tp 2 cuts one-device step inputs into rank slices and returns tp=1\'s outputs', () => {
+    const def = redrafterModel(loadAnyModel(MODEL[1]), loadAnyModel(MODEL[3]), { name: 'm' });
+    const dir = tmp();
+    const ins = path.join(dir, 'in.safetensors');
+    writeTensors(ins, stepInputs(def.build({ dtype: 'float32', beamWidth: 4, beamLength: 4, maxBatch: 4, maxSeq: 256 })));
+    const run = (extra: string[], out: string) => {
+      const r = redraft(['run', ...MODEL, '--inputs', ins, '--out', out, ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      return readTensors(out);
+    };
+    const a = run([], path.join(dir, 'one.safetensors'));
+    const b = run(['--tp', '2'], path.join(dir, 'two.safetensors'));
+    expect(Object.keys(b).sort()).toEqual(Object.keys(a).sort());
+    for (const [k, t] of Object.entries(a)) expect(compareTensor(k, t, b[k], { atol: 1e-5, rtol: 1e-5 }) ?? 'ok', k).toBe('ok');
   });
 
   it('inspect reports each rank\'s weight bytes and collective bytes per call; export writes rank<R>.graph', () => {
