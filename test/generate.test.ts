@@ -3,6 +3,8 @@
  * float32, sampling, in-flight batching and end of sequence. (Lossless vs greedy decoding, over
  * random models in every dtype and backend: test/precision-*.test.ts.)
  */
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
 import { onnxEnv } from '../builders/onnx/env.js';
@@ -169,6 +171,22 @@ describe('the host loop', () => {
     // Row 0 stops short of 12 (its pad fills the width) and agrees with its own greedy tokens.
     const ar = await autoregressiveGenerate(def.llmGraph(o), interp, [prompt[0]!], shapeOf(def, 2, 3, 12));
     expect(ar[0]!.slice(0, r.sequences[0]!.length)).toEqual(r.sequences[0]);
+  });
+
+  it('redraft generate: --prompt-ids 0,0,17,42 stays 0,0,17,42, and each row of a mixed batch runs to its own --max-length or EOS, as greedy decoding', () => {
+    const root = path.resolve(__dirname, '..');
+    const cli = (...a: string[]) => spawnSync(process.execPath, [path.join(root, 'bin', 'redraft.js'), 'generate', '--model', 'tiny-redrafter', '--prompt-ids', '0,0,17,42;5', '--max-length', '12', '--json', ...a], { cwd: root, encoding: 'utf8' });
+    const spec = cli();
+    expect(spec.status, spec.stderr).toBe(0);
+    const rows = (JSON.parse(spec.stdout) as { tokens: number[][] }).tokens;
+    expect(rows[0]!.slice(0, 4)).toEqual([0, 0, 17, 42]);
+    expect(rows[1]![0]).toBe(5);
+    // Each row runs to its own max length or its EOS (tiny-redrafter's eos_token_id is 2): row 1 stops at its EOS, row 0 goes on to 12.
+    expect(rows[0]!.length).toBe(12);
+    expect(rows[1]![rows[1]!.length - 1]).toBe(2);
+    const greedy = cli('--autoregressive');
+    expect(greedy.status, greedy.stderr).toBe(0);
+    expect((JSON.parse(greedy.stdout) as { tokens: number[][] }).tokens).toEqual(rows);
   });
 
   it('the host sends beams and lengths, and feeds the caches back untouched', async () => {
