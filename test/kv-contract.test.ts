@@ -11,6 +11,9 @@ import { runGraph } from '../builders/interp/index.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { hostTensor, type HostTensor } from '../dsl/host.js';
 import { buildNetwork } from '../dsl/network.js';
+import { deserializeGraph, serializeGraph } from '../dsl/serialize.js';
+import { engineIoTable } from '../builders/engine-io.js';
+import { add, kv_cache_update } from '../ops/index.js';
 import { mulberry32 } from '../dsl/random.js';
 import { llamaConfigFromHf } from '../models/llama/config.js';
 import { llama_forward, llamaWeights } from '../models/llama/model.js';
@@ -106,4 +109,50 @@ describe('in-place per-layer caches vs concatenated past', () => {
         { numRuns: backend === 'interpreter' ? 12 : 4 },
       );
     });
+});
+
+describe('in-place outputs (Graph.aliases)', () => {
+  const cacheGraph = () =>
+    buildNetwork('inplace', (net) => {
+      const cache = net.input('cache', 'float32', ['batch', 2, 'capacity', 4]);
+      const upd = net.input('update', 'float32', ['batch', 2, 1, 4]);
+      const at = net.input('at', 'int64', ['batch']);
+      // Two updates in a chain (the write, then the compaction) are still in place of the input.
+      net.markOutput(kv_cache_update(kv_cache_update(cache, upd, at), upd, add(at, 1)), 'cache_out', { inPlaceOf: cache });
+    });
+  it('markOutput records them; the graph format and the engine I/O table keep them', () => {
+    const g = cacheGraph();
+    expect(g.aliases).toEqual({ cache_out: 'cache' });
+    expect(deserializeGraph(serializeGraph(g)).aliases).toEqual({ cache_out: 'cache' });
+    expect(engineIoTable(g).outputs).toEqual([expect.objectContaining({ name: 'cache_out', inPlaceOf: 'cache' })]);
+    expect(buildNetwork('plain', (net) => net.markOutput(add(net.input('x', 'float32', [2]), 1), 'y')).aliases).toBeUndefined();
+  });
+  it('refuses an output that is not the input updated by kv_cache_update, or a second one for an input', () => {
+    expect(() =>
+      buildNetwork('bad', (net) => {
+        const x = net.input('x', 'float32', [1, 1, 2, 1]);
+        net.markOutput(add(x, 1), 'y', { inPlaceOf: x });
+      }),
+    ).toThrow(/'y' cannot be in place of input 'x': it is not that input updated by kv_cache_update/);
+    expect(() =>
+      buildNetwork('bad', (net) => {
+        const x = net.input('x', 'float32', [1, 1, 2, 1]);
+        net.markOutput(x, 'y', { inPlaceOf: x });
+      }),
+    ).toThrow(/cannot be in place/);
+    expect(() =>
+      buildNetwork('bad', (net) => {
+        const x = net.input('x', 'float32', [1, 1, 2, 1]);
+        const u = kv_cache_update(x, x, net.input('w', 'int64', [1]));
+        net.markOutput(u, 'a', { inPlaceOf: x });
+        net.markOutput(kv_cache_update(u, x, net.input('w2', 'int64', [1])), 'b', { inPlaceOf: x });
+      }),
+    ).toThrow(/input 'x' already has an in-place output/);
+    expect(() =>
+      buildNetwork('bad', (net) => {
+        const x = net.input('x', 'float32', [1, 1, 2, 1]);
+        net.markOutput(kv_cache_update(x, x, net.input('w', 'int64', [1])), 'a', { inPlaceOf: add(x, 1) });
+      }),
+    ).toThrow(/inPlaceOf must be a network input/);
+  });
 });
