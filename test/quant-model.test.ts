@@ -37,8 +37,8 @@ const PROJ = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const;
 const PROJ_NAME = { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj', gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' } as const;
 
 /** Logits of llama_forward over one causal prompt (B = 1), float32 on the interpreter. */
-function logitsOf(dir: string, quant?: QuantScheme, ids = [1, 5, 9, 3, 17, 4]): number[] {
-  const m = loadModelDir(dir, 'llama');
+function logitsOf(dir: string, quant?: QuantScheme, ids = [1, 5, 9, 3, 17, 4], lazy = false): number[] {
+  const m = loadModelDir(dir, 'llama', lazy ? { lazyAbove: 0 } : {});
   const cfg = llamaConfigFromHf(m.config);
   const T = ids.length;
   const g = buildNetwork('fwd', (net) => {
@@ -117,6 +117,15 @@ describe('pre-quantized checkpoints (published layouts)', () => {
     expect(got.every(Number.isFinite)).toBe(true);
     expect(maxDiff(got, logitsOf(path.join(FIX, d, 'reference')))).toBeGreaterThan(0);
   });
+  it.each(['awq', 'gptq-asym', 'fp8-channel'])('%s: a streamed checkpoint reads its packed weights lazily and gives the same logits', (d) => {
+    const m = loadModelDir(path.join(FIX, d), 'llama', { lazyAbove: 0 });
+    const net = new Network('w');
+    llamaWeights(net, llamaConfigFromHf(m.config), m.weights, 'float32');
+    const packed = net.toGraph().layers.filter((l) => l.kind === 'constant' && (l.weights.dtype === 'int4' || l.weights.dtype === 'float8e4m3'));
+    expect(packed.length).toBe(14);
+    expect(packed.every((l) => l.kind === 'constant' && l.weights.lazy)).toBe(true);
+    expect(logitsOf(path.join(FIX, d), undefined, undefined, true)).toEqual(logitsOf(path.join(FIX, d)));
+  });
   it('refuses other schemes naming the field and its value', () => {
     const q = (qc: unknown) => () => checkpointQuant({ quantization_config: qc });
     expect(q({ quant_method: 'gptq', bits: 4, group_size: 128, desc_act: true })).toThrow(/quantization_config\.desc_act is true: act-order/);
@@ -126,6 +135,7 @@ describe('pre-quantized checkpoints (published layouts)', () => {
     expect(q({ quant_method: 'awq', bits: 4, group_size: 128, version: 'gemv' })).toThrow(/quantization_config\.version is "gemv"/);
     expect(q({ quant_method: 'compressed-tensors', format: 'pack-quantized', config_groups: {} })).toThrow(/quantization_config\.format is "pack-quantized"/);
     expect(q({ quant_method: 'compressed-tensors', format: 'float-quantized', config_groups: { g: { weights: { type: 'float', num_bits: 8, strategy: 'block' } } } })).toThrow(/config_groups\.g\.weights\.strategy is "block"/);
+    expect(q({ quant_method: 'compressed-tensors', format: 'float-quantized', kv_cache_scheme: { num_bits: 8, type: 'float' }, config_groups: { g: { weights: { type: 'float', num_bits: 8, strategy: 'tensor' } } } })).toThrow(/quantization_config\.kv_cache_scheme is \{"num_bits":8,"type":"float"\}: a quantized KV cache/);
     expect(q({ quant_method: 'awq', bits: 4, group_size: 128 })).not.toThrow();
     expect(q({ quant_method: 'awq', bits: 4, group_size: 128 })).not.toThrow(ModelError);
   });

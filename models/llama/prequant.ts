@@ -80,6 +80,8 @@ export function checkpointQuant(raw: Record<string, unknown>, file = 'config.jso
       if (w.num_bits !== 8) refuse(file, `${at}.num_bits`, w.num_bits, 'only 8-bit floats (e4m3) are supported');
       if (w.strategy !== 'channel' && w.strategy !== 'tensor') refuse(file, `${at}.strategy`, w.strategy, 'only "channel" and "tensor" FP8 scales are supported');
       if (w.symmetric === false) refuse(file, `${at}.symmetric`, false, 'FP8 weights are symmetric');
+      if (q.kv_cache_scheme !== undefined && q.kv_cache_scheme !== null) refuse(file, 'kv_cache_scheme', q.kv_cache_scheme, 'a quantized KV cache is not supported (redraft keeps the cache in the build dtype)');
+      if (g.output_activations !== undefined && g.output_activations !== null) refuse(file, `config_groups.${names[0]}.output_activations`, g.output_activations, 'quantized outputs are not supported');
       const a = g.input_activations as Record<string, unknown> | null | undefined;
       if (a && (a.type !== 'float' || a.num_bits !== 8)) refuse(file, `config_groups.${names[0]}.input_activations`, a, 'activations, when quantized, must be FP8');
       if (a && a.strategy !== undefined && a.strategy !== 'tensor' && a.dynamic !== true) refuse(file, `config_groups.${names[0]}.input_activations.strategy`, a.strategy, 'static activation scales must be per tensor');
@@ -90,11 +92,21 @@ export function checkpointQuant(raw: Record<string, unknown>, file = 'config.jso
   }
 }
 
-/** An int32 word array's element i (from a WeightSource tensor that must be int32 of `shape`). */
-function int32s(ws: WeightSource, name: string, shape: number[]): Int32Array {
+/** A tensor of the checkpoint as a reader: streamed when the source streams (read on each call, kept nowhere), else held. */
+function reader(ws: WeightSource, name: string, shape?: number[]): { dtype: DType; shape: number[]; read(): TypedArray } {
+  const lazy = shape ? ws.lazy?.(name, shape) : undefined;
+  if (lazy) return lazy;
   const t = ws.get(name, shape);
-  if (t.dtype !== 'int32') throw new ModelError(`weight '${name}' in ${ws.path} has dtype ${t.dtype}, expected int32 (packed 4-bit words)`, 'the checkpoint does not match its quantization_config');
-  return t.data as Int32Array;
+  return { dtype: t.dtype, shape: t.shape, read: () => t.data };
+}
+/** A reader of packed int32 words (the tensor must be int32 of `shape`). */
+function int32Reader(ws: WeightSource, name: string, shape: number[]): () => Int32Array {
+  const r = reader(ws, name, shape);
+  if (r.dtype !== 'int32') throw new ModelError(`weight '${name}' in ${ws.path} has dtype ${r.dtype}, expected int32 (packed 4-bit words)`, 'the checkpoint does not match its quantization_config');
+  return () => r.read() as Int32Array;
+}
+function int32s(ws: WeightSource, name: string, shape: number[]): Int32Array {
+  return int32Reader(ws, name, shape)();
 }
 const nib = (word: number, i: number) => (word >>> (4 * i)) & 0xf;
 
@@ -122,35 +134,53 @@ export interface Int4Unpacked {
   group: number;
 }
 
+type Int4Quant = Extract<CheckpointQuant, { method: 'awq' | 'gptq' }>;
+
+/** The reader of a projection's integer weights q[n * K + k] in [0, 15] (qweight unpacked to [out, in]). */
+function qweightReader(ws: WeightSource, prefix: string, N: number, K: number, cq: Int4Quant): () => Uint8Array {
+  if (cq.method === 'gptq' && K % 8 !== 0) throw new ModelError(`'${prefix}': in_features ${K} is not a multiple of 8 (GPTQ packs 8 rows per word)`);
+  const read = int32Reader(ws, `${prefix}.qweight`, cq.method === 'awq' ? [K, N / 8] : [K / 8, N]);
+  return () => {
+    const qw = read();
+    const q = new Uint8Array(N * K);
+    if (cq.method === 'awq') {
+      for (let k = 0; k < K; k++)
+        for (let c = 0; c < N / 8; c++) {
+          const word = qw[k * (N / 8) + c];
+          for (let i = 0; i < 8; i++) q[(c * 8 + AWQ_ORDER[i]!) * K + k] = nib(word, i);
+        }
+    } else {
+      for (let r = 0; r < K / 8; r++)
+        for (let n = 0; n < N; n++) {
+          const word = qw[r * N + n];
+          for (let i = 0; i < 8; i++) q[n * K + r * 8 + i] = nib(word, i);
+        }
+    }
+    return q;
+  };
+}
+
 /** Unpacks `prefix`.{qweight,qzeros,scales[,g_idx]} of a [N, K] projection. */
-export function unpackInt4(ws: WeightSource, prefix: string, N: number, K: number, cq: Extract<CheckpointQuant, { method: 'awq' | 'gptq' }>): Int4Unpacked {
+export function unpackInt4(ws: WeightSource, prefix: string, N: number, K: number, cq: Int4Quant): Int4Unpacked {
+  const u = unpackInt4Small(ws, prefix, N, K, cq);
+  return { ...u, q: qweightReader(ws, prefix, N, K, cq)() };
+}
+
+/** The small parts of an int4 projection (zeros, scales; g_idx checked); the integer weights stay unread. */
+function unpackInt4Small(ws: WeightSource, prefix: string, N: number, K: number, cq: Int4Quant): Omit<Int4Unpacked, 'q'> {
   const group = cq.group === -1 ? K : cq.group;
   if (K % group !== 0 || N % 8 !== 0) throw new ModelError(`'${prefix}' [${N}, ${K}]: group size ${group} must divide in_features ${K} and out_features must be a multiple of 8`, 'the checkpoint does not match config.json');
   const G = K / group;
-  const q = new Uint8Array(N * K);
   const z = new Uint8Array(N * G);
   const st = floatTensor(ws, `${prefix}.scales`, [G, N]);
   const qz = int32s(ws, `${prefix}.qzeros`, [G, N / 8]);
   if (cq.method === 'awq') {
-    const qw = int32s(ws, `${prefix}.qweight`, [K, N / 8]);
-    for (let k = 0; k < K; k++)
-      for (let c = 0; c < N / 8; c++) {
-        const word = qw[k * (N / 8) + c];
-        for (let i = 0; i < 8; i++) q[(c * 8 + AWQ_ORDER[i]!) * K + k] = nib(word, i);
-      }
     for (let g = 0; g < G; g++)
       for (let c = 0; c < N / 8; c++) {
         const word = qz[g * (N / 8) + c];
         for (let i = 0; i < 8; i++) z[(c * 8 + AWQ_ORDER[i]!) * G + g] = nib(word, i);
       }
   } else {
-    if (K % 8 !== 0) throw new ModelError(`'${prefix}': in_features ${K} is not a multiple of 8 (GPTQ packs 8 rows per word)`);
-    const qw = int32s(ws, `${prefix}.qweight`, [K / 8, N]);
-    for (let r = 0; r < K / 8; r++)
-      for (let n = 0; n < N; n++) {
-        const word = qw[r * N + n];
-        for (let i = 0; i < 8; i++) q[n * K + r * 8 + i] = nib(word, i);
-      }
     for (let g = 0; g < G; g++)
       for (let c = 0; c < N / 8; c++) {
         const word = qz[g * (N / 8) + c];
@@ -167,7 +197,7 @@ export function unpackInt4(ws: WeightSource, prefix: string, N: number, K: numbe
   const scaleDtype = st.dtype;
   const scale = allocate(scaleDtype, N * G);
   for (let g = 0; g < G; g++) for (let n = 0; n < N; n++) (scale as Uint16Array)[n * G + g] = (st.data as Uint16Array)[g * N + n]!;
-  return { q, z, scale, scaleDtype, N, K, group };
+  return { z, scale, scaleDtype, N, K, group };
 }
 
 /** The dequantized reference W[n, k] = (q − z) · s of an unpacked projection (float64). */
@@ -186,13 +216,20 @@ export function dequantizedReference(u: Int4Unpacked): Float64Array {
 export function prequantizedProjection(net: Network, ws: WeightSource, prefix: string, N: number, K: number, dtype: DType, cq: CheckpointQuant): Projection | undefined {
   if (cq.method === 'fp8') return fp8Projection(net, ws, prefix, N, K, dtype, cq);
   if (!ws.has(`${prefix}.qweight`)) return undefined; // left in float (modules_to_not_convert)
-  const u = unpackInt4(ws, prefix, N, K, cq);
+  // Zeros and scales are read now (1/64 of the weights at group 128, and the graph's structure
+  // depends on the zeros); the integer weights when a backend reads them (streamed: every time).
+  const u = unpackInt4Small(ws, prefix, N, K, cq);
   const G = K / u.group;
-  const packed = allocate('int4', N * K) as Uint8Array;
-  for (let i = 0; i < N * K; i++) setInt4(packed, i, u.q[i]! - 8);
+  const readQ = qweightReader(ws, prefix, N, K, cq);
+  const pack = () => {
+    const q = readQ();
+    const packed = allocate('int4', N * K) as Uint8Array;
+    for (let i = 0; i < N * K; i++) setInt4(packed, i, q[i]! - 8);
+    return packed;
+  };
   const sd = scaleDtypeFor(u.scaleDtype, dtype);
   const scale = sd === u.scaleDtype ? u.scale : Float32Array.from({ length: N * G }, (_, i) => getNumber(u.scaleDtype, u.scale, i));
-  const qc = net.constant(packed, 'int4', [N, K], `${prefix}.qweight`);
+  const qc = ws.lazy ? net.lazyConstant('int4', [N, K], pack, `${prefix}.qweight`) : net.constant(pack(), 'int4', [N, K], `${prefix}.qweight`);
   const sc = net.constant(scale, sd, [N, G], `${prefix}.scales`);
   const weight = dequantize(qc, sc, { dtype, axis: 1 });
   // (q − z)·s = (q − 8)·s − (z − 8)·s: the second term, zs = (z − 8)·s per group, is applied to x's group sums.
@@ -207,7 +244,7 @@ function fp8Projection(net: Network, ws: WeightSource, prefix: string, N: number
   if (ws.has(`${prefix}.weight_scale_inv`))
     throw new ModelError(`weight '${prefix}.weight_scale_inv' in ${ws.path}: block-wise FP8 scales (DeepSeek-style) are not supported`, 'use a per-tensor or per-channel FP8 checkpoint (weight_scale), or the float checkpoint with --quantize fp8');
   if (!ws.has(`${prefix}.weight_scale`)) return undefined; // not quantized (ignore list): a float weight
-  const w = ws.get(wname, [N, K]);
+  const w = reader(ws, wname, [N, K]);
   if (w.dtype !== 'float8e4m3') throw new ModelError(`weight '${wname}' in ${ws.path} has dtype ${w.dtype}, expected F8_E4M3 next to its weight_scale`, 'the checkpoint does not match its quantization_config');
   const s = floatTensor(ws, `${prefix}.weight_scale`);
   const n = s.shape.reduce((a, b) => a * b, 1);
@@ -215,7 +252,7 @@ function fp8Projection(net: Network, ws: WeightSource, prefix: string, N: number
   if (!perChannel && n !== 1) throw new ModelError(`weight '${prefix}.weight_scale' in ${ws.path} has shape [${s.shape.join(', ')}]; expected [${N}, 1] (per channel) or one element (per tensor)`, 'the checkpoint does not match its quantization_config');
   const sd = scaleDtypeFor(s.dtype, dtype);
   const scale = sd === s.dtype ? s.data : Float32Array.from({ length: n }, (_, i) => getNumber(s.dtype, s.data, i));
-  const qc = net.constant(w.data, 'float8e4m3', [N, K], wname);
+  const qc = ws.lazy ? net.lazyConstant('float8e4m3', [N, K], w.read, wname) : net.constant(w.read(), 'float8e4m3', [N, K], wname);
   const sc = net.constant(scale, sd, perChannel ? [N] : [], `${prefix}.weight_scale`);
   const weight = dequantize(qc, sc, { dtype, axis: perChannel ? 0 : undefined });
   let inputScale;
