@@ -54,6 +54,7 @@ export function checkpointQuant(raw: Record<string, unknown>, file = 'config.jso
     case 'gptq': {
       if (q.bits !== 4) refuse(file, 'bits', q.bits, 'GPTQ loads 4-bit weights only');
       if (q.desc_act === true) refuse(file, 'desc_act', true, 'act-order (columns quantized out of order, g_idx permuted) is not supported');
+      if (q.lm_head === true) refuse(file, 'lm_head', true, 'a quantized lm_head is not supported (the vocabulary projection stays in the build dtype)');
       const fmt = q.checkpoint_format ?? 'gptq';
       if (fmt !== 'gptq' && fmt !== 'gptq_v2') refuse(file, 'checkpoint_format', fmt, 'expected "gptq" or "gptq_v2"');
       const group = q.group_size === undefined ? 128 : q.group_size;
