@@ -289,3 +289,17 @@ describe('--calibrate (fp8 activation ranges)', () => {
     }
   });
 });
+
+describe('the shared model flags', () => {
+  it('--quantize, --calibrate and --quantize-drafter reach the build options, and misuse is a usage error', async () => {
+    const { buildConfigFrom, buildOptionsFrom } = await import('../bin/model.js');
+    const o = await buildOptionsFrom(buildConfigFrom({ quantize: 'int4-wo:64', quantizeDrafter: true }));
+    expect(o.quantize).toEqual({ kind: 'int4-wo', group: 64 });
+    expect(o.quantizeDrafter).toBe(true);
+    expect((await buildOptionsFrom(buildConfigFrom({}))).quantize).toBeUndefined();
+    await expect(buildOptionsFrom(buildConfigFrom({ quantizeDrafter: true }))).rejects.toThrow(/--quantize-drafter quantizes the drafter with the --quantize scheme/);
+    await expect(buildOptionsFrom(buildConfigFrom({ quantize: 'int8-wo', calibrate: 'p.txt' }))).rejects.toThrow(/--calibrate measures activation scales for --quantize fp8/);
+    await expect(buildOptionsFrom(buildConfigFrom({ quantize: 'fp8', calibrate: 'p.txt' }))).rejects.toThrow(UsageError);
+    expect(buildConfigFrom({ quantize: 'fp8' }).quantize).toBe('fp8');
+  });
+});
