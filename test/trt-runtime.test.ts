@@ -16,6 +16,10 @@ import { nativePlan } from '../builders/trt/build.js';
 import { engineIoTable } from '../builders/engine-io.js';
 import { checkRuntimeIo, inPlaceOutputs, outputShapes, runError, type NativeRuntimeEngine, type RuntimeAddon, type NativeTensor } from '../builders/trt/runtime.js';
 import { lowerToPlan } from '../builders/trt/plan.js';
+import { ncclCommunicator, tpLaunchFromEnv, type NcclAddon } from '../builders/trt/tp.js';
+import { buildNetwork } from '../dsl/network.js';
+import { hostTensor } from '../dsl/host.js';
+import { all_gather, all_reduce, broadcast, matmul } from '../ops/index.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { allocate, dtypeSize, getNumber, type DType } from '../dsl/dtype.js';
@@ -293,6 +297,74 @@ describe('the native TensorRT runtime on the doubles', () => {
       expect(a.runtimeCompiled).toBe(true);
       expect(a.loadRuntime(bt.lib, cudartOf(bt)).tensorrt.ok, t).toBe(true);
     }
+  });
+});
+
+describe('tensor-parallel engines: one process per rank, an NCCL communicator from a dlopen\'ed libnccl, setCommunicator (10.16+)', () => {
+  const ncclOf = (x: DoubleBuild) => path.join(x.dir, 'Release', 'libredraft_nccl_double.so');
+  /** Rank `rank` of 2: all-reduce, all-gather and broadcast over communicator ranks [0, 1]. */
+  const rankGraph = (rank: number) =>
+    buildNetwork(`tp${rank}`, (net) => {
+      net.rank = rank;
+      const x = net.input('x', 'float32', [2, 4]);
+      const part = matmul(x, net.constant(new Float32Array(8).fill(0.5 + rank), 'float32', [4, 2], 'w'));
+      net.markOutput(all_reduce(part, { group: [0, 1] }), 'sum');
+      net.markOutput(all_gather(part, { group: [0, 1] }), 'gathered');
+      net.markOutput(broadcast(part, { group: [0, 1], root: 1 }), 'from1');
+    });
+  const x = { x: hostTensor('float32', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8]) };
+
+  it('the unique id goes from rank 0 to the others through REDRAFT_NCCL_ID_FILE; each rank engine runs only with a communicator holding its collectives\' group', async () => {
+    const nccl = ncclOf(b);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-tp-'));
+    try {
+      const idFile = path.join(dir, 'nccl.id');
+      const env = (rank: number) => ({ REDRAFT_TP_SIZE: '2', REDRAFT_TP_RANK: String(rank), REDRAFT_NCCL_ID_FILE: idFile });
+      const a = addon as unknown as NcclAddon;
+      // Rank 1 starts first and waits for rank 0's id file.
+      const pending1 = ncclCommunicator(a, tpLaunchFromEnv(env(1))!, nccl);
+      const c0 = await ncclCommunicator(a, tpLaunchFromEnv(env(0))!, nccl);
+      const c1 = await pending1;
+      expect([c0.rank, c0.size, c1.rank, c1.size, c0.double, c1.double]).toEqual([0, 2, 1, 2, true, true]);
+      expect(fs.readFileSync(idFile).byteLength).toBe(128);
+      for (const [r, comm] of [[0, c0], [1, c1]] as const) {
+        const g = rankGraph(r);
+        const built = await buildWith(addonOf(b), nativePlan(g, lowerToPlan(g, { trtVersion: { major: 11, minor: 1 } })));
+        expect(built.record.layers.filter((l) => l.method === 'addDistCollective')).toHaveLength(3);
+        const engine = await addon.deserializeEngine(new Uint8Array(built.engine.arrayBuffer().slice(0)));
+        const ctx = engine.createContext();
+        await expect(ctx.run(x as never, outputShapes(g, x))).rejects.toThrow(/IDistCollectiveLayer 'all_reduce\S*' needs an NCCL communicator: call IExecutionContext::setCommunicator before enqueueV3/);
+        ctx.setCommunicator(comm);
+        const res = await ctx.run(x as never, outputShapes(g, x));
+        expect(res.stats.enqueues).toBe(1);
+        expect(res.outputs.gathered.shape).toEqual([4, 2]);
+        // A communicator of one rank cannot serve a group of two.
+        const one = await a.ncclInitRank(a.ncclUniqueId(nccl), 1, 0, nccl);
+        const small = engine.createContext();
+        small.setCommunicator(one);
+        await expect(small.run(x as never, outputShapes(g, x))).rejects.toThrow(/has rank 1 in its group, the communicator only 1 ranks/);
+      }
+      // The launch contract's refusals.
+      expect(() => tpLaunchFromEnv({ ...env(0), REDRAFT_TP_RANK: '2' })).toThrow(/REDRAFT_TP_RANK=2 is not an integer in \[0, 1\]/);
+      expect(() => tpLaunchFromEnv({ REDRAFT_TP_SIZE: '2', REDRAFT_TP_RANK: '1' })).toThrow(/REDRAFT_NCCL_ID_FILE is not set/);
+      expect(tpLaunchFromEnv({})).toBeUndefined();
+      await expect(ncclCommunicator(a, { rank: 1, size: 2, idFile: path.join(dir, 'never'), timeoutMs: 200 }, nccl)).rejects.toThrow(/rank 0 wrote no NCCL unique id to .*never within 0\.2 s/);
+      await expect(a.ncclInitRank(new Uint8Array(128), 2, 0, nccl)).rejects.toThrow(/ncclCommInitRank\(nranks 2, rank 0\) failed: invalid usage/);
+      await expect(a.ncclInitRank(a.ncclUniqueId(nccl), 2, 2, nccl)).rejects.toThrow(/rank 2 is not in \[0, 2\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('headers before 10.16 have no setCommunicator: refused naming the version', async () => {
+    const old = buildDouble('v10.9.0');
+    const a = addonOf(old) as unknown as RuntimeAddon & NcclAddon;
+    expect(a.loadRuntime(old.lib, cudartOf(old)).ok).toBe(true);
+    const g = buildNetwork('plain', (net) => net.markOutput(matmul(net.input('x', 'float32', [2, 4]), net.constant(new Float32Array(8).fill(1), 'float32', [4, 2])), 'y'));
+    const built = await buildWith(addonOf(old), nativePlan(g));
+    const engine = await a.deserializeEngine(new Uint8Array(built.engine.arrayBuffer().slice(0)));
+    const comm = await a.ncclInitRank(a.ncclUniqueId(ncclOf(old)), 1, 0, ncclOf(old));
+    expect(() => engine.createContext().setCommunicator(comm)).toThrow(/setCommunicator needs TensorRT 10\.16 or newer; this runtime was compiled against TensorRT 10\.9\.\d+ headers/);
   });
 });
 

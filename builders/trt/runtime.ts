@@ -14,6 +14,7 @@ import type { HostTensor } from '../../dsl/host.js';
 import type { IoEntry } from '../engine-io.js';
 import { native, tryNative } from './native.js';
 import { nativeFusedKinds, type TrtVersion } from './plan.js';
+import type { NcclAddon, NcclCommunicator } from './tp.js';
 
 export interface RuntimeIo {
   name: string;
@@ -65,6 +66,8 @@ export interface NativeContext {
   ): Promise<{ outputs: Record<string, { dtype: string; shape: number[]; data: ArrayBuffer; device?: undefined } | { dtype: string; shape: number[]; device: true; data?: undefined }>; stats: RunStats }>;
   /** A kept output's bytes, copied to the host now (synchronously; not during a run). */
   readKept(name: string): ArrayBuffer;
+  /** IExecutionContext::setCommunicator (TensorRT 10.16+): the NCCL communicator of a tensor-parallel engine (kept alive by the context). */
+  setCommunicator(comm: NcclCommunicator): void;
   /** Interrupts a run in progress (before its enqueue, or discards its results). */
   cancel(): void;
   stats(): RunStats;
@@ -87,7 +90,7 @@ export interface RuntimeLibs {
   tensorrt: { ok: boolean; library?: string; version?: string; double: boolean };
   cuda: { ok: boolean; library?: string; version?: string; double: boolean; devices?: number; tried: string[]; error?: string };
 }
-export interface RuntimeAddon {
+export interface RuntimeAddon extends Partial<NcclAddon> {
   runtimeCompiled?: boolean;
   loadRuntime(tensorrtLib?: string, cudaLib?: string): RuntimeLibs;
   deserializeEngine(bytes: Uint8Array | ArrayBuffer, onLog?: (severity: string, msg: string) => void): Promise<NativeRuntimeEngine>;
@@ -241,8 +244,18 @@ export function inPlaceOutputs(graph: Graph, io: RuntimeIo[], trtVersion: TrtVer
  * the device: the tensor returned for one is device-resident (its `data`, if read, is copied to
  * the host then; it is valid until the next run), and fed back as its input it costs no copy.
  * `trtVersion`: the headers the engine was built with (the addon's, as build.ts lowers for them).
+ * `communicator`: this rank's NCCL communicator for a tensor-parallel engine (builders/trt/tp.ts
+ * ncclCommunicator; the launch contract is there).
  */
-export async function trtRunner(file: string, table: { inputs: IoEntry[]; outputs: IoEntry[] }, graph: Graph, rebuild: string, log?: (severity: string, msg: string) => void, trtVersion?: TrtVersion): Promise<TrtRunner> {
+export async function trtRunner(
+  file: string,
+  table: { inputs: IoEntry[]; outputs: IoEntry[] },
+  graph: Graph,
+  rebuild: string,
+  log?: (severity: string, msg: string) => void,
+  trtVersion?: TrtVersion,
+  communicator?: NcclCommunicator,
+): Promise<TrtRunner> {
   const { engine, libs } = await deserializeEngineFile(file, rebuild, log);
   checkRuntimeIo(engine.io, table, file, rebuild);
   const version = trtVersion ?? (await import('./build.js')).engineTrtVersion();
@@ -251,6 +264,7 @@ export async function trtRunner(file: string, table: { inputs: IoEntry[]; output
   let context: NativeContext;
   try {
     context = engine.createContext({ aliases: bound });
+    if (communicator) context.setCommunicator(communicator);
   } catch (e) {
     throw runError(e, file);
   }

@@ -11,6 +11,11 @@
 //     (IKVCacheUpdateLayer: NvInfer.h requires the output to share the cache's device memory): the
 //     output is bound to the input's buffer, and feeding it back ({ device: output }) copies nothing
 //   context.readKept(name): a kept output's bytes, copied to the host now (synchronously)
+//   context.setCommunicator(comm): IExecutionContext::setCommunicator (TensorRT 10.16+), for engines with
+//     IDistCollectiveLayer; comm from ncclInitRank (the context keeps it alive)
+//   ncclUniqueId(ncclLib?) -> Uint8Array(128)   (rank 0; the launcher shares it with the other ranks)
+//   ncclInitRank(id, nranks, rank, ncclLib?) -> Promise<{ rank, size, library, double, release() }>   (worker thread:
+//     ncclCommInitRank waits for every rank)
 //   context.cancel(); context.stats(); context.release()
 // Errors carry `code`: ENGINE (TensorRT refused the engine: another version, another GPU, a
 // corrupt file), PROFILE (a shape outside the optimization profile, naming the dim), TENSORRT
@@ -34,6 +39,7 @@
 #include <NvInfer.h>
 
 #include "cuda_dl.hh"
+#include "nccl_dl.hh"
 #endif
 
 namespace redraft {
@@ -221,6 +227,16 @@ struct Stats {
   }
 };
 
+/** An NCCL communicator (ncclCommInitRank); destroyed when the last context using it is. */
+struct CommHold {
+  const NcclApi* api = nullptr;
+  NcclComm comm = nullptr;
+  int rank = 0, size = 0;
+  ~CommHold() {
+    if (comm && api) api->commDestroy(comm);
+  }
+};
+
 struct DevBuf {
   void* p = nullptr;
   size_t cap = 0;
@@ -242,8 +258,11 @@ struct ContextHold {
   std::atomic<bool> busy{false}, cancel{false};
   std::mutex statsMutex;
   Stats stats;
+  // NvInfer.h: "The lifetime of the communicator must be longer than the execution contexts it is attached to."
+  std::shared_ptr<CommHold> comm;
   void free() {
     ctx.reset();
+    comm.reset();
     for (auto& [n, b] : bufs)
       if (b.p) cuda->free_(b.p);
     bufs.clear();
@@ -629,6 +648,23 @@ Napi::Value contextObject(Napi::Env env, std::shared_ptr<ContextHold> c) {
     w->Queue();
     return p;
   }));
+  o.Set("setCommunicator", Napi::Function::New(env, [c](const Napi::CallbackInfo& info) -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!c->ctx) throw codedError(env, "USAGE", "the execution context was released");
+    if (c->busy) throw codedError(env, "USAGE", "setCommunicator during a run");
+    Napi::Value h = info.Length() > 0 && info[0].IsObject() ? info[0].As<Napi::Object>().Get("_comm") : env.Undefined();
+    if (!h.IsExternal()) throw codedError(env, "USAGE", "setCommunicator(comm): comm must come from ncclInitRank");
+    auto* hold = h.As<Napi::External<std::shared_ptr<CommHold>>>().Data();
+    if (!*hold || !(*hold)->comm) throw codedError(env, "USAGE", "setCommunicator: the communicator was released");
+#if NV_TENSORRT_MAJOR > 10 || (NV_TENSORRT_MAJOR == 10 && NV_TENSORRT_MINOR >= 16)
+    c->eng->logger.takeErrors();
+    if (!c->ctx->setCommunicator((*hold)->comm)) throw codedError(env, "TENSORRT", "IExecutionContext::setCommunicator failed: " + c->eng->logger.takeErrors());
+    c->comm = *hold;
+    return env.Undefined();
+#else
+    throw codedError(env, "USAGE", "IExecutionContext::setCommunicator needs TensorRT 10.16 or newer; this runtime was compiled against TensorRT " + headersVersion() + " headers (tensor-parallel engines need 10.16+)");
+#endif
+  }));
   o.Set("readKept", Napi::Function::New(env, [c](const Napi::CallbackInfo& info) -> Napi::Value {
     // A kept output's bytes on the host, now: for a caller that reads state it was told stays on the device.
     Napi::Env env = info.Env();
@@ -819,9 +855,89 @@ Napi::Value DeserializeEngine(const Napi::CallbackInfo& info) {
   return p;
 }
 
+Napi::Value NcclUniqueIdJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string lib = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  const NcclApi& nc = loadNccl(lib);
+  if (!nc.handle) throw codedError(env, "NCCL", "NCCL is not usable (" + nc.error + "); set NCCL_LIB or LD_LIBRARY_PATH");
+  NcclUniqueId id{};
+  NcclResult r = nc.getUniqueId(&id);
+  if (r != 0) throw codedError(env, "NCCL", "ncclGetUniqueId failed: " + nc.why(r));
+  auto out = Napi::Uint8Array::New(env, kNcclUniqueIdBytes);
+  std::memcpy(out.Data(), id.internal, kNcclUniqueIdBytes);
+  return out;
+}
+
+class NcclInitWorker : public Napi::AsyncWorker {
+ public:
+  NcclInitWorker(Napi::Env env, const NcclApi* api, NcclUniqueId id, int n, int rank)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), api_(api), id_(id), n_(n), rank_(rank) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    hold_ = std::make_shared<CommHold>();
+    hold_->api = api_;
+    NcclResult r = api_->commInitRank(&hold_->comm, n_, id_, rank_);  // blocks until every rank has joined
+    if (r != 0 || !hold_->comm) {
+      hold_->comm = nullptr;
+      return SetError("ncclCommInitRank(nranks " + std::to_string(n_) + ", rank " + std::to_string(rank_) + ") failed: " + api_->why(r));
+    }
+    if (api_->commCount(hold_->comm, &hold_->size) != 0 || api_->commUserRank(hold_->comm, &hold_->rank) != 0) SetError("ncclCommCount/ncclCommUserRank failed on the new communicator");
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    auto o = Napi::Object::New(env);
+    o.Set("rank", hold_->rank);
+    o.Set("size", hold_->size);
+    o.Set("library", api_->library);
+    o.Set("double", dlsym(api_->handle, "redraft_nccl_double") != nullptr);
+    auto* keep = new std::shared_ptr<CommHold>(hold_);
+    o.Set("_comm", Napi::External<std::shared_ptr<CommHold>>::New(env, keep, [](Napi::Env, std::shared_ptr<CommHold>* p) { delete p; }));
+    o.Set("release", Napi::Function::New(env, [keep](const Napi::CallbackInfo& info) -> Napi::Value {
+      keep->reset();  // contexts that hold it keep it until they go
+      return info.Env().Undefined();
+    }));
+    deferred_.Resolve(o);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(codedError(Env(), "NCCL", e.Message()).Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  const NcclApi* api_;
+  NcclUniqueId id_;
+  int n_, rank_;
+  std::shared_ptr<CommHold> hold_;
+};
+
+Napi::Value NcclInitRankJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto d = Napi::Promise::Deferred::New(env);
+  auto reject = [&](const std::string& code, const std::string& m) {
+    d.Reject(codedError(env, code, m).Value());
+    return d.Promise();
+  };
+  if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber()) return reject("USAGE", "ncclInitRank(id: Uint8Array(128), nranks, rank, ncclLib?)");
+  auto ta = info[0].As<Napi::TypedArray>();
+  if (ta.ByteLength() != static_cast<size_t>(kNcclUniqueIdBytes)) return reject("USAGE", "ncclInitRank: the unique id must be " + std::to_string(kNcclUniqueIdBytes) + " bytes (ncclGetUniqueId), got " + std::to_string(ta.ByteLength()));
+  int n = info[1].As<Napi::Number>().Int32Value(), rank = info[2].As<Napi::Number>().Int32Value();
+  if (n < 1 || rank < 0 || rank >= n) return reject("USAGE", "ncclInitRank: rank " + std::to_string(rank) + " is not in [0, " + std::to_string(n) + ")");
+  std::string lib = info.Length() > 3 && info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+  const NcclApi& nc = loadNccl(lib);
+  if (!nc.handle) return reject("NCCL", "NCCL is not usable (" + nc.error + "); set NCCL_LIB or LD_LIBRARY_PATH");
+  NcclUniqueId id{};
+  std::memcpy(id.internal, static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), kNcclUniqueIdBytes);
+  auto* w = new NcclInitWorker(env, &nc, id, n, rank);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 }  // namespace
 
 void registerRuntime(Napi::Env env, Napi::Object exports) {
+  exports.Set("ncclUniqueId", Napi::Function::New(env, NcclUniqueIdJs));
+  exports.Set("ncclInitRank", Napi::Function::New(env, NcclInitRankJs));
   exports.Set("runtimeCompiled", Napi::Boolean::New(env, true));
   exports.Set("loadRuntime", Napi::Function::New(env, LoadRuntime));
   exports.Set("deserializeEngine", Napi::Function::New(env, DeserializeEngine));

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core.hh"
+#include "nccl_double.hh"
 #include "rdd_generated.hh"
 
 namespace rdd {
@@ -221,8 +222,12 @@ struct Context final : IExecutionContext {
     bool allInputDimensionsSpecified() const noexcept override;
     int32_t getOptimizationProfile() const noexcept override { return 0; }
     bool enqueueV3(cudaStream_t stream) noexcept override;
+#ifdef RDD_HAS_VExecutionContext_setCommunicator
+    bool setCommunicator(void* comm) noexcept override;
+#endif
   } impl;
   Engine* E = nullptr;
+  void* comm = nullptr;
   std::map<std::string, Dims> shapes;
   std::map<std::string, void*> addrs;
   explicit Context(Engine* e) : E(e) {
@@ -266,6 +271,8 @@ struct Engine final : ICudaEngine {
   ILogger* logger = nullptr;
   std::vector<Io> io;
   int32_t profiles = 0, layers = 0;
+  // The engine's IDistCollectiveLayers: each one's group (communicator ranks).
+  std::vector<std::pair<std::string, std::vector<long long>>> collectives;
   std::string name;
   explicit Engine(ILogger* l) : logger(l) {
     impl.E = this;
@@ -322,10 +329,27 @@ bool Context::Impl::allInputDimensionsSpecified() const noexcept {
     if (x.input && !C->shapes.count(x.name)) return false;
   return true;
 }
+#ifdef RDD_HAS_VExecutionContext_setCommunicator
+bool Context::Impl::setCommunicator(void* comm) noexcept {
+  // NvInfer.h: "expected to be already initialized with ncclCommInitRank and castable to ncclComm_t".
+  auto* c = static_cast<NcclDoubleComm*>(comm);
+  if (!c || c->magic != kNcclDoubleMagic)
+    return C->E->error("IExecutionContext::setCommunicator: Error Code 3: API Usage Error (the communicator is not an initialized ncclComm_t (redraft TensorRT double: only the NCCL double's communicators are understood))"), false;
+  C->comm = comm;
+  return true;
+}
+#endif
 bool Context::Impl::enqueueV3(cudaStream_t) noexcept {
   Engine& E = *C->E;
   auto fail = [&](const std::string& m) { return E.error("IExecutionContext::enqueueV3: Error Code 3: API Usage Error (" + m + ")"), false; };
   if (faulty("enqueue")) return fail("injected: REDRAFT_TRT_DOUBLE_FAIL=enqueue");
+  // An engine with DistCollective layers runs only with a communicator holding every rank of their groups.
+  for (auto& [name, group] : E.collectives) {
+    auto* c = static_cast<NcclDoubleComm*>(C->comm);
+    if (!c) return fail("IDistCollectiveLayer '" + name + "' needs an NCCL communicator: call IExecutionContext::setCommunicator before enqueueV3");
+    for (long long r : group)
+      if (r >= c->nranks) return fail("IDistCollectiveLayer '" + name + "' has rank " + std::to_string(r) + " in its group, the communicator only " + std::to_string(c->nranks) + " ranks");
+  }
   using Extent = bool (*)(const void*, size_t*);
   auto extent = reinterpret_cast<Extent>(dlsym(RTLD_DEFAULT, "redraft_cuda_double_extent"));
   for (auto& x : E.io) {
@@ -425,6 +449,14 @@ ICudaEngine* Runtime::Impl::deserializeCudaEngine(void const* blob, std::size_t 
           tensors[id] = &t;
           producer[id] = &l;
         }
+    for (const JV& l : ls->a)
+      if (const JV* m = l.get("method"); m && m->s == "addDistCollective") {
+        std::vector<long long> g;
+        if (const JV* p = l.get("params"))
+          if (const JV* gs = p->get("groups"))
+            for (const JV& x : gs->a) g.push_back(static_cast<long long>(x.n));
+        eng->collectives.emplace_back(l.get("name") ? l.get("name")->s : "", g);
+      }
   }
   std::map<long long, std::string> inputNames;
   if (const JV* ins = rec.get("inputs"))
