@@ -26,7 +26,9 @@ import { isQuantized, parseQuantScheme, quantizeWeight, type Projection, type Qu
 import { llama_forward, llamaWeights } from '../models/llama/model.js';
 import { checkpointQuant, dequantizedReference, unpackInt4 } from '../models/llama/prequant.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
-import { quantize } from '../ops/quantize.js';
+import { dequantize, quantize } from '../ops/quantize.js';
+import { mulberry32 } from '../dsl/random.js';
+import fc from 'fast-check';
 import { GOLDEN } from './golden-root.js';
 import { generationShape, runner } from './precision-util.js';
 
@@ -163,6 +165,44 @@ describe('--quantize (round to nearest while the weights stream in)', () => {
     const s = net.constant(r.scale, 'float32', r.scaleShape);
     net.markOutput(quantize(x, s, { dtype: r.qDtype as 'int8', axis: r.scaleShape.length ? r.axis : undefined }), 'q');
     expect(Array.from(runGraph(net.toGraph(), {}).q.data)).toEqual(Array.from(r.q));
+  });
+  it('random weights: codes are the IR quantize at the stored scales, within half a step of the weight', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }), fc.constantFrom(2, 4, 8), fc.constantFrom<'float32' | 'float16' | 'bfloat16'>('float32', 'float16', 'bfloat16'),
+        fc.constantFrom<QuantScheme['kind']>('int8-wo', 'int4-wo', 'fp8'), fc.integer({ min: 1, max: 1e6 }),
+        (N, nb, group, dtype, kind, seed) => {
+          const K = nb * group;
+          const r = mulberry32(seed);
+          // Some rows all zero (the scale falls back to a small positive value), some large.
+          const vals = Array.from({ length: N * K }, (_, i) => (Math.floor(i / K) === 0 && seed % 3 === 0 ? 0 : (r() * 2 - 1) * (seed % 5 === 0 ? 300 : 1)));
+          const w = hostTensor(dtype, [N, K], vals);
+          const scheme: QuantScheme = kind === 'int4-wo' ? { kind, group } : { kind } as QuantScheme;
+          const sd = kind === 'fp8' ? 'float32' : dtype;
+          const q = quantizeWeight((i) => getNumber(dtype, w.data, i), N, K, scheme, sd);
+          const net = new Network('q');
+          const s = net.constant(q.scale, sd, q.scaleShape);
+          const axis = q.scaleShape.length ? q.axis : undefined;
+          const qt = quantize(net.constant(w.data, dtype, [N, K]), s, { dtype: q.qDtype as 'int8', axis });
+          net.markOutput(qt, 'q');
+          net.markOutput(dequantize(qt, s, { dtype: sd, axis }), 'dq');
+          const out = runGraph(net.toGraph(), {});
+          expect(Array.from(out.q!.data)).toEqual(Array.from(q.q));
+          const scales = toNumbers({ dtype: sd, shape: q.scaleShape, data: q.scale });
+          expect(scales.every((v) => v > 0 && Number.isFinite(v))).toBe(true);
+          const dq = toNumbers(out.dq!);
+          const wv = toNumbers(w);
+          wv.forEach((v, i) => {
+            const n = Math.floor(i / K);
+            const sc = kind === 'fp8' ? scales[0]! : kind === 'int8-wo' ? scales[n]! : scales[n * nb + Math.floor((i % K) / group)]!;
+            // int: |w − q·s| ≤ s/2 (the amax code is exact up to the scale's rounding); fp8: e4m3's relative step.
+            const bound = kind === 'fp8' ? Math.abs(v) / 16 + sc * 2 ** -9 : sc / 2 + Math.abs(v) * 2 ** -7;
+            expect(Math.abs(v - dq[i]!), `${kind} ${dtype} [${n}, ${i % K}]`).toBeLessThanOrEqual(bound * (1 + 1e-6) + 1e-30);
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
   });
   it.each(schemes)('%s: logits equal the float model whose weights are the dequantized ones', (_n, scheme) => {
     // Reference: each projection's DQ weight, computed on the interpreter, in a float model.
