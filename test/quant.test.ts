@@ -6,11 +6,13 @@
  * QUANT_PROP_RUNS=n runs n cases per property (default 40).
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
+import { SafetensorsFile, writeSafetensors } from '../builders/weights/index.js';
 import { deserializeGraph, serializeGraph } from '../dsl/serialize.js';
 import type { DType } from '../dsl/dtype.js';
 import { allocate, dtypeBytes, e4m3ToF32, f32ToE4m3, getInt4, getNumber, setInt4, setNumber } from '../dsl/dtype.js';
@@ -61,6 +63,30 @@ describe('dtypes', () => {
     REF.inputs.forEach((x, i) => expect(f32ToE4m3(x), `${x}`).toBe(REF.fp8_codes[i]));
     // Every finite code round-trips.
     for (let c = 0; c < 256; c++) if ((c & 0x7f) !== 0x7f) expect(f32ToE4m3(e4m3ToF32(c))).toBe(c);
+  });
+});
+
+describe('safetensors F8_E4M3', () => {
+  it('round-trips as float8e4m3 bits and NaN codes count as non-finite', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'quant-st-'));
+    try {
+      const file = path.join(dir, 'w.safetensors');
+      writeSafetensors(file, [
+        { name: 'ok', dtype: 'float8e4m3', shape: [3], data: Uint8Array.of(0x38, 0x7e, 0xfe) },
+        { name: 'nan', dtype: 'float8e4m3', shape: [2], data: Uint8Array.of(0x01, 0xff) },
+      ]);
+      const f = SafetensorsFile.open(file);
+      try {
+        expect(f.tensors.get('ok')!.dtype).toBe('float8e4m3');
+        expect(Array.from(f.typed('ok') as Uint8Array).map(e4m3ToF32)).toEqual([1, 448, -448]);
+        expect(f.nonFinite()).toEqual(['nan']);
+      } finally {
+        f.close();
+      }
+      expect(() => writeSafetensors(file, [{ name: 'x', dtype: 'int4', shape: [2], data: new Uint8Array(1) }])).toThrow(/int4, which safetensors has no dtype for/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -240,9 +240,11 @@ export class SafetensorsFile {
     const bad: string[] = [];
     for (const e of this.tensors.values()) {
       onTensor?.();
-      if (!['F32', 'F16', 'BF16', 'F64'].includes(e.stDtype)) continue;
+      if (!['F32', 'F16', 'BF16', 'F64', 'F8_E4M3'].includes(e.stDtype)) continue;
       const a = this.typed(e.name);
-      if (e.stDtype === 'F32' || e.stDtype === 'F64') {
+      if (e.stDtype === 'F8_E4M3') {
+        for (const v of a as Uint8Array) if ((v & 0x7f) === 0x7f) { bad.push(e.name); break; } // E4M3FN's only non-finite codes: NaN
+      } else if (e.stDtype === 'F32' || e.stDtype === 'F64') {
         for (const v of a as Float32Array) if (!Number.isFinite(v)) { bad.push(e.name); break; }
       } else {
         const mask = e.stDtype === 'F16' ? 0x7c00 : 0x7f80;
