@@ -5,7 +5,7 @@
  *   "<op>: argument '<name>' <what> (expected <x>, got <y>)\n  at <user file:line>".
  */
 import type { DType } from '../dsl/dtype.js';
-import { dtypeList } from '../dsl/dtype.js';
+import { dtypeList, isPackedQuant } from '../dsl/dtype.js';
 import type { Dim } from '../dsl/dim.js';
 import { dimEq, shapeToString } from '../dsl/dim.js';
 import { DslError } from '../dsl/errors.js';
@@ -42,6 +42,9 @@ export class Check {
   /** A tensor operand: checks it is a Tensor, then its dtype and rank against the rule. */
   operand(arg: string, t: unknown, rule: OperandRule = {}): Tensor {
     if (!(t instanceof Tensor)) this.fail(arg, `must be a Tensor, got ${describe(t)}`);
+    // int4 (packed two per byte) and fp8 are storage for quantize/dequantize only (TensorRT too).
+    if (isPackedQuant(t.dtype) && !rule.dtypes?.includes(t.dtype))
+      this.fail(arg, `has dtype ${t.dtype} (shape ${shapeToString(t.shape)}), which only dequantize reads`, `dequantize it first: dequantize(${arg}, scale, { dtype: 'float16' })`);
     if (rule.dtypes && !rule.dtypes.includes(t.dtype))
       this.fail(arg, `has dtype ${t.dtype}; expected ${dtypeList(rule.dtypes)} (shape ${shapeToString(t.shape)})`, `cast it first: cast(${arg}, '${rule.dtypes[0]}')`);
     if (rule.rank !== undefined) {

@@ -22,6 +22,9 @@ import { hostTensor, toNumbers } from '../dsl/host.js';
 import type { QuantDType } from '../dsl/ir.js';
 import { Network, type Tensor } from '../dsl/network.js';
 import { dequantize, quantize } from '../ops/quantize.js';
+import { cast as castOf, permute } from '../ops/index.js';
+
+const transposeOf = (t: Tensor) => permute(t, [1, 0]);
 import { expectClose, ort } from './onnx-util.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -266,3 +269,14 @@ function bf16Wrapped(c: QCase) {
     return res;
   });
 }
+
+describe('int4 and fp8 are quantized storage only', () => {
+  it('other ops refuse them, naming the argument and pointing to dequantize', () => {
+    const net = new Network('s');
+    const q = net.constant(new Uint8Array(4), 'int4', [2, 4]);
+    const f = net.constant(new Uint8Array(8), 'float8e4m3', [2, 4]);
+    expect(() => transposeOf(q)).toThrow(/permute: argument 'input' has dtype int4 \(shape \[2, 4\]\), which only dequantize reads/);
+    expect(() => castOf(f)).toThrow(/cast: argument 'input' has dtype float8e4m3/);
+    expect(() => dequantize(q, net.constant([1], 'float32', []))).not.toThrow();
+  });
+});
