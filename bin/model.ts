@@ -63,7 +63,8 @@ export function buildConfigFrom(flags: ModelFlags): BuildConfig {
       timingCache: flags.timingCache,
       strict: flags.strict || undefined,
       quantize: flags.quantize,
-      calibrate: flags.calibrate,
+      // Absolute: --engine DIR re-runs the calibration from the recorded file, from any directory.
+      calibrate: flags.calibrate === undefined ? undefined : path.resolve(flags.calibrate),
       quantizeDrafter: flags.quantizeDrafter || undefined,
     },
     flags.config,
