@@ -125,6 +125,28 @@ async function main(): Promise<void> {
   log(`ONNX Runtime step (float32 compute, past ${PAST}, W=${W} L=${L}, 1 thread, median of 7):`);
   for (const r of times) log(`  ${String(r.scheme).padEnd(12)} ${r.stepMs} ms`);
 
+  // 2b: the same measures on the hidden-512 model (random weights; one 16-token prompt), int4 in groups of 128.
+  const big = randomModel('llm', llamaShapes(llmCfg), llmCfg, 11);
+  const bigIds = Array.from({ length: 16 }, (_, i) => 1 + ((i * 7919) % (V - 1)));
+  const bigF = logits(big, bigIds);
+  const argmaxRows = (l: number[]) => Array.from({ length: bigIds.length }, (_, t) => {
+    let best = 0;
+    for (let v = 1; v < V; v++) if (l[t * V + v]! > l[t * V + best]!) best = v;
+    return best;
+  });
+  const topF = argmaxRows(bigF);
+  const bigAcc: Record<string, unknown>[] = [];
+  for (const [name, q] of schemesFor(128)) {
+    if (!q) continue;
+    const lq = logits(big, bigIds, q);
+    const err = lq.reduce((m, v, i) => Math.max(m, Math.abs(v - bigF[i]!)), 0);
+    const top = argmaxRows(lq);
+    bigAcc.push({ scheme: name, top1Agreement: +(top.filter((t, i) => t === topF[i]).length / top.length).toFixed(3), maxLogitError: +err.toFixed(4), maxAbsLogit: +bigF.reduce((m, v) => Math.max(m, Math.abs(v)), 0).toFixed(3) });
+  }
+  out.accuracyHidden512 = bigAcc;
+  log('logits vs the unquantized model (hidden-512 random model, 16 positions):');
+  for (const r of bigAcc) log(`  ${String(r.scheme).padEnd(12)} top-1 agreement ${r.top1Agreement}, max logit error ${r.maxLogitError} (max |logit| ${r.maxAbsLogit})`);
+
   // 2 + 3: the golden distilled pair.
   const cases = findCases(path.join(GOLDEN, 'generate')).map(loadCase).filter((k) => k.name.startsWith('distilled'));
   const llm = loadModelDir(path.resolve(GOLDEN, cases[0]!.models!.llm!), 'llama');
