@@ -322,6 +322,13 @@ function qdqRules(kind: 'quantize' | 'dequantize'): TrtLayerRule[] {
   ];
 }
 
+/** ICumulativeLayer: INetworkDefinition::addCumulative, declared from TensorRT 10.8 (checked when a version is given). */
+const CUMULATIVE_VERSION: TrtLayerRule = {
+  id: 'cumulative.version',
+  doc: 'NvInfer.h: INetworkDefinition::addCumulative exists from TensorRT 10.8',
+  check: (v) => (v.trtVersion && !atLeast(v.trtVersion, 10, 8) ? `ICumulativeLayer needs TensorRT 10.8 or newer (addCumulative); this graph is validated for ${vname(v.trtVersion)} — build with TensorRT 10.8+ headers` : undefined),
+};
+
 /** IDistCollectiveLayer: INetworkDefinition::addDistCollective, declared from TensorRT 10.16. */
 const COLLECTIVE: TrtLayerRule[] = [
   {
@@ -344,7 +351,7 @@ export const TRT_RULES: TrtRuleSet = {
     slice: SLICE,
     fill: FILL,
     select: SELECT,
-    cumulative: CUMULATIVE,
+    cumulative: [...CUMULATIVE, CUMULATIVE_VERSION],
     nonzero: NONZERO,
     gather: GATHER,
     scatter: SCATTER,

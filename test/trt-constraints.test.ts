@@ -189,6 +189,11 @@ describe('the plan validator on whole models', () => {
     for (const dtype of ['float32', 'float16', 'bfloat16'] as const) {
       const g = def.build({ ...DEFAULT_BUILD_CONFIG, dtype });
       expect(violations(g), dtype).toEqual([]);
+      // As each version builds it: 10.9 and 11.1 take it; 10.0 has no addCumulative (10.8+), which acceptance uses.
+      for (const v of [{ major: 10, minor: 9 }, { major: 11, minor: 1 }]) expect(validateTrt(g, TRT_RULES, { trtVersion: v }), `${dtype} ${v.major}.${v.minor}`).toEqual([]);
+      const old = validateTrt(g, TRT_RULES, { trtVersion: { major: 10, minor: 0 } });
+      expect(new Set(old.map((x) => x.rule))).toEqual(new Set(['cumulative.version']));
+      expect(old[0].message).toMatch(/ICumulativeLayer needs TensorRT 10\.8 or newer \(addCumulative\); this graph is validated for TensorRT 10\.0/);
     }
   }, 120_000);
   it('the 7B-shaped graph: 0 violations at the default ranges; at batch 8 / seq 4096 the per-layer caches stay below 2^31 elements, the decomposed attention scores do not, native IAttention (10.16) has no scores tensor', () => {

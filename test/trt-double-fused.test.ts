@@ -215,6 +215,29 @@ describe('IQuantizeLayer / IDequantizeLayer: addQuantize/addDequantize with the 
     }
   });
 
+  it('the quantized tiny-redrafter step graph (int8 / int4 weight-only, fp8 weights and activations): records equal the plans on 10.9 and 11.1 and replay to the IR outputs', async () => {
+    const def = redrafterModel(tinyLlama(), tinyDrafter(), { name: 'tiny' });
+    // fp8: every projection's activations quantized too (an amax of 2 for each, as a calibration run would give).
+    const amax2 = new Proxy({}, { get: (_, k) => (typeof k === 'string' ? 2 : undefined) }) as Record<string, number>;
+    const schemes = [{ kind: 'int8-wo' }, { kind: 'int4-wo', group: 16 }, { kind: 'fp8', activations: amax2 }] as const;
+    for (const quantize of schemes) {
+      const graph = def.build({ dtype: 'float32', beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64, quantize } as never);
+      expect(graph.layers.some((l) => l.kind === 'dequantize'), quantize.kind).toBe(true);
+      const inputs = stepInputs(graph);
+      const want = runGraph(graph, inputs);
+      for (const tag of ['v10.9.0', 'v11.1'] as const) {
+        const b = B(tag);
+        expect(validateTrt(graph, TRT_RULES, { trtVersion: V(b) }), `${quantize.kind} ${tag}`).toEqual([]);
+        const plan = nativePlan(graph, lowerToPlan(graph, { trtVersion: V(b) }));
+        const { record } = await buildWith(addonOf(b), plan);
+        expectRecordMatchesPlan(record, plan, expectFor(b));
+        expect(record.layers.some((l) => l.method === 'addDequantizeV2'), `${quantize.kind} ${tag}`).toBe(true);
+        if (quantize.kind === 'fp8') expect(record.layers.filter((l) => l.method === 'addQuantizeV2' && l.params.toType === 6).length, 'fp8 activations').toBeGreaterThan(0);
+        close(want, executePlan(recordToPlan(record, plan.inputs), inputs, graph), `${quantize.kind} on ${tag}`, 1e-4);
+      }
+    }
+  }, 600_000);
+
   it('refusals: non-positive scales, per-channel activations, int8 or pre-10.16 fp8 blocks, block quantization of activations before 10.16', async () => {
     const inp = (dims: number[]) => ({ id: 1, name: 'x', dtype: 'kFLOAT', dims });
     const cst = (id: number, dims: number[]) => ({ method: 'addConstant', inputs: [], outputs: [id], params: { dims, weights: id - 2, dtype: 'kFLOAT' }, dtypes: ['kFLOAT'], ranks: [dims.length], name: `c${id}` });
@@ -279,6 +302,28 @@ describe('IDistCollectiveLayer: addDistCollective from 10.16', () => {
       got.forEach((o, r) => close(want[r], o, `${tag} rank ${r}`));
     }
   });
+
+  it('the tiny-redrafter step graph at --tp 2: each rank\'s 11.1 and 10.16 records equal their plans, and both replayed together equal the simulator on the rank graphs', async () => {
+    const def = redrafterModel(tinyLlama(), tinyDrafter(), { name: 'tiny' });
+    const graphs = [0, 1].map((rank) => def.build({ dtype: 'float32', beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64, tp: { rank, size: 2 } } as never));
+    const inputs = graphs.map((g) => stepInputs(g));
+    const want = runRanks(graphs.map((graph, r) => ({ graph, inputs: inputs[r] }))).outputs;
+    for (const tag of ['v10.16', 'v11.1'] as const) {
+      const b = B(tag);
+      const replayed: TrtPlan[] = [];
+      for (const g of graphs) {
+        expect(validateTrt(g, TRT_RULES, { trtVersion: V(b) })).toEqual([]);
+        const plan = nativePlan(g, lowerToPlan(g, { trtVersion: V(b) }));
+        const { record } = await buildWith(addonOf(b), plan);
+        expectRecordMatchesPlan(record, plan, expectFor(b));
+        expect(record.layers.filter((l) => l.method === 'addDistCollective').length).toBe(g.layers.filter((l) => l.kind === 'collective').length);
+        replayed.push(recordToPlan(record, plan.inputs));
+      }
+      const got = executeRankPlans(replayed.map((plan, r) => ({ plan, source: graphs[r], inputs: inputs[r] })));
+      got.forEach((o, r) => close(want[r], o, `tp rank ${r} on ${tag}`, 1e-4));
+    }
+    expect(new Set(validateTrt(graphs[0], TRT_RULES, { trtVersion: { major: 10, minor: 9 } }).map((v) => v.rule))).toEqual(new Set(['collective.version']));
+  }, 600_000);
 
   it('older headers: the validator refuses naming 10.16 (exit 4); the bridge refuses a hand-made plan naming the version', async () => {
     const g = rankGraph(0);
