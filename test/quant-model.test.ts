@@ -274,21 +274,27 @@ describe('--quantize (round to nearest while the weights stream in)', () => {
 describe('lossless with a quantized base (speculative == autoregressive, same quantized model)', () => {
   const schemes: (QuantScheme | undefined)[] = [undefined, { kind: 'int8-wo' }, { kind: 'int4-wo', group: 8 }, { kind: 'fp8' }, { kind: 'fp8', activations: fakeAmax() }];
   for (const backend of ['interp', 'onnx'] as const)
-    it(`on ${backend}: every scheme, the golden distilled pair`, async () => {
+    it(`on ${backend}: every scheme (float32; int4 in float16, fp8 with activation scales in bfloat16), the golden distilled pair`, async () => {
       const run = runner(backend);
       const def = redrafterModel(loadModelDir(LLM, 'llama'), loadModelDir(DRAFTER, 'drafter'), { name: 'q' });
       const prompt = [[1n, 7n, 12n, 5n], [1n, 3n]];
       const [W, L, maxLength] = [3, 4, 24];
-      const runs = [...schemes.map((quantize) => ({ quantize, quantizeDrafter: false })), { quantize: { kind: 'int4-wo', group: 8 } as QuantScheme, quantizeDrafter: true }];
-      for (const { quantize, quantizeDrafter } of runs) {
-        const o = { dtype: 'float32' as const, beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: maxLength + W * L + 1, quantize, quantizeDrafter };
-        const s = generationShape(def, W, L, maxLength, 'float32');
+      type Dt = 'float32' | 'float16' | 'bfloat16';
+      const runs: { quantize?: QuantScheme; quantizeDrafter: boolean; dtype: Dt }[] = [
+        ...schemes.map((quantize) => ({ quantize, quantizeDrafter: false, dtype: 'float32' as Dt })),
+        { quantize: { kind: 'int4-wo', group: 8 }, quantizeDrafter: true, dtype: 'float32' },
+        { quantize: { kind: 'int4-wo', group: 8 }, quantizeDrafter: false, dtype: 'float16' },
+        { quantize: { kind: 'fp8', activations: fakeAmax() }, quantizeDrafter: false, dtype: 'bfloat16' },
+      ];
+      for (const { quantize, quantizeDrafter, dtype } of runs) {
+        const o = { dtype, beamWidth: W, beamLength: L, maxBatch: 2, maxSeq: maxLength + W * L + 1, quantize, quantizeDrafter };
+        const s = generationShape(def, W, L, maxLength, dtype);
         const step: Graph = def.stepGraph(o);
         // 7 projections per base layer (2 layers; fp8 with activation scales: one more DQ each for x), plus the drafter's 2 blocks, head and RNN W/U when it is quantized too.
         if (quantize) expect(step.layers.filter((l) => l.kind === 'dequantize').length, JSON.stringify(quantize)).toBe(14 + (quantize.kind === 'fp8' && quantize.activations ? 14 : 0) + (quantizeDrafter ? 5 : 0));
         const rd = await redrafterGenerate(step, run, prompt, s);
         const ar = await autoregressiveGenerate(def.llmGraph(o), run, prompt, s);
-        expect(rd.sequences.map((r) => r.join(' ')), `${backend} ${JSON.stringify(quantize)} drafter ${quantizeDrafter}`).toEqual(ar.map((r) => r.join(' ')));
+        expect(rd.sequences.map((r) => r.join(' ')), `${backend} ${dtype} ${JSON.stringify(quantize)} drafter ${quantizeDrafter}`).toEqual(ar.map((r) => r.join(' ')));
       }
     }, 240_000);
 });
