@@ -1,6 +1,6 @@
 /** cast(input, dtype): ICastLayer; casting to the input's own dtype returns it (as TensorRT-LLM). */
 import type { DType } from '../dsl/dtype.js';
-import { DTYPES, getNumber, isDType, isFloat, lowestFinite, setNumber } from '../dsl/dtype.js';
+import { DTYPES, getNumber, isDType, isFloat, isPackedQuant, lowestFinite, setNumber } from '../dsl/dtype.js';
 import { Tensor } from '../dsl/network.js';
 import { declareOp, describe, layer1 } from './op.js';
 
@@ -11,6 +11,8 @@ export function cast(input: Tensor, dtype: DType): Tensor {
   const { c, input: x } = decl.validate({ input });
   // 1. dtype is a dtype.
   if (!isDType(dtype)) c.fail('dtype', `is ${describe(dtype)}; expected one of ${DTYPES.join(', ')}`);
+  // 1b. int4 and fp8 are quantized storage: a value gets there through a scale.
+  if (isPackedQuant(dtype)) c.fail('dtype', `is ${dtype}, a quantized type`, `use quantize(input, scale, { dtype: '${dtype}' })`);
   if (x.dtype === dtype) return x;
   // 2. A constant cast to a half type stays finite: float32's lowest (-3.4e38) would become
   //    -inf, and a mask of -inf turns a fully masked softmax into NaN (README: precision contract).

@@ -1,6 +1,6 @@
 /** one_hot(indices, num_classes, dtype): indices compared for equality against an arange. */
 import type { DType } from '../dsl/dtype.js';
-import { DTYPES, INDEX_DTYPES, isDType } from '../dsl/dtype.js';
+import { DTYPES, INDEX_DTYPES, isDType, isPackedQuant } from '../dsl/dtype.js';
 import { shapeToString } from '../dsl/dim.js';
 import { Tensor } from '../dsl/network.js';
 import { dimParts, type DimPart, dimsParam, reshapeTo } from './dims.js';
@@ -27,7 +27,7 @@ export function one_hot(indices: Tensor, num_classes: number | Tensor, dtype: DT
     if (classes.rank === 1 && classes.size(0) !== 1) check.fail('num_classes', `has shape ${shapeToString(classes.shape)}; expected a 0-D or 1-element tensor`);
   }
   // 2. dtype is a dtype.
-  if (!isDType(dtype)) check.fail('dtype', `is ${describe(dtype)}; expected one of ${DTYPES.join(', ')}`);
+  if (!isDType(dtype) || isPackedQuant(dtype)) check.fail('dtype', `is ${describe(dtype)}; expected one of ${DTYPES.filter((d) => !isPackedQuant(d)).join(', ')}`);
   const net = idx.net;
   // [1, ..., 1, C] of 0..C-1 against [..., 1] of the indices: equal broadcasts to [..., C].
   const dims = dimsParam(net, [classes]);

@@ -276,7 +276,8 @@ describe('int4 and fp8 are quantized storage only', () => {
     const q = net.constant(new Uint8Array(4), 'int4', [2, 4]);
     const f = net.constant(new Uint8Array(8), 'float8e4m3', [2, 4]);
     expect(() => transposeOf(q)).toThrow(/permute: argument 'input' has dtype int4 \(shape \[2, 4\]\), which only dequantize reads/);
-    expect(() => castOf(f)).toThrow(/cast: argument 'input' has dtype float8e4m3/);
+    expect(() => castOf(f, 'float32')).toThrow(/cast: argument 'input' has dtype float8e4m3/);
+    expect(() => castOf(net.input('x', 'float32', [4]), 'int4')).toThrow(/cast: argument 'dtype' is int4, a quantized type/);
     expect(() => dequantize(q, net.constant([1], 'float32', []))).not.toThrow();
   });
 });
