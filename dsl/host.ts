@@ -20,7 +20,7 @@ export function zeros(dtype: DType, shape: readonly number[]): HostTensor {
 /** A host tensor from plain JS numbers/bigints/booleans (converted as a cast would). */
 export function hostTensor(dtype: DType, shape: readonly number[], values: ArrayLike<number | bigint | boolean>): HostTensor {
   const t = zeros(dtype, shape);
-  if (values.length !== t.data.length) throw new Error(`hostTensor: ${values.length} values for shape [${shape}]`);
+  if (values.length !== numel(shape)) throw new Error(`hostTensor: ${values.length} values for shape [${shape}]`);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (dtype === 'int64') (t.data as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)));

@@ -281,3 +281,16 @@ describe('int4 and fp8 are quantized storage only', () => {
     expect(() => dequantize(q, net.constant([1], 'float32', []))).not.toThrow();
   });
 });
+
+describe('host tensors and constants of int4 / fp8 from numbers', () => {
+  it('pack as the dtype does', () => {
+    const t = hostTensor('int4', [3], [-8, 7, -1]);
+    expect(Array.from(t.data)).toEqual([0x78, 0x0f]);
+    expect(toNumbers(t)).toEqual([-8, 7, -1]);
+    expect(toNumbers(hostTensor('float8e4m3', [3], [1, 500, -0.3]))).toEqual([1, 448, e4m3ToF32(f32ToE4m3(-0.3))]);
+    const net = new Network('c');
+    const c = net.constant([-8, 7, -1, 3], 'int4', [4]);
+    net.markOutput(dequantize(c, net.constant([0.5], 'float32', [])), 'y');
+    expect(toNumbers(runGraph(net.toGraph(), {}).y)).toEqual([-4, 3.5, -0.5, 1.5]);
+  });
+});
