@@ -16,7 +16,8 @@ import { nativePlan } from '../builders/trt/build.js';
 import { engineIoTable } from '../builders/engine-io.js';
 import { checkRuntimeIo, inPlaceOutputs, outputShapes, runError, type NativeRuntimeEngine, type RuntimeAddon, type NativeTensor } from '../builders/trt/runtime.js';
 import { lowerToPlan } from '../builders/trt/plan.js';
-import { ncclCommunicator, tpLaunchFromEnv, type NcclAddon } from '../builders/trt/tp.js';
+import { ncclCommunicator, tpLaunchFromEnv, trtRankRunner, type NcclAddon } from '../builders/trt/tp.js';
+import { stepInputs } from './trt-double-util.js';
 import { buildNetwork } from '../dsl/network.js';
 import { hostTensor } from '../dsl/host.js';
 import { all_gather, all_reduce, broadcast, matmul } from '../ops/index.js';
@@ -351,6 +352,41 @@ describe('tensor-parallel engines: one process per rank, an NCCL communicator fr
       await expect(ncclCommunicator(a, { rank: 1, size: 2, idFile: path.join(dir, 'never'), timeoutMs: 200 }, nccl)).rejects.toThrow(/rank 0 wrote no NCCL unique id to .*never within 0\.2 s/);
       await expect(a.ncclInitRank(new Uint8Array(128), 2, 0, nccl)).rejects.toThrow(/ncclCommInitRank\(nranks 2, rank 0\) failed: invalid usage/);
       await expect(a.ncclInitRank(a.ncclUniqueId(nccl), 2, 2, nccl)).rejects.toThrow(/rank 2 is not in \[0, 2\)/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('trtRankRunner: each rank process loads rank<R>.engine against its own I/O table, joins the communicator and runs the step with its caches in place', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-tp-dir-'));
+    try {
+      const def = redrafterModel(tinyLlama(), tinyDrafter(), { name: 'tiny' });
+      const graphs = [0, 1].map((rank) => def.build({ dtype: 'float16', beamWidth: 2, beamLength: 3, maxBatch: 2, maxSeq: 64, tp: { rank, size: 2 } } as never));
+      for (const [r, g] of graphs.entries()) {
+        const built = await buildWith(addonOf(b), nativePlan(g, lowerToPlan(g, { trtVersion: { major: 11, minor: 1 } })));
+        fs.writeFileSync(path.join(dir, `rank${r}.engine`), new Uint8Array(built.engine.arrayBuffer()));
+      }
+      const record = { tensorParallel: { size: 2, ranks: graphs.map((g, rank) => ({ rank, io: engineIoTable(g) })) } };
+      const launch = (rank: number) => tpLaunchFromEnv({ REDRAFT_TP_SIZE: '2', REDRAFT_TP_RANK: String(rank), REDRAFT_NCCL_ID_FILE: path.join(dir, 'nccl.id') })!;
+      const opts = { addon: addon as unknown as NcclAddon & RuntimeAddon, ncclLib: ncclOf(b), trtVersion: { major: 11, minor: 1 } };
+      const runners = await Promise.all([1, 0].map((r) => trtRankRunner(dir, record, graphs[r], launch(r), 'redraft build --tp 2', opts)));
+      for (const runner of runners) {
+        const r = runner.communicator.rank;
+        const g = graphs[r];
+        expect(runner.communicator.size).toBe(2);
+        expect(Object.keys(runner.inPlace).length).toBe(2 * tinyLlama().config.num_hidden_layers);
+        const inputs = stepInputs(g);
+        const first = await runner.run(g, inputs);
+        const fed = Object.fromEntries(Object.entries(runner.inPlace).map(([o, i]) => [i, first[o]]));
+        await runner.run(g, { ...inputs, ...fed });
+        // Fed back untouched, the caches never crossed: every in-place output bound both times, each cache input in place the second time.
+        const st = runner.context.stats();
+        const n = Object.keys(runner.inPlace).length;
+        expect([st.inPlace, st.d2dCopies, st.enqueues]).toEqual([3 * n, 0, 2]);
+        expect(first.k_cache_0_out.shape).toEqual(inputs.k_cache_0.shape);
+      }
+      await expect(trtRankRunner(dir, record, graphs[0], { ...launch(0), size: 3 }, 'x', opts)).rejects.toThrow(/built for --tp 2, the launch has REDRAFT_TP_SIZE=3/);
+      await expect(trtRankRunner(dir, {}, graphs[0], launch(0), 'x', opts)).rejects.toThrow(/not a tensor-parallel build/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

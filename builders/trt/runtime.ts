@@ -103,9 +103,9 @@ export function runtimeLibs(): RuntimeLibs | undefined {
   return n.loadRuntime();
 }
 
-/** The addon's runtime, TensorRT and CUDA loaded, or MissingBackendError (exit 3) with what is missing. */
-export function runtimeAddon(): { addon: RuntimeAddon; libs: RuntimeLibs } {
-  const n = native() as unknown as Partial<RuntimeAddon>;
+/** The addon's runtime (`given`, else redraft's addon), TensorRT and CUDA loaded, or MissingBackendError (exit 3) with what is missing. */
+export function runtimeAddon(given?: RuntimeAddon): { addon: RuntimeAddon; libs: RuntimeLibs } {
+  const n = (given ?? native()) as unknown as Partial<RuntimeAddon>;
   if (!n.loadRuntime || !n.deserializeEngine) throw new MissingBackendError('--backend trt: this native addon has no TensorRT runtime (built by an older redraft)', 'rebuild it with `npm run build:native`');
   if (!n.runtimeCompiled)
     throw new MissingBackendError('--backend trt: the native addon was compiled without TensorRT headers, so it has no TensorRT runtime', 'rebuild it with TENSORRT_INCLUDE_DIR=/path/to/TensorRT/include npm run build:native');
@@ -117,8 +117,8 @@ export function runtimeAddon(): { addon: RuntimeAddon; libs: RuntimeLibs } {
 const errCode = (e: unknown) => (e as { code?: string })?.code;
 
 /** Deserializes an engine file; TensorRT's refusal (another version, another GPU, a corrupt file) is exit 3 with its reason. */
-export async function deserializeEngineFile(file: string, rebuild: string, log?: (severity: string, msg: string) => void): Promise<{ engine: NativeRuntimeEngine; libs: RuntimeLibs }> {
-  const { addon, libs } = runtimeAddon();
+export async function deserializeEngineFile(file: string, rebuild: string, log?: (severity: string, msg: string) => void, given?: RuntimeAddon): Promise<{ engine: NativeRuntimeEngine; libs: RuntimeLibs }> {
+  const { addon, libs } = runtimeAddon(given);
   const bytes = fs.readFileSync(file);
   try {
     return { engine: await addon.deserializeEngine(bytes, log), libs };
@@ -243,9 +243,9 @@ export function inPlaceOutputs(graph: Graph, io: RuntimeIo[], trtVersion: TrtVer
  * context per call. In-place outputs (graph.aliases, e.g. k_cache_<l>_out of k_cache_<l>) stay on
  * the device: the tensor returned for one is device-resident (its `data`, if read, is copied to
  * the host then; it is valid until the next run), and fed back as its input it costs no copy.
- * `trtVersion`: the headers the engine was built with (the addon's, as build.ts lowers for them).
- * `communicator`: this rank's NCCL communicator for a tensor-parallel engine (builders/trt/tp.ts
- * ncclCommunicator; the launch contract is there).
+ * Options: `trtVersion`, the headers the engine was built with (default: the addon's, as build.ts
+ * lowers for them); `communicator`, this rank's NCCL communicator for a tensor-parallel engine
+ * (builders/trt/tp.ts, where the launch contract is); `addon`, another native addon than redraft's.
  */
 export async function trtRunner(
   file: string,
@@ -253,10 +253,10 @@ export async function trtRunner(
   graph: Graph,
   rebuild: string,
   log?: (severity: string, msg: string) => void,
-  trtVersion?: TrtVersion,
-  communicator?: NcclCommunicator,
+  opts: { trtVersion?: TrtVersion; communicator?: NcclCommunicator; addon?: RuntimeAddon } = {},
 ): Promise<TrtRunner> {
-  const { engine, libs } = await deserializeEngineFile(file, rebuild, log);
+  const { trtVersion, communicator } = opts;
+  const { engine, libs } = await deserializeEngineFile(file, rebuild, log, opts.addon);
   checkRuntimeIo(engine.io, table, file, rebuild);
   const version = trtVersion ?? (await import('./build.js')).engineTrtVersion();
   const { bound, copied } = inPlaceOutputs(graph, engine.io, version);

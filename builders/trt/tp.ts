@@ -20,6 +20,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RedraftError, UsageError } from '../../dsl/errors.js';
+import type { Graph } from '../../dsl/ir.js';
+import type { IoEntry } from '../engine-io.js';
+import type { TrtVersion } from './plan.js';
+import type { RuntimeAddon, TrtRunner } from './runtime.js';
 
 /** One rank's place in a launch (from its environment). */
 export interface TpLaunch {
@@ -103,4 +107,34 @@ export async function ncclCommunicator(addon: NcclAddon, l: TpLaunch, lib?: stri
   }
   if (comm.rank !== l.rank || comm.size !== l.size) throw new RedraftError(`NCCL made rank ${comm.rank} of ${comm.size}, the launch asked for rank ${l.rank} of ${l.size}`, { exitCode: 3 });
   return comm;
+}
+
+/** The part of a tensor-parallel build's config.json a rank reads (bin/commands/build-tp.ts writes it). */
+export interface TpRecord {
+  tensorParallel?: { size: number; ranks: { rank: number; io?: { inputs: IoEntry[]; outputs: IoEntry[] } }[] };
+}
+
+/**
+ * This process's rank of a tensor-parallel TensorRT build in `dir`, per the launch contract above:
+ * DIR/rank<R>.engine checked against rank R's I/O table, an execution context with this rank's
+ * NCCL communicator (exchanged through REDRAFT_NCCL_ID_FILE) set before the first run. `graph` is
+ * rank R's graph (its in-place outputs stay on the device, as for one GPU).
+ */
+export async function trtRankRunner(
+  dir: string,
+  record: TpRecord,
+  graph: Graph,
+  launch: TpLaunch,
+  rebuild: string,
+  opts: { addon: NcclAddon & RuntimeAddon; ncclLib?: string; trtVersion?: TrtVersion; log?: (severity: string, msg: string) => void },
+): Promise<TrtRunner & { communicator: NcclCommunicator }> {
+  const tp = record.tensorParallel;
+  if (!tp) throw new UsageError(`${dir} is not a tensor-parallel build (its config.json has no tensorParallel)`, 'run it without REDRAFT_TP_SIZE, or build with --tp N');
+  if (tp.size !== launch.size) throw new UsageError(`${dir} was built for --tp ${tp.size}, the launch has REDRAFT_TP_SIZE=${launch.size}`, `launch ${tp.size} processes, one per rank`);
+  const io = tp.ranks.find((r) => r.rank === launch.rank)?.io;
+  if (!io) throw new UsageError(`${dir} holds no engine for rank ${launch.rank} (built with --rank for other ranks)`, `build rank ${launch.rank} too: redraft build --tp ${tp.size} --rank ${launch.rank}`);
+  const communicator = await ncclCommunicator(opts.addon, launch, opts.ncclLib);
+  const { trtRunner } = await import('./runtime.js');
+  const runner = await trtRunner(rankEngineFile(dir, launch.rank), io, graph, rebuild, opts.log, { trtVersion: opts.trtVersion, communicator, addon: opts.addon });
+  return { ...runner, communicator };
 }
