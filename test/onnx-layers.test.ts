@@ -488,6 +488,30 @@ describe('fused layers (opset 23/24 ops and the decomposition)', () => {
   });
 });
 
+describe('quantize / dequantize (QuantizeLinear / DequantizeLinear, opset 21)', () => {
+  it('per tensor, per channel and block-wise, int8 / int4 / fp8, float and half inputs (test/quant.test.ts has the property tests)', async () => {
+    for (const d of ['float32', 'float16'] as const) {
+      const g = net1(`qdq_${d}`, [['x', d, [4, 6]]], (net, [x]) => {
+        const st = net.constant([0.25], d, []);
+        const sc = net.constant([0.5, 1, 0.125, 2], 'float32', [4]);
+        const sb = net.constant(Array.from({ length: 12 }, (_, i) => 0.1 * (i + 1)), d, [4, 3]);
+        const q8 = one(net, { kind: 'quantize', inputs: [x.id, st.id], axis: 0, dtype: 'int8' });
+        const qc = one(net, { kind: 'quantize', inputs: [x.id, sc.id], axis: 0, dtype: 'int8' });
+        const q4 = one(net, { kind: 'quantize', inputs: [x.id, sb.id], axis: 1, dtype: 'int4' });
+        const qf = one(net, { kind: 'quantize', inputs: [x.id, st.id], axis: 0, dtype: 'float8e4m3' });
+        return {
+          q8,
+          a: one(net, { kind: 'dequantize', inputs: [q8.id, st.id], axis: 0, dtype: d }),
+          b: one(net, { kind: 'dequantize', inputs: [qc.id, sc.id], axis: 0, dtype: 'float32' }),
+          c: one(net, { kind: 'dequantize', inputs: [q4.id, sb.id], axis: 1, dtype: d }),
+          f: one(net, { kind: 'dequantize', inputs: [qf.id, st.id], axis: 0, dtype: d }),
+        };
+      });
+      await agree(g, { x: randn(d, [4, 6], 21, 40) }, { atol: 0, rtol: 0 });
+    }
+  });
+});
+
 describe('coverage', () => {
   it('every IR layer kind is exercised above', () => {
     expect([...covered].sort()).toEqual([...LAYER_KINDS].sort());
