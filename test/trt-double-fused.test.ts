@@ -325,6 +325,28 @@ describe('IDistCollectiveLayer: addDistCollective from 10.16', () => {
     expect(new Set(validateTrt(graphs[0], TRT_RULES, { trtVersion: { major: 10, minor: 9 } }).map((v) => v.rule))).toEqual(new Set(['collective.version']));
   }, 600_000);
 
+  it('build --tp 2 --target plan: exit 4 naming addDistCollective\'s 10.16 for --trt-version 10.9, rank plans with the collectives for 10.16', async () => {
+    if (!fs.existsSync(path.join(ROOT, '.build', 'bin', 'cli.js'))) spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-tp-plan-'));
+    try {
+      const old = await runCli(['build', '--model', 'tiny-redrafter', '--tp', '2', '--target', 'plan', '--trt-version', '10.9', '--out', path.join(dir, 'a')], {});
+      expect(old.code, old.stderr).toBe(4);
+      expect(old.stderr).toMatch(/\[collective\.version\]: IDistCollectiveLayer \(all_reduce\) needs TensorRT 10\.16 or newer \(addDistCollective\); this graph is validated for TensorRT 10\.9/);
+      expect(fs.existsSync(path.join(dir, 'a', 'rank0.plan.json'))).toBe(false);
+      const ok = await runCli(['build', '--model', 'tiny-redrafter', '--tp', '2', '--target', 'plan', '--trt-version', '10.16', '--out', path.join(dir, 'b')], {});
+      expect(ok.code, ok.stderr).toBe(0);
+      for (const r of [0, 1]) {
+        const plan = JSON.parse(fs.readFileSync(path.join(dir, 'b', `rank${r}.plan.json`), 'utf8')) as TrtPlan;
+        expect(plan.trtVersion).toBe('10.16');
+        const coll = plan.layers.filter((l) => l.method === 'addDistCollective');
+        expect(coll.length).toBeGreaterThan(0);
+        for (const l of coll) expect(l.params.groups).toEqual([0, 1]);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 400_000);
+
   it('older headers: the validator refuses naming 10.16 (exit 4); the bridge refuses a hand-made plan naming the version', async () => {
     const g = rankGraph(0);
     for (const v of [{ major: 10, minor: 9 }, { major: 10, minor: 0 }, undefined]) {
