@@ -17,6 +17,7 @@ import type { HostTensor } from '../dsl/host.js';
 import type { Graph } from '../dsl/ir.js';
 import type { BuildOptions } from '../models/definition.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
+import { parseQuantScheme } from '../models/llama/linear.js';
 import { GOLDEN } from './golden-root.js';
 
 const files = findCases(path.join(GOLDEN, 'generate'));
@@ -77,5 +78,18 @@ describe('tensor-parallel generation on the simulator', () => {
           for (const [name, t] of Object.entries(a)) expect(compareTensor(name, t, b[name], { atol: 1e-5, rtol: 1e-5 }) ?? 'ok', `tp=${N} ${name}`).toBe('ok');
         }
       }
+    }, 120_000);
+
+  // --quantize with --tp: each rank quantizes its own shards. int4-wo groups along the inputs
+  // fall inside each column shard, so every scale is tp=1's and the tokens are too.
+  for (const f of files)
+    it(`${path.basename(f, '.json')}: --quantize int4-wo:4 at tp=2 generates the tokens of int4-wo:4 at tp=1`, async () => {
+      const { def, opts: base, prompt, shape, bundle } = setup(f);
+      const opts: BuildOptions = { ...base, quantize: parseQuantScheme('int4-wo:4') };
+      const one = await redrafterGenerate(def.stepGraph(opts), interp, prompt, shape);
+      const step = bundle(2, (o) => def.stepGraph({ ...o, quantize: opts.quantize }));
+      expect(step.graphs[0].layers.filter((l) => l.kind === 'dequantize').length).toBe(7 * def.llmConfig.numLayers);
+      const r = await redrafterGenerate(step.graphs[0], tpGraphRunner([step], interp), prompt, shape);
+      expect(r.outputIds).toEqual(one.outputIds);
     }, 120_000);
 });

@@ -1,16 +1,21 @@
 /**
  * One tensor-parallel rank's Llama weights (the layout in ./tp.ts): each sharded weight is read
  * as this rank's slice only (streamed when the checkpoint streams), the replicated ones whole.
+ * With --quantize each rank quantizes its own projection shards (per-channel and per-group scales
+ * of row shards are tp=1's; a column shard's come from its own inputs, as in TensorRT-LLM's
+ * per-rank checkpoints).
  */
 import type { DType } from '../../dsl/dtype.js';
 import type { Network } from '../../dsl/network.js';
 import type { WeightSource } from '../env.js';
 import type { LlamaConfig } from './config.js';
 import { weightConstant, type LlamaWeights } from './model.js';
-import { rankShards, shardConstant, type TensorParallel } from './tp.js';
+import { rankShards, shardConstant, shardSource, type TensorParallel } from './tp.js';
+import { projectionWeight, type Projection, type QuantScheme } from './linear.js';
+import { UsageError } from '../../dsl/errors.js';
 
 /** Rank tp.rank's weights: the shape of llamaWeights' result, with `shards` set. */
-export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, dtype: DType, tp: TensorParallel): LlamaWeights {
+export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, dtype: DType, tp: TensorParallel, quantize?: QuantScheme): LlamaWeights {
   const sh = rankShards(cfg, tp);
   const H = cfg.hiddenSize;
   const hd = cfg.headDim;
@@ -19,19 +24,27 @@ export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSour
   const I = cfg.intermediateSize;
   const full = (name: string, s: number[]) => weightConstant(net, ws, name, s, dtype);
   const part = (name: string, s: number[], axis: number, r: readonly [number, number], pad?: number, scale?: number) => shardConstant(net, ws, name, s, dtype, axis, r, pad, scale);
+  // A projection shard, quantized (--quantize) from this rank's slice alone when asked.
+  const proj = (name: string, s: number[], axis: number, r: readonly [number, number], scale?: number): Projection => {
+    if (!quantize) return part(name, s, axis, r, undefined, scale);
+    const shardShape = s.map((d, i) => (i === axis ? r[1] - r[0] : d));
+    if (quantize.kind === 'int4-wo' && shardShape[1] % quantize.group !== 0)
+      throw new UsageError(`--quantize int4-wo:${quantize.group} --tp ${tp.size}: rank ${tp.rank}'s shard of '${name}' has ${shardShape[1]} inputs, not a multiple of the group size`, `pick a group size that divides ${shardShape[1]}, or another --tp`);
+    return projectionWeight(net, shardSource(ws, name, s, axis, r, scale), name, shardShape, dtype, quantize, () => part(name, s, axis, r, undefined, scale));
+  };
   const qr = [sh.heads[0] * hd, sh.heads[1] * hd] as const;
   const kvr = [sh.kvHeads[0] * hd, sh.kvHeads[1] * hd] as const;
   const embed = full('model.embed_tokens.weight', [cfg.vocabSize, H]);
   const layers = Array.from({ length: cfg.numLayers }, (_, l) => {
     const p = `model.layers.${l}`;
     return {
-      q: part(`${p}.self_attn.q_proj.weight`, [qd, H], 0, qr),
-      k: part(`${p}.self_attn.k_proj.weight`, [kvd, H], 0, kvr),
-      v: part(`${p}.self_attn.v_proj.weight`, [kvd, H], 0, kvr),
-      o: part(`${p}.self_attn.o_proj.weight`, [H, qd], 1, qr, undefined, sh.oScale),
-      gate: part(`${p}.mlp.gate_proj.weight`, [I, H], 0, sh.inter),
-      up: part(`${p}.mlp.up_proj.weight`, [I, H], 0, sh.inter),
-      down: part(`${p}.mlp.down_proj.weight`, [H, I], 1, sh.inter),
+      q: proj(`${p}.self_attn.q_proj.weight`, [qd, H], 0, qr),
+      k: proj(`${p}.self_attn.k_proj.weight`, [kvd, H], 0, kvr),
+      v: proj(`${p}.self_attn.v_proj.weight`, [kvd, H], 0, kvr),
+      o: proj(`${p}.self_attn.o_proj.weight`, [H, qd], 1, qr, sh.oScale),
+      gate: proj(`${p}.mlp.gate_proj.weight`, [I, H], 0, sh.inter),
+      up: proj(`${p}.mlp.up_proj.weight`, [I, H], 0, sh.inter),
+      down: proj(`${p}.mlp.down_proj.weight`, [H, I], 1, sh.inter),
       inNorm: full(`${p}.input_layernorm.weight`, [H]),
       postNorm: full(`${p}.post_attention_layernorm.weight`, [H]),
       bias: {

@@ -183,7 +183,7 @@ export function shardConstant(net: Network, ws: WeightSource, name: string, full
       const w = ws.get(name, fullShape);
       d = cut(w.data, w.dtype, w.shape, axis, start, size);
     }
-    if (scale !== undefined) d = scaled(d, hostDtype, scale);
+    if (scale !== undefined) d = scaled(d, stored, scale);
     if (stored === 'float32') d = convertF32(d as Float32Array, dtype);
     return pad !== undefined ? padRows(d, hostDtype, shape, pad) : d;
   };
@@ -193,6 +193,36 @@ export function shardConstant(net: Network, ws: WeightSource, name: string, full
     : net.constant(load(), hostDtype, outShape, shardName);
   if (t.dtype !== dtype) return cast(t, dtype);
   return t;
+}
+
+/**
+ * `ws` seen through one rank's shard of weight `name` (scaled by `scale` when given): get() and
+ * lazy() of `name` return the shard, read from its own bytes; other names pass through. What a
+ * quantizer reads to quantize this rank's slice (each rank quantizes its own shard, as
+ * TensorRT-LLM's per-rank checkpoints do).
+ */
+export function shardSource(ws: WeightSource, name: string, fullShape: number[], axis: number, range: Range, scale?: number): WeightSource {
+  const [start, end] = range;
+  const size = end - start;
+  const shape = fullShape.map((d, i) => (i === axis ? size : d));
+  const reader = ws.slice?.(name, fullShape, axis, start, size);
+  const dtype = reader?.dtype ?? ws.get(name, fullShape).dtype;
+  const read = (): TypedArray => {
+    const d = reader ? reader.read() : ((w) => cut(w.data, w.dtype, w.shape, axis, start, size))(ws.get(name, fullShape));
+    return scale !== undefined && FLOAT_DTYPES.includes(dtype) ? scaled(d, dtype, scale) : d;
+  };
+  const mine = (n: string, e?: readonly number[]) => {
+    if (n !== name) return false;
+    if (e && e.join() !== shape.join()) throw new Error(`internal: shard of '${name}' is [${shape.join(', ')}], asked for [${e.join(', ')}]`);
+    return true;
+  };
+  return {
+    path: ws.path,
+    names: () => ws.names(),
+    has: (n) => ws.has(n),
+    get: (n, e) => (mine(n, e) ? { dtype, shape, data: read() } : ws.get(n, e)),
+    lazy: ws.lazy && reader ? (n, e) => (mine(n, e) ? { dtype, shape, read } : ws.lazy!(n, e)) : undefined,
+  };
 }
 
 /** A row-parallel projection's output: this rank's partial product summed over the group, then the bias (once). */

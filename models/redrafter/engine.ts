@@ -84,9 +84,9 @@ function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: 
 /** The base model's weights: whole, or rank tp.rank's shards (and the graph's rank set for its collectives). */
 function baseWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, dtype: DType, quantize?: QuantScheme, tp?: TensorParallel): LlamaWeights {
   if (!tp) return llamaWeights(net, cfg, llm.weights, dtype, quantize);
-  if (quantize || cfg.quantization) throw new UsageError(`--tp ${tp.size} with quantized weights is not built yet: the shards of a quantized projection (scales, packed int4) are not cut`, 'build --tp with float weights, or quantize without --tp');
+  if (cfg.quantization) throw new UsageError(`--tp ${tp.size} with a pre-quantized checkpoint (${cfg.quantization.method}) is not built yet: its packed weights, scales and zero points are not cut into shards`, 'build --tp from the float checkpoint (--quantize quantizes each rank\'s shards), or drop --tp');
   net.rank = tp.rank;
-  return llamaShardWeights(net, cfg, llm.weights, dtype, tp);
+  return llamaShardWeights(net, cfg, llm.weights, dtype, tp, quantize);
 }
 
 /** The per-layer cache inputs k_cache_<l>, v_cache_<l>: [batch, kv_heads, capacity, head_dim]. */
