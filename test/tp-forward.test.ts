@@ -24,14 +24,14 @@ import { GOLDEN } from './golden-root.js';
 const files = findCases(path.join(GOLDEN, 'llama'));
 const TOL = { atol: 1e-5, rtol: 1e-5 };
 
-function forwardGraph(c: ReturnType<typeof loadCase>, inputs: Record<string, HostTensor>, rank?: { rank: number; size: number }): Graph {
+function forwardGraph(c: ReturnType<typeof loadCase>, inputs: Record<string, HostTensor>, rank?: { rank: number; size: number }, dtype: 'float32' | 'float16' = 'float32'): Graph {
   const m = loadAnyModel(c.models.llm);
   const cfg = llamaConfigFromHf(m.config);
   return buildNetwork(rank ? `rank${rank.rank}` : 'tp1', (net) => {
     if (rank) net.rank = rank.rank;
     const ins: Record<string, Tensor> = {};
     for (const [name, t] of Object.entries(inputs)) ins[name] = net.input(name, t.dtype, t.shape);
-    const w = rank ? llamaShardWeights(net, cfg, m.weights, 'float32', rank) : llamaWeights(net, cfg, m.weights);
+    const w = rank ? llamaShardWeights(net, cfg, m.weights, dtype, rank) : llamaWeights(net, cfg, m.weights, dtype);
     const out = llama_forward(cfg, w, { input_ids: ins.input_ids, attention_mask: ins.attention_mask, position_ids: ins.position_ids, past_kv: ins.past_kv });
     net.markOutput(out.logits, 'logits');
     net.markOutput(out.hidden_states, 'hidden_states');
@@ -78,6 +78,14 @@ describe('tensor-parallel llama forward on the simulator', () => {
         const q = c.inputs.position_ids.shape[1];
         expect(compareTensor('logits', want, outputs[N - 1].logits, c.tolerance, (idx) => ids[idx[0] * q + idx[1]] >= 0n) ?? 'ok').toBe('ok');
       });
+
+  it('float16 from a float32 checkpoint with fewer heads than ranks (o_proj halved after the conversion): tp=4 within float16 rounding of tp=1', () => {
+    const c = loadCase(files.find((f) => path.basename(f) === 'context_1.json')!); // llama_1_1: 2 heads
+    const one = runGraph(forwardGraph(c, c.inputs, undefined, 'float16'), c.inputs);
+    const graphs = [0, 1, 2, 3].map((r) => forwardGraph(c, c.inputs, { rank: r, size: 4 }, 'float16'));
+    const { outputs } = runRanks(graphs.map((graph) => ({ graph, inputs: c.inputs })), { outputs: ['logits'] });
+    expect(compareTensor('logits', one.logits, outputs[0].logits, { atol: 2e-2, rtol: 2e-2 }) ?? 'ok').toBe('ok');
+  });
 
   it('splits heads, kv heads, MLP rows and the vocabulary as documented, and says what is not even', () => {
     const m = loadAnyModel(path.join(GOLDEN, 'models/llama_1_2')); // 6 heads, 3 kv heads, I 40, V 40
