@@ -76,5 +76,9 @@ describe('generate --check-finite', () => {
     await bad(g, {});
     await expect(bad(g, {})).rejects.toThrow(ModelError);
     await expect(checkFinite(async () => ({ y: { dtype: 'float32', shape: [2], data: Float32Array.of(0, Infinity) } }))(g, {})).rejects.toThrow(/the context call of redrafter_step: output 'y' \(float32 \[2\]\) holds a non-finite value at \[1\]/);
+    // In-place outputs (the caches) stay on the device: the check never reads them.
+    const resident = { dtype: 'float32', shape: [1], get data(): Float32Array { throw new Error('read a device-resident cache'); } } as const;
+    const kept = await checkFinite(async () => ({ k_cache_0_out: resident, next_log_probs: { dtype: 'float32', shape: [1], data: Float32Array.of(0) } }))(g, {});
+    expect(kept.k_cache_0_out).toBe(resident);
   });
 });

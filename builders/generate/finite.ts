@@ -1,7 +1,10 @@
 /**
  * `generate --check-finite`: a runner that fails on the first NaN or ±Inf in any float output,
  * naming the call (0 is the context call) and the output, instead of letting garbage become
- * tokens. It reads every output once per call, on the host: cheap next to the step itself.
+ * tokens. It reads every output once per call, on the host: cheap next to the step itself —
+ * except the in-place outputs (Graph.aliases: the KV caches), which stay on the device (reading
+ * them would copy every cache to the host each call). A non-finite cache entry still surfaces:
+ * the next call's attention reads it, and its logits and next_log_probs turn non-finite.
  */
 import type { DType } from '../../dsl/dtype.js';
 import { firstNonFinite, type HostTensor } from '../../dsl/host.js';
@@ -29,6 +32,7 @@ export function checkFinite(run: Runner, dtype: DType = 'float32'): Runner {
     const out = await run(graph, inputs);
     const n = call++;
     for (const [name, t] of Object.entries(out) as [string, HostTensor][]) {
+      if (graph.aliases?.[name]) continue;
       const i = firstNonFinite(t);
       if (i < 0) continue;
       throw new ModelError(
