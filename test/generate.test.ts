@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runGraph } from '../builders/interp/index.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
+import { checkFinite } from '../builders/generate/finite.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 import { generationShape, randomPair } from './precision-util.js';
 import { buildNetwork } from '../dsl/network.js';
@@ -205,6 +206,21 @@ describe('the host loop', () => {
     };
     const r = await redrafterGenerate(step, watched, [[5n, 6n, 7n]], shapeOf(def, 2, 3, 20), undefined, traffic);
     expect(calls).toBe(r.steps + 1);
+    // As on TensorRT, where the caches stay on the device: the loops (and --check-finite) never read them.
+    const real = new WeakMap<object, HostTensor>();
+    const resident = (run: (g: Parameters<typeof runGraph>[0], i: Record<string, HostTensor>) => Record<string, HostTensor>) => async (g: Parameters<typeof runGraph>[0], i: Record<string, HostTensor>) => {
+      const out = run(g, Object.fromEntries(Object.entries(i).map(([k, t]) => [k, real.get(t) ?? t])));
+      for (const o of Object.keys(g.aliases ?? {})) {
+        const t = { dtype: out[o]!.dtype, shape: out[o]!.shape, get data(): never { throw new Error(`the loop read ${o}`); } } as HostTensor;
+        real.set(t, out[o]!);
+        out[o] = t;
+      }
+      return out;
+    };
+    const onDevice = await redrafterGenerate(step, checkFinite(resident(runGraph)), [[5n, 6n, 7n]], shapeOf(def, 2, 3, 20));
+    expect(onDevice.sequences).toEqual(r.sequences);
+    const llmStep = def.llmGraph({ dtype: 'float32', beamWidth: 2, beamLength: 3, maxBatch: 1, maxSeq: 40 });
+    expect(await autoregressiveGenerate(llmStep, resident(runGraph), [[5n, 6n, 7n]], shapeOf(def, 2, 3, 20))).toEqual(r.sequences);
     // Per generation call: is_context, input_ids, prompt_lengths, cache_lengths, beams (1 row) and the tokens read back.
     const perCall = 1 + 8 + 8 + 8 + 2 * 3 * 8;
     expect(traffic.sentBytes).toBe(1 + 3 * 8 + 8 + 2 * 3 * 8 + 8 + r.steps * perCall);
