@@ -8,7 +8,7 @@ import { f32ToBf16, f32ToF16, FLOAT_DTYPES, lowestFinite } from '../../dsl/dtype
 import { ModelError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
-  add, attention, cast, concat, cos, embedding, kv_cache_update, logical_and, lt, max, maximum, mul, permute, pow, recip,
+  add, attention, cast, concat, cos, embedding, gather_nd, kv_cache_update, logical_and, lt, max, maximum, mul, permute, pow, recip,
   rms_norm, rotary_embedding, select, shape, silu, sin, sub, unsqueeze, view,
 } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
@@ -221,9 +221,15 @@ export interface LlamaCachedInputs {
   key_positions?: Tensor;
   /** As LlamaInputs.rope_len. */
   rope_len?: Tensor;
+  /**
+   * (B, R) int64: the query rows whose logits are computed (lm_head, and its all_gather under
+   * tensor parallelism, on those rows only); default every row. hidden_states keep every row.
+   */
+  logit_rows?: Tensor;
 }
 
 export interface LlamaCachedOutputs {
+  /** (B, q, vocab) float32, or (B, R, vocab) for `logit_rows`. */
   logits: Tensor;
   hidden_states: Tensor;
   /** Per layer: the cache with this call's q entries written (kv_cache_update, in place). */
@@ -267,7 +273,7 @@ export function llama_forward_cached(cfg: LlamaConfig, w: LlamaWeights, x: Llama
 }
 
 /** The decoder layers, final norm and lm_head; `kvOf` says which keys/values each layer attends. */
-function decoder(cfg: LlamaConfig, w: LlamaWeights, x: { input_ids: Tensor; position_ids: Tensor; attention_mask: Tensor; key_positions?: Tensor; rope_len?: Tensor }, kvOf: KvSource) {
+function decoder(cfg: LlamaConfig, w: LlamaWeights, x: { input_ids: Tensor; position_ids: Tensor; attention_mask: Tensor; key_positions?: Tensor; rope_len?: Tensor; logit_rows?: Tensor }, kvOf: KvSource) {
   const net = x.input_ids.net;
   const dtype = w.embed.dtype;
   const { headDim: hd } = cfg;
@@ -312,6 +318,7 @@ function decoder(cfg: LlamaConfig, w: LlamaWeights, x: { input_ids: Tensor; posi
     h = add(h, sh ? rowParallel(sh, linear(act, lw.down), lw.bias.down) : linear(act, lw.down, lw.bias.down));
   });
   const hidden_states = rms_norm(h, cfg.hiddenSize, w.norm, cfg.rmsNormEps);
-  const logits = cast(sh ? vocabParallelLogits(sh, hidden_states, w.lmHead, cfg.vocabSize) : linear(hidden_states, w.lmHead), 'float32');
+  const head = x.logit_rows ? gather_nd(hidden_states, unsqueeze(x.logit_rows, -1), 1) : hidden_states; // (B, R, H)
+  const logits = cast(sh ? vocabParallelLogits(sh, head, w.lmHead, cfg.vocabSize) : linear(head, w.lmHead), 'float32');
   return { logits, hidden_states };
 }

@@ -197,18 +197,22 @@ export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: Engine
     // it), each draft token its own position + 1 (as decoding it alone would).
     const ctxLen = max(where(is_context, add(cl, prompt_lengths), mul(cl, 0)), [0]);
     const rope_len = cfg.rope.type === 'dynamic' ? concat([add(mul(promptPos, 0), ctxLen), add(draftPos, 1)], 1) : undefined;
-    const out = llama_forward_cached(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, caches, write_indices: cl, key_positions, rope_len });
+    // Under --tp the lm_head and its all_gather run on the rows acceptance reads only: each
+    // row's last prompt token, then its N draft tokens (1 + N rows instead of T + N).
+    const lastReal = maximum(sub(prompt_lengths, 1), 0);
+    const logit_rows = s.tp ? concat([unsqueeze(lastReal, 1), expand(unsqueeze(add(arange(0, N, 'int64'), T), 0), concat([B, N]))], 1) : undefined; // (B, 1 + N)
+    const out = llama_forward_cached(cfg, w.llm, { input_ids: ids, attention_mask: mask, position_ids: positions, caches, write_indices: cl, key_positions, rope_len, logit_rows });
 
     // Context rows: the token after the prompt and the hidden state of its last real token.
     const lastPrompt = maximum(sub(prompt_lengths, 1), 0);
     const ctxHidden = select_one_per_row(out.hidden_states, lastPrompt); // (B, H)
-    const ctxLogits = warp_logits(select_one_per_row(out.logits, lastPrompt)); // (B, V)
+    const ctxLogits = warp_logits(logit_rows ? squeeze(slice(out.logits, [0, 0, 0], [B, 1, cfg.vocabSize]), 1) : select_one_per_row(out.logits, lastPrompt)); // (B, V)
     const ctxToken = sampling
       ? sample_from(softmax(div(ctxLogits, unsqueeze(sampling.temperature, 1)), -1), sampling.uniform_sample)
       : argmax(ctxLogits, -1, false, 'int64'); // (B)
 
     // Generation rows: unpack the draft slot, accept, prepare the drafter's input.
-    const draftLogits = slice(out.logits, [0, T, 0], [B, N, cfg.vocabSize]);
+    const draftLogits = slice(out.logits, [0, logit_rows ? 1 : T, 0], [B, N, cfg.vocabSize]);
     const draftHidden = slice(out.hidden_states, [0, T, 0], [B, N, cfg.hiddenSize]);
     const llmLogits = unpack(warp_logits(draftLogits), packed.unpacker); // (B, W, L, V)
     const hiddenBeams = unpack(draftHidden, packed.unpacker);
@@ -276,8 +280,11 @@ export function buildLlmStepGraph(llm: LoadedModel, s: EngineShape): Graph {
     // Cache slot j holds position j (sliding windows); dynamic NTK sees the longest row (one batched forward).
     const key_positions = cfg.layerWindows.some((win) => win !== null) ? squeeze(add(slotIndex(C), mul(col(cache_lengths), 0)), 1) : undefined;
     const rope_len = cfg.rope.type === 'dynamic' ? add(mul(positions, 0), max(end, [0])) : undefined;
-    const out = llama_forward_cached(cfg, w, { input_ids, attention_mask: promptMask(cache_lengths, prompt_lengths, T, C), position_ids: positions, caches, write_indices: cache_lengths, key_positions, rope_len });
-    const last = select_one_per_row(out.logits, maximum(sub(prompt_lengths, 1), 0));
+    // Under --tp the lm_head and its all_gather run on each row's last real token only.
+    const lastReal = maximum(sub(prompt_lengths, 1), 0);
+    const logit_rows = s.tp ? unsqueeze(lastReal, 1) : undefined; // (B, 1)
+    const out = llama_forward_cached(cfg, w, { input_ids, attention_mask: promptMask(cache_lengths, prompt_lengths, T, C), position_ids: positions, caches, write_indices: cache_lengths, key_positions, rope_len, logit_rows });
+    const last = logit_rows ? squeeze(slice(out.logits, [0, 0, 0], [shape(input_ids, 0), 1, cfg.vocabSize]), 1) : select_one_per_row(out.logits, lastReal);
     net.markOutput(argmax(warp_logits(last), -1, false, 'int64'), 'next_token');
     net.markOutput(end, 'next_cache_lengths');
     markCaches(net, caches, out.caches);
