@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { runGraph, CollectiveOutsideSimulatorError } from '../builders/interp/index.js';
 import { CollectiveMismatchError, runRanks } from '../builders/tp/sim.js';
+import { runTp } from '../builders/tp/runner.js';
 import { exportOnnx } from '../builders/onnx/export.js';
 import { sessionForGraph } from '../builders/onnx/env.js';
 import { onnx } from '../builders/onnx/proto.js';
@@ -141,5 +142,29 @@ describe('the multi-rank simulator', () => {
     expect(() => run(shaped(0, 2, false), shaped(1, 2, true), 2, 2)).toThrow(CollectiveMismatchError);
     expect(() => run(shaped(0, 2, false), shaped(1, 2, true), 2, 2)).toThrow(/rank 1 finished its graph without joining it/);
     expect(() => run(shaped(1, 2, false), shaped(1, 2, false), 2, 2)).toThrow(/records its collective .* as rank 1/);
+  });
+});
+
+describe('the tensor-parallel runner', () => {
+  // Rank r holds heads [r, r + 2) of 3 (head 1 on both): it doubles its slice and sums a replicated value.
+  const g = (r: number, replicatedOffset = 0) => buildNetwork(`r${r}`, (net) => {
+    net.rank = r;
+    const kv = net.input('kv', 'float32', [1, 2, 2]);
+    const x = net.input('x', 'float32', [2]);
+    net.markOutput(mul(kv, 2), 'kv_out');
+    net.markOutput(add(all_reduce(x, { group: [0, 1] }), replicatedOffset), 'total');
+  });
+  const spec = (start: number) => ({ axis: 1, start, end: start + 2, full: 3 });
+  const layout = { size: 2, ranks: [{ io: { kv: spec(0), kv_out: spec(0) } }, { io: { kv: spec(1), kv_out: spec(1) } }], notes: [] };
+  const inputs = { kv: hostTensor('float32', [1, 3, 2], [1, 2, 3, 4, 5, 6]), x: hostTensor('float32', [2], [1, 2]) };
+
+  it('cuts sliced inputs per rank, reassembles sliced outputs from the first rank holding each entry, and returns replicated ones once', () => {
+    const { outputs } = runTp({ graphs: [g(0), g(1)], layout }, inputs);
+    expect(outputs.kv_out.shape).toEqual([1, 3, 2]);
+    expect(toNumbers(outputs.kv_out)).toEqual([2, 4, 6, 8, 10, 12]);
+    expect(toNumbers(outputs.total)).toEqual([2, 4]);
+  });
+  it('refuses a replicated output that differs between ranks', () => {
+    expect(() => runTp({ graphs: [g(0), g(1, 1)], layout }, inputs)).toThrow(/output 'total' is replicated but rank 1 computed other values than rank 0/);
   });
 });
