@@ -87,11 +87,19 @@ export async function smoke(out: Output): Promise<void> {
       await timed('TensorRT: build --target trt, then generate --engine on TensorRT', async () => {
         const dir = path.join(tmp, 'trt');
         await build({ model: 'tiny-redrafter', out: dir, target: 'trt' } as Parameters<typeof build>[0], new Captured());
-        const tokens = await gen({ engine: dir, backend: 'trt' });
-        // The doubles run the whole path but not the network: their tokens are a pattern, so this is no GPU pass.
-        if (doubles.length)
-          return { status: 'skipped', tokens, detail: `ran build, deserialize, enqueue and copies end to end on redraft's ${doubles.join(' and ')}; the tokens are the double's pattern, not the model's: not a GPU result` };
-        return compare(tokens, 'TensorRT');
+        // The doubles run the whole path but not the network: their outputs are a pattern, which the
+        // host loop's own check of next_cache_lengths refuses after the first calls; either way this is no GPU pass.
+        if (doubles.length) {
+          const notGpu = `on redraft's ${doubles.join(' and ')}; the outputs are the double's pattern, not the model's: not a GPU result`;
+          try {
+            const tokens = await gen({ engine: dir, backend: 'trt' });
+            return { status: 'skipped', tokens, detail: `ran build, deserialize, enqueue and copies end to end ${notGpu}` };
+          } catch (e) {
+            if (!/broke the KV contract/.test((e as Error).message)) throw e;
+            return { status: 'skipped', detail: `ran build, deserialize and enqueue with the caches bound in place until the host's contract check refused the pattern ${notGpu}` };
+          }
+        }
+        return compare(await gen({ engine: dir, backend: 'trt' }), 'TensorRT');
       });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import type { DType } from '../../dsl/dtype.js';
 import { allocate } from '../../dsl/dtype.js';
 import type { HostTensor } from '../../dsl/host.js';
 import type { Graph } from '../../dsl/ir.js';
+import { ExitCode, RedraftError } from '../../dsl/errors.js';
 import { mulberry32 } from '../../dsl/random.js';
 import { yieldToSignals } from '../atomic.js';
 
@@ -211,7 +212,10 @@ export async function redrafterGenerate(
       if (!reference && !active[b]) continue;
       ids[b]!.push(...accepted.subarray(b * L, b * L + n[b]! + 1));
       next[b] = newNext[b]!;
-      if (Number(lens[b]) !== ids[b]!.length) throw new Error(`internal: row ${b}'s cache holds ${lens[b]} entries, the host counted ${ids[b]!.length}`);
+      if (Number(lens[b]) !== ids[b]!.length) throw new RedraftError(`the engine broke the KV contract at step ${lengthsPerStep.length + 1}: row ${b}'s next_cache_lengths is ${lens[b]}, the host counted ${ids[b]!.length} tokens (cache_lengths + n_accepted + 1)`, {
+          exitCode: ExitCode.badModel,
+          hint: 'the engine is not this redraft\'s step graph: rebuild it with `redraft build` (on redraft\'s TensorRT double this is expected: its outputs are a pattern, not the model\'s)',
+        });
       const out = ids[b]!.length + 1;
       if (out >= s.maxLength || eosAt([...ids[b]!, next[b]!], promptLens[b]!, eos) >= 0) active[b] = false;
     }
