@@ -445,7 +445,8 @@ export function lowerLayer(ctx: Ctx, l: Layer): Val[] {
     }
     case 'kv_cache_update': {
       // TensorScatter (linear mode) leaves out-of-bound writes undefined: rows that do not fit
-      // write at 0 and keep their cache through a Where, as IKVCacheUpdateLayer ignores them.
+      // write their cache's own first S slots back at 0, so they are unchanged, as
+      // IKVCacheUpdateLayer ignores them. The Where is over the update, not the whole cache.
       const cache = x();
       const upd = ctx.tensor(l.inputs[1]);
       const [sLen, mLen] = [ctx.staticDim(l.inputs[1], 2), ctx.staticDim(l.inputs[0], 2)];
@@ -457,9 +458,10 @@ export function lowerLayer(ctx: Ctx, l: Layer): Val[] {
       const zero = ctx.scalar('int64', 0);
       const fits = ctx.op('And', [ctx.op('Not', [ctx.op('Less', [w, zero], 'bool')], 'bool'), ctx.op('Not', [ctx.op('Greater', [ctx.op('Add', [w, S], 'int64'), M], 'bool')], 'bool')], 'bool');
       const safeW = ctx.op('Where', [fits, w, zero], 'int64');
-      const written = ctx.op('TensorScatter', [cache, upd, safeW], cache.dtype, [attr.i('axis', 2), attr.s('mode', 'linear')]);
       const keep = ctx.op('Reshape', [fits, ctx.i64([-1, 1, 1, 1])], 'bool');
-      return [ctx.where(keep, written, cache)];
+      const head = ctx.op('Slice', [cache, ctx.i64([0]), ctx.op('Reshape', [S, ctx.i64([1])], 'int64'), ctx.i64([2])], cache.dtype);
+      const safeUpd = ctx.where(keep, upd, head);
+      return [ctx.op('TensorScatter', [cache, safeUpd, safeW], cache.dtype, [attr.i('axis', 2), attr.s('mode', 'linear')])];
     }
     case 'quantize':
     case 'dequantize':
