@@ -10,6 +10,10 @@ import type { ActivationOp, ElementWiseOp, ReduceOp, UnaryOp } from '../dsl/ir.j
 import { LAYER_KINDS } from '../dsl/ir.js';
 import { Network, type Tensor } from '../dsl/network.js';
 import { agree, hostTensor, net1, ort, randn, toNumbers } from './onnx-util.js';
+import { exportOnnx } from '../builders/onnx/export.js';
+import { sessionForGraph } from '../builders/onnx/env.js';
+import { onnx } from '../builders/onnx/proto.js';
+import { runRanks } from '../builders/tp/sim.js';
 
 const covered = new Set<string>();
 const t = (d: DType, shape: number[], v: (number | bigint | boolean)[]) => hostTensor(d, shape, v);
@@ -508,6 +512,39 @@ describe('quantize / dequantize (QuantizeLinear / DequantizeLinear, opset 21)', 
         };
       });
       await agree(g, { x: randn(d, [4, 6], 21, 40) }, { atol: 0, rtol: 0 });
+    }
+  });
+});
+
+describe('collective', () => {
+  // ONNX Runtime's CPU build cannot run a collective: the kind exports as a com.redraft
+  // custom-domain node (README: Tensor parallelism), the session is refused naming why, and what
+  // the node computes is checked on the multi-rank simulator against hand-worked values.
+  it('exports as com.redraft AllReduce / AllGather / Broadcast; ONNX Runtime refuses it; the simulator computes it', async () => {
+    const rankGraph = (rank: number) => {
+      const net = new Network(`collective_r${rank}`);
+      net.rank = rank;
+      const x = net.input('x', 'float32', [2, 2]);
+      const base = { inputs: [x.id], root: 0, group: [0, 1], rank };
+      net.markOutput(one(net, { kind: 'collective', op: 'all_reduce', reduce: 'sum', ...base }), 'sum');
+      net.markOutput(one(net, { kind: 'collective', op: 'all_reduce', reduce: 'max', ...base }), 'max');
+      net.markOutput(one(net, { kind: 'collective', op: 'all_gather', reduce: 'none', ...base }), 'gathered');
+      net.markOutput(one(net, { kind: 'collective', op: 'broadcast', reduce: 'none', ...base, root: 1 }), 'from1');
+      return net.toGraph();
+    };
+    const [g0, g1] = [rankGraph(0), rankGraph(1)];
+    const m = onnx.ModelProto.decode(exportOnnx(g0).model);
+    expect(m.graph!.node!.filter((n) => n.domain === 'com.redraft').map((n) => n.opType)).toEqual(['AllReduce', 'AllReduce', 'AllGather', 'Broadcast']);
+    await expect(sessionForGraph(g0)).rejects.toThrow(/ONNX Runtime's CPU build cannot run it/);
+    const x0 = t('float32', [2, 2], [1, -2, 3, 4]);
+    const x1 = t('float32', [2, 2], [10, 20, -30, 0.5]);
+    const { outputs } = runRanks([{ graph: g0, inputs: { x: x0 } }, { graph: g1, inputs: { x: x1 } }]);
+    for (const o of outputs) {
+      expect(toNumbers(o.sum)).toEqual([11, 18, -27, 4.5]);
+      expect(toNumbers(o.max)).toEqual([10, 20, 3, 4]);
+      expect(o.gathered.shape).toEqual([4, 2]);
+      expect(toNumbers(o.gathered)).toEqual([1, -2, 3, 4, 10, 20, -30, 0.5]);
+      expect(toNumbers(o.from1)).toEqual([10, 20, -30, 0.5]);
     }
   });
 });
