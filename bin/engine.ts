@@ -101,7 +101,10 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
     throw new MissingBackendError(`--backend trt: redraft's native TensorRT runtime is not available for '${e.dir}': it holds no TensorRT engine (rank0.engine)`, `this directory holds ${target === 'plan' ? 'a TensorRT plan' : 'an ONNX'} build; use --backend ${target === 'plan' ? 'plan' : 'onnx'}, or build it with --target trt`);
   // redraft's native TensorRT runtime: rank0.engine deserialized, checked against the I/O table, one execution context.
   const { trtRunner } = await import('../builders/trt/runtime.js');
-  const trt = await trtRunner(e.engineFile, e.record.io, graph, rebuildCommand(e.record, e.dir), (s, m) => (s === 'error' ? out.warn(`TensorRT: ${m}`) : out.info(`TensorRT: ${m}`)));
+  // next_log_probs (the drafter's log-probs, [batch, W, L-1, vocab] float32) stays on the device:
+  // greedy decoding never reads it and sampling feeds it back as prev_log_probs (a device copy);
+  // only --check-finite reads it to the host.
+  const trt = await trtRunner(e.engineFile, e.record.io, graph, rebuildCommand(e.record, e.dir), (s, m) => (s === 'error' ? out.warn(`TensorRT: ${m}`) : out.info(`TensorRT: ${m}`)), { keepOnDevice: ['next_log_probs'] });
   if (trt.libs.tensorrt.double || trt.libs.cuda.double) out.info(`--backend trt on redraft's ${[trt.libs.tensorrt.double && 'TensorRT', trt.libs.cuda.double && 'CUDA-runtime'].filter(Boolean).join(' and ')} double: outputs are the double's pattern, not the model's`);
   return async (g, i) => (g === graph ? trt.run(g, i) : (await import('../builders/interp/index.js')).runGraph(g, i));
 }

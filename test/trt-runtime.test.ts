@@ -169,6 +169,38 @@ describe('the native TensorRT runtime on the doubles', () => {
     await expect(ctx.run({ ...inputs, input_ids: { device: 'next_beams' } } as never)).rejects.toThrow(/not kept on the device/);
   });
 
+  it('trtRunner keepOnDevice: next_log_probs stays on the device (not copied to the host unless read; read, it is the output), in-place caches too', async () => {
+    const g = stepGraph('float16');
+    const built = await buildWith(addonOf(b), nativePlan(g, lowerToPlan(g, { trtVersion: { major: 11, minor: 1 } })));
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-keep-'));
+    try {
+      const file = path.join(root, 'rank0.engine');
+      fs.writeFileSync(file, new Uint8Array(built.engine.arrayBuffer().slice(0)));
+      const { trtRunner } = await import('../builders/trt/runtime.js');
+      const r = await trtRunner(file, engineIoTable(g), g, 'redraft build ...', undefined, { addon, trtVersion: { major: 11, minor: 1 }, keepOnDevice: ['next_log_probs', 'not_an_output'] });
+      const inputs = inputsAt(r.engine, 'opt');
+      const stats = () => r.context.stats() as unknown as { d2hBytes: number };
+      const before = stats().d2hBytes;
+      const out = await r.run(g, inputs);
+      const resident = ['next_log_probs', ...Object.keys(g.aliases ?? {})];
+      const hostBytes = Object.entries(out).filter(([n]) => !resident.includes(n)).reduce((a, [, t]) => a + bytesOf(t), 0);
+      expect(stats().d2hBytes - before, 'only the outputs the host reads crossed to it').toBe(hostBytes);
+      const lp = out.next_log_probs!;
+      const lpBytes = bytesOf(lp);
+      expect(lpBytes).toBeGreaterThan(0);
+      // Read on demand: one copy of exactly its bytes, and it is the engine's output.
+      const data = lp.data as Float32Array;
+      expect(stats().d2hBytes - before).toBe(hostBytes + lpBytes);
+      expectPattern('next_log_probs', { dtype: lp.dtype, shape: lp.shape, data: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer });
+      // Fed back (sampling: prev_log_probs) it is a device copy; after the next run it is gone.
+      await r.run(g, inputs);
+      expect(() => lp.data).toThrow(/overwritten on the device by the next one/);
+      r.context.release();
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('in-place outputs (Graph.aliases): an 11.1 engine\'s KV-cache outputs share their caches\' device buffers (TensorRT refuses otherwise), and fed back they cost no copy; a decomposed update is copied on the device', async () => {
     const g = stepGraph('float16');
     const layers = tinyLlama().config.num_hidden_layers;

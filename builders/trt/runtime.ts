@@ -244,7 +244,7 @@ export function inPlaceOutputs(graph: Graph, io: RuntimeIo[], trtVersion: TrtVer
  * the device: the tensor returned for one is device-resident (its `data`, if read, is copied to
  * the host then; it is valid until the next run), and fed back as its input it costs no copy.
  * Options: `trtVersion`, the headers the engine was built with (default: the addon's, as build.ts
- * lowers for them); `communicator`, this rank's NCCL communicator for a tensor-parallel engine
+ * lowers for them); `keepOnDevice`, more outputs to leave on the device the same way (read lazily); `communicator`, this rank's NCCL communicator for a tensor-parallel engine
  * (builders/trt/tp.ts, where the launch contract is); `addon`, another native addon than redraft's.
  */
 export async function trtRunner(
@@ -253,14 +253,16 @@ export async function trtRunner(
   graph: Graph,
   rebuild: string,
   log?: (severity: string, msg: string) => void,
-  opts: { trtVersion?: TrtVersion; communicator?: NcclCommunicator; addon?: RuntimeAddon } = {},
+  opts: { trtVersion?: TrtVersion; communicator?: NcclCommunicator; addon?: RuntimeAddon; keepOnDevice?: string[] } = {},
 ): Promise<TrtRunner> {
   const { trtVersion, communicator } = opts;
   const { engine, libs } = await deserializeEngineFile(file, rebuild, log, opts.addon);
   checkRuntimeIo(engine.io, table, file, rebuild);
   const version = trtVersion ?? (await import('./build.js')).engineTrtVersion();
   const { bound, copied } = inPlaceOutputs(graph, engine.io, version);
-  const keepOnDevice = [...Object.keys(bound), ...Object.keys(copied)];
+  // Also `opts.keepOnDevice`: outputs the caller mostly feeds back or ignores (a step's
+  // next_log_probs, 4 · W · (L-1) · vocab bytes per row and call): copied to the host only if read.
+  const keepOnDevice = [...new Set([...Object.keys(bound), ...Object.keys(copied), ...(opts.keepOnDevice ?? []).filter((n) => engine.io.some((x) => x.name === n && x.mode === 'output'))])];
   let context: NativeContext;
   try {
     context = engine.createContext({ aliases: bound });

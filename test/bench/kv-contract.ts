@@ -10,7 +10,9 @@
  * - host bytes per generated token (draft–verify steps; the context call is left out): bytes of the inputs the host built for each call (outputs
  *   fed back untouched not counted: they are not copied) — the old loop rebuilds the cache;
  * - host↔device bytes per generated token on a device runtime: every input and output, except
- *   in-place outputs (Graph.aliases) and their inputs, which stay on the device;
+ *   in-place outputs (Graph.aliases) and their inputs, which stay on the device, and (new
+ *   contract) next_log_probs, which redraft's TensorRT runner keeps there unless --check-finite
+ *   reads it (`...CheckFinite`: with it);
  * and the ONNX Runtime time of one generation call at past 1024 and of the context call over
  * the 1024-token prompt (min / median / max, the checkouts alternating).
  */
@@ -52,6 +54,10 @@ async function prepare(root: string) {
   let built = 0;
   let crossing = 0;
   const onDevice = new Set([...Object.keys(step.aliases ?? {}), ...Object.values(step.aliases ?? {})]);
+  // redraft's TensorRT runner also leaves next_log_probs on the device (bin/engine.ts): greedy
+  // decoding never reads it; --check-finite (the default) does, which `checkedBytes` adds.
+  const lazy = old ? new Set<string>() : new Set(['next_log_probs']);
+  let lazyBytes = 0;
   // The context call (which allocates the caches once, and yields one token) is left out: per
   // token means per token of the draft–verify steps.
   let calls = 0;
@@ -67,7 +73,8 @@ async function prepare(root: string) {
     if (steady) callMs.push(performance.now() - t0);
     for (const [n, t] of Object.entries(out)) {
       seen.add(t.data);
-      if (steady && !onDevice.has(n)) crossing += t.data.byteLength;
+      if (steady && lazy.has(n)) lazyBytes += t.data.byteLength;
+      else if (steady && !onDevice.has(n)) crossing += t.data.byteLength;
     }
     return out;
   };
@@ -129,6 +136,7 @@ async function prepare(root: string) {
       steps: r.steps,
       hostBuiltBytesPerToken: Math.round(built / generated),
       hostDeviceBytesPerToken: Math.round(crossing / generated),
+      hostDeviceBytesPerTokenCheckFinite: Math.round((crossing + lazyBytes) / generated),
       generateMs: Math.round(genMs),
       generateCallMs: callMs,
     },
