@@ -11,7 +11,9 @@ import type { Graph } from '../dsl/ir.js';
 import type { HostTensor } from '../dsl/host.js';
 import { checkEngineHash, checkEngineIo, openEngineDir, readEngineJson, rebuildCommand, type EngineDir } from '../builders/engine-dir.js';
 import type { Runner } from '../builders/generate/loop.js';
+import type { TpLaunch } from '../builders/trt/tp.js';
 import { BUILTIN_MODELS, type ModelFlags } from './model.js';
+import { tpEngineRefusal } from './tp.js';
 import { VERSION } from './cli.js';
 import type { Output } from './output.js';
 
@@ -22,12 +24,16 @@ const FLAG_NAME: Record<(typeof FROM_ENGINE)[number], string> = { model: '--mode
 export const ENGINE_BACKENDS = ['interp', 'onnx', 'plan', 'trt'] as const;
 export type EngineBackend = (typeof ENGINE_BACKENDS)[number];
 
-/** Opens --engine DIR and returns the model flags of its build (conflicting flags are exit 2). */
-export function engineModelFlags<F extends ModelFlags>(dir: string, flags: F): { engine: EngineDir; flags: F } {
+/**
+ * Opens --engine DIR and returns the model flags of its build (conflicting flags are exit 2).
+ * A --tp build opens as one rank when `tp.launch` says which (REDRAFT_TP_SIZE, generate only);
+ * otherwise it is refused, on --backend trt naming the launch contract (bin/tp.ts).
+ */
+export function engineModelFlags<F extends ModelFlags>(dir: string, flags: F, tp: { launch?: TpLaunch; backend?: string; launchable?: boolean } = {}): { engine: EngineDir; flags: F } {
   for (const k of FROM_ENGINE)
     if (flags[k] !== undefined)
       throw new UsageError(`${FLAG_NAME[k]} cannot be combined with --engine: the build in '${dir}' fixes it`, k === 'model' || k === 'drafter' ? `pass either --engine DIR or --model (with --drafter), not both` : `drop ${FLAG_NAME[k]}, or build another engine with it (redraft build ${FLAG_NAME[k]} ...) and pass that one`);
-  const engine = openEngineDir(dir);
+  const engine = openEngineDir(dir, { rank: tp.launch, refuseTp: tpEngineRefusal(dir, tp.backend ?? (flags as { backend?: string }).backend, !!tp.launchable) });
   const r = engine.record;
   const b = r.build;
   const builtin = r.model.source.startsWith('builtin:');
@@ -52,10 +58,11 @@ export function defaultBackend(e: EngineDir): EngineBackend {
 }
 
 /**
- * A runner for the engine's step graph on `backend`. `graph` is the rebuilt step graph; other
- * graphs (none today) run on the interpreter.
+ * A runner for the engine's step graph on `backend`. `graph` is the rebuilt step graph (a --tp
+ * build's rank: that rank's graph, `opts.launch` its place in the launch); other graphs (none
+ * today) run on the interpreter.
  */
-export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBackend, out: Output): Promise<Runner> {
+export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBackend, out: Output, opts: { launch?: TpLaunch } = {}): Promise<Runner> {
   const target = e.record.target;
   // plan.json, read once: its TensorRT version is part of the content hash, its layers and
   // weight hashes are compared with the rebuilt plan below.
@@ -63,6 +70,7 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
   const lowered = onDisk?.trtVersion ?? undefined;
   checkEngineIo(e, graph);
   checkEngineHash(e, graph, VERSION, lowered);
+  if (e.rank) return rankRunner(e, graph, backend, out, opts.launch);
   if (backend === 'interp') {
     const { runGraph } = await import('../builders/interp/index.js');
     return async (g, i) => runGraph(g, i);
@@ -106,6 +114,37 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
   // only --check-finite reads it to the host.
   const trt = await trtRunner(e.engineFile, e.record.io, graph, rebuildCommand(e.record, e.dir), (s, m) => (s === 'error' ? out.warn(`TensorRT: ${m}`) : out.info(`TensorRT: ${m}`)), { keepOnDevice: ['next_log_probs'] });
   if (trt.libs.tensorrt.double || trt.libs.cuda.double) out.info(`--backend trt on redraft's ${[trt.libs.tensorrt.double && 'TensorRT', trt.libs.cuda.double && 'CUDA-runtime'].filter(Boolean).join(' and ')} double: outputs are the double's pattern, not the model's`);
+  return async (g, i) => (g === graph ? trt.run(g, i) : (await import('../builders/interp/index.js')).runGraph(g, i));
+}
+
+/** A launched rank (REDRAFT_TP_SIZE) runs its rank<R>.engine on --backend trt only: anything else is exit 2. */
+export function checkRankBackend(e: EngineDir, backend: string): void {
+  if (!e.rank || (backend === 'trt' && e.record.target === 'trt')) return;
+  const model = `--model ${e.record.model.source.replace(/^builtin:/, '')}${e.record.model.drafter ? ` --drafter ${e.record.model.drafter}` : ''} --tp ${e.rank.size}`;
+  throw new UsageError(
+    `--engine '${e.dir}': a process launched as rank ${e.rank.rank} of ${e.rank.size} (REDRAFT_TP_SIZE=${e.rank.size}) runs rank${e.rank.rank}.engine on --backend trt, ${e.record.target !== 'trt' ? `and this is a --target ${e.record.target} build` : `not --backend ${backend}`}`,
+    e.record.target !== 'trt' ? `build it with --target trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp` : `pass --backend trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp`,
+  );
+}
+
+/**
+ * One rank of a --tp TensorRT build, in the process launched for it: rank<R>.engine (checked
+ * against its I/O table and content hash by the caller) on an execution context with this rank's
+ * NCCL communicator (builders/trt/tp.ts: the id through REDRAFT_NCCL_ID_FILE, ncclCommInitRank).
+ */
+async function rankRunner(e: EngineDir, graph: Graph, backend: EngineBackend, out: Output, launch: TpLaunch | undefined): Promise<Runner> {
+  const r = e.rank!;
+  checkRankBackend(e, backend);
+  if (!launch) throw new Error(`engineRunner: rank ${r.rank} of '${e.dir}' needs its launch`);
+  const [{ runtimeAddon }, { trtRankRunner }] = await Promise.all([import('../builders/trt/runtime.js'), import('../builders/trt/tp.js')]);
+  const { addon } = runtimeAddon();
+  if (!addon.ncclUniqueId || !addon.ncclInitRank) throw new MissingBackendError('--backend trt: this native addon has no NCCL runtime (built by an older redraft), so it cannot join a tensor-parallel launch', 'rebuild it with `npm run build:native`');
+  const log = (s: string, m: string) => (s === 'error' ? out.warn(`TensorRT (rank ${r.rank}): ${m}`) : out.info(`TensorRT (rank ${r.rank}): ${m}`));
+  out.info(`rank ${r.rank} of ${r.size}: joining the NCCL communicator through ${launch.idFile}`);
+  const trt = await trtRankRunner(e.dir, e.record, graph, launch, rebuildCommand(e.record, e.dir), { addon: addon as typeof addon & Required<Pick<typeof addon, 'ncclUniqueId' | 'ncclInitRank'>>, log });
+  if (trt.libs.tensorrt.double || trt.libs.cuda.double) out.info(`--backend trt on redraft's ${[trt.libs.tensorrt.double && 'TensorRT', trt.libs.cuda.double && 'CUDA-runtime'].filter(Boolean).join(' and ')} double: outputs are the double's pattern, not the model's`);
+  if (trt.communicator.double) out.info(`rank ${r.rank}: NCCL is redraft's NCCL double (no network, no GPU)`);
+  out.info(`rank ${r.rank} of ${r.size}: ${e.engineFile} with communicator rank ${trt.communicator.rank} of ${trt.communicator.size} (${trt.communicator.library})`);
   return async (g, i) => (g === graph ? trt.run(g, i) : (await import('../builders/interp/index.js')).runGraph(g, i));
 }
 

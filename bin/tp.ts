@@ -9,6 +9,7 @@ import { MissingBackendError, ModelError, RedraftError, UsageError } from '../ds
 import type { HostTensor } from '../dsl/host.js';
 import type { Graph } from '../dsl/ir.js';
 import type { BuildConfig } from '../builders/build-config.js';
+import type { BuildRecord } from '../builders/engine-dir.js';
 import type { TpLayout } from '../builders/tp/layout.js';
 import { tpGraphRunner, type TpBundle } from '../builders/tp/runner.js';
 import type { CollectiveStats } from '../builders/tp/sim.js';
@@ -57,20 +58,61 @@ export async function loadRankGraphs(flags: ModelFlags & TpFlags, out: Output, o
   const base = await buildOptionsFrom(build, model, out);
   const which = rank === undefined ? Array.from({ length: size }, (_, r) => r) : [rank];
   out.info(`building ${which.length === size ? `all ${size} rank graphs` : `rank ${rank} of ${size}`} of ${def.name} (${model.source})`);
-  const ranks = which.map((r) => {
-    let graph: Graph;
-    const o = { ...base, tp: { size, rank: r } };
-    try {
-      graph = opts.graph === 'llm' && def.llmGraph ? def.llmGraph(o) : def.build(o);
-    } catch (e) {
-      if (e instanceof RedraftError) throw e;
-      throw new ModelError(`model '${def.name}' failed to build rank ${r}'s graph: ${(e as Error)?.message ?? String(e)}`, 'fix the model definition', e);
-    }
-    if (size > 1 && !graph.layers.some((l) => l.kind === 'collective'))
-      throw new ModelError(`model '${def.name}': rank ${r}'s graph holds no collective, so its ranks would not combine their shards`, 'the definition must build rank opts.tp.rank with the ops all_reduce / all_gather');
-    return { rank: r, graph };
-  });
+  const ranks = which.map((r) => ({ rank: r, graph: rankGraph(def.name, size, r, (tp) => (opts.graph === 'llm' && def.llmGraph ? def.llmGraph({ ...base, tp }) : def.build({ ...base, tp }))) }));
   return { model, build, layout, ranks };
+}
+
+/** Rank `rank` of `size`'s graph from `make`; a definition that throws, or a rank graph without collectives, is a model error. */
+function rankGraph(name: string, size: number, rank: number, make: (tp: { size: number; rank: number }) => Graph): Graph {
+  let graph: Graph;
+  try {
+    graph = make({ size, rank });
+  } catch (e) {
+    if (e instanceof RedraftError) throw e;
+    throw new ModelError(`model '${name}' failed to build rank ${rank}'s graph: ${(e as Error)?.message ?? String(e)}`, 'fix the model definition', e);
+  }
+  if (size > 1 && !graph.layers.some((l) => l.kind === 'collective'))
+    throw new ModelError(`model '${name}': rank ${rank}'s graph holds no collective, so its ranks would not combine their shards`, 'the definition must build rank opts.tp.rank with the ops all_reduce / all_gather');
+  return graph;
+}
+
+/**
+ * The step graph of one launched rank (generate --engine DIR --backend trt under REDRAFT_TP_SIZE):
+ * the graph `build --tp N` compiled for that rank (the definition's build at opts.tp), and the kv
+ * heads of its cache slice (the definition's layout: what the host loop allocates per cache).
+ */
+export function rankStepGraph(
+  def: { name: string; build(o: BuildOptions): Graph; tensorParallel?(size: number): TpLayout },
+  opts: BuildOptions,
+  place: { rank: number; size: number },
+  fullKvHeads: number,
+  out: Output,
+): { graph: Graph; kvHeads: number } {
+  if (!def.tensorParallel) throw new UsageError(`model '${def.name}' does not build tensor-parallel ranks, so no rank engine of it can be run`, 'rebuild the engine directory from a model with tensor-parallel ranks');
+  const layout = def.tensorParallel(place.size);
+  for (const note of layout.notes) out.warn(`--tp ${place.size}: ${note}`);
+  const spec = layout.ranks[place.rank]?.io['k_cache_0'];
+  out.info(`building rank ${place.rank} of ${place.size} of ${def.name}`);
+  return { graph: rankGraph(def.name, place.size, place.rank, (tp) => def.build({ ...opts, tp })), kvHeads: spec ? spec.end - spec.start : fullKvHeads };
+}
+
+/**
+ * The refusal of --engine on a --tp build in one process (openEngineDir's refuseTp): on
+ * --backend trt it names the launch contract (`launchable`: the command runs rank engines when
+ * launched, i.e. generate), else it points to the model's --tp simulation.
+ */
+export function tpEngineRefusal(dir: string, backend: string | undefined, launchable: boolean): (size: number, rec: BuildRecord) => Error {
+  return (size, rec) => {
+    const model = `--model ${rec.model.source.replace(/^builtin:/, '')}${rec.model.drafter ? ` --drafter ${rec.model.drafter}` : ''} --tp ${size}`;
+    const what = `--engine '${dir}' is a --tp ${size} build (rank<R>.* files, one per rank)`;
+    if ((backend ?? rec.target) !== 'trt' || rec.target !== 'trt')
+      return new UsageError(`${what}: its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: ${model} (--backend interp)`);
+    const launch = `REDRAFT_TP_SIZE=${size} REDRAFT_TP_RANK=<R> REDRAFT_NCCL_ID_FILE=<path> CUDA_VISIBLE_DEVICES=<gpu> redraft generate --engine ${dir} --backend trt ... (<path>: one fresh file for all ranks of the launch; <gpu>: rank R's GPU)`;
+    return new UsageError(
+      `${what}: its rank engines run one process per rank with an NCCL communicator (the launch contract: REDRAFT_TP_SIZE, REDRAFT_TP_RANK, REDRAFT_NCCL_ID_FILE; README "Tensor parallelism")${launchable ? ', and REDRAFT_TP_SIZE is not set' : '; only `redraft generate` runs them'}`,
+      `launch one process per rank R in 0..${size - 1}: ${launch}; or simulate it from the model: ${model} --backend interp`,
+    );
+  };
 }
 
 /** Per-rank weight bytes and collective traffic of one call at `dims` (each named dim at its value, else its opt). */

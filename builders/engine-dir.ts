@@ -10,6 +10,7 @@ import type { Graph } from '../dsl/ir.js';
 import { canonicalJson, type BuildConfig } from './build-config.js';
 import { engineIoTable, type IoEntry } from './engine-io.js';
 import { buildContentHash } from './build-hash.js';
+import { rankFile } from './tp/layout.js';
 
 export type EngineTarget = 'trt' | 'onnx' | 'plan';
 
@@ -23,13 +24,26 @@ export interface BuildRecord {
   build: BuildConfig;
   io: { inputs: IoEntry[]; outputs: IoEntry[] };
   tensorrt?: string;
+  /** A --tp build (bin/commands/build-tp.ts): the ranks built, and each built rank's own I/O table and content hash. */
+  tensorParallel?: { size: number; built?: number[]; ranks: { rank: number; contentHash?: string; io?: { inputs: IoEntry[]; outputs: IoEntry[] } }[] };
+}
+
+/** One rank of a --tp build, opened for the process that runs it (the launch contract, builders/trt/tp.ts). */
+export interface EngineRank {
+  rank: number;
+  size: number;
+  /** tensorParallel.ranks[rank]'s I/O table and content hash: what checkEngineIo / checkEngineHash compare with. */
+  io: { inputs: IoEntry[]; outputs: IoEntry[] };
+  contentHash: string;
 }
 
 export interface EngineDir {
   dir: string;
   record: BuildRecord;
-  /** The target's engine file: rank0.engine, model.onnx or plan.json. */
+  /** The target's engine file: rank0.engine, model.onnx or plan.json (a --tp build's rank: rank<R>.engine, .onnx, .plan.json). */
   engineFile: string;
+  /** Set when a --tp build was opened for one of its ranks (openEngineDir's `rank`). */
+  rank?: EngineRank;
 }
 
 const ENGINE_FILE: Record<EngineTarget, string> = { trt: 'rank0.engine', onnx: 'model.onnx', plan: 'plan.json' };
@@ -52,8 +66,16 @@ export function rebuildCommand(rec: Partial<BuildRecord>, dir: string, planTrtVe
     rec.target === 'trt' && b.workspaceMiB ? `--workspace ${b.workspaceMiB}` : '',
     rec.target === 'trt' && b.optimizationLevel !== undefined ? `--opt-level ${b.optimizationLevel}` : '',
     planTrtVersion ? `--trt-version ${planTrtVersion}` : '',
+    ...tpFlags(rec.tensorParallel),
   ].filter(Boolean);
   return `redraft build ${flags.join(' ')} --out ${dir} --force`;
+}
+
+/** A --tp build's --tp N, and --rank R when it holds one rank of several (build-tp writes either all ranks or one). */
+function tpFlags(tp: BuildRecord['tensorParallel']): string[] {
+  if (!tp || typeof tp !== 'object') return [];
+  const built = Array.isArray(tp.built) ? tp.built : [];
+  return [`--tp ${tp.size}`, built.length === 1 && tp.size > 1 ? `--rank ${built[0]}` : ''];
 }
 
 /** Reads a JSON file of an engine directory; invalid JSON is exit 2 with the rebuild command. */
@@ -65,8 +87,14 @@ export function readEngineJson<T>(file: string, rec?: Partial<BuildRecord>, dir?
   }
 }
 
-/** Reads and checks DIR/config.json; every failure names the file and what is wrong (exit 2). */
-export function openEngineDir(dir: string): EngineDir {
+/**
+ * Reads and checks DIR/config.json; every failure names the file and what is wrong (exit 2).
+ * A --tp build is refused (`refuseTp`'s error, else one naming the model's --tp simulation)
+ * unless `rank` asks for one of its ranks: then that rank's engine file, I/O table and content
+ * hash are located (another size, a rank not built, a missing file are exit 2), and `rank` on a
+ * build that is not tensor-parallel is refused.
+ */
+export function openEngineDir(dir: string, opts: { rank?: { rank: number; size: number }; refuseTp?: (size: number, rec: BuildRecord) => Error } = {}): EngineDir {
   if (!fs.existsSync(dir)) throw new UsageError(`--engine '${dir}' does not exist`, FIX);
   if (!fs.statSync(dir).isDirectory()) throw new UsageError(`--engine '${dir}' is a file, not a build output directory`, FIX);
   const file = path.join(dir, 'config.json');
@@ -83,11 +111,33 @@ export function openEngineDir(dir: string): EngineDir {
   if (!rec.io || !Array.isArray(rec.io.inputs) || !Array.isArray(rec.io.outputs)) throw bad('"io" is missing');
   // A --tp build holds one rank<R>.* per rank: its ranks run one process per GPU (README: "Tensor parallelism").
   const tp = (rec as { tensorParallel?: { size?: unknown } }).tensorParallel;
-  if (tp && typeof tp === 'object')
+  if (opts.rank && !(tp && typeof tp === 'object'))
+    throw new UsageError(`--engine '${dir}' is not a tensor-parallel build (its config.json has no tensorParallel), but this process was launched as rank ${opts.rank.rank} of ${opts.rank.size} (REDRAFT_TP_SIZE=${opts.rank.size})`, 'run a one-GPU build without REDRAFT_TP_SIZE, or pass the --out of redraft build --tp N');
+  if (tp && typeof tp === 'object' && opts.rank) return openEngineRank(dir, rec as BuildRecord, opts.rank, bad);
+  if (tp && typeof tp === 'object') {
+    if (opts.refuseTp) throw opts.refuseTp(Number(tp.size), rec as BuildRecord);
     throw new UsageError(`--engine '${dir}' is a --tp ${String(tp.size)} build (rank<R>.* files, one per rank): its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: --model ${rec.model.source.replace(/^builtin:/, '')}${rec.model.drafter ? ` --drafter ${rec.model.drafter}` : ''} --tp ${String(tp.size)} (--backend interp)`);
+  }
   const engineFile = path.join(dir, ENGINE_FILE[rec.target]);
   if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${ENGINE_FILE[rec.target]} is missing (config.json says target ${rec.target})`, `rebuild it: ${rebuildCommand(rec, dir)}`);
   return { dir, record: rec as BuildRecord, engineFile };
+}
+
+const RANK_EXT: Record<EngineTarget, 'engine' | 'onnx' | 'plan.json'> = { trt: 'engine', onnx: 'onnx', plan: 'plan.json' };
+
+/** Rank `want.rank` of the --tp build `rec` in `dir`: its file, I/O table and content hash, or exit 2 naming what does not match. */
+function openEngineRank(dir: string, rec: BuildRecord, want: { rank: number; size: number }, bad: (what: string) => Error): EngineDir {
+  const tp = rec.tensorParallel!;
+  if (!Number.isInteger(tp.size) || !Array.isArray(tp.ranks)) throw bad('"tensorParallel" has no size or ranks');
+  if (tp.size !== want.size)
+    throw new UsageError(`--engine '${dir}' was built for --tp ${tp.size}, this process was launched as rank ${want.rank} of ${want.size} (REDRAFT_TP_SIZE=${want.size})`, `launch ${tp.size} processes, one per rank, with REDRAFT_TP_SIZE=${tp.size} and REDRAFT_TP_RANK=0..${tp.size - 1}`);
+  const entry = tp.ranks.find((r) => r.rank === want.rank);
+  const file = rankFile(want.rank, RANK_EXT[rec.target]);
+  if (!entry?.io || typeof entry.contentHash !== 'string')
+    throw new UsageError(`--engine '${dir}' holds no ${file} (built: rank ${(tp.built ?? []).join(', ') || 'none'} of ${tp.size})`, `build rank ${want.rank} for this process (a --rank build holds that rank alone): ${rebuildCommand({ ...rec, tensorParallel: { ...tp, built: [want.rank] } }, dir)}, or every rank with --tp ${tp.size}`);
+  const engineFile = path.join(dir, file);
+  if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${file} is missing (config.json lists rank ${want.rank} as built)`, `rebuild it: ${rebuildCommand(rec, dir)}`);
+  return { dir, record: rec, engineFile, rank: { rank: want.rank, size: tp.size, io: entry.io, contentHash: entry.contentHash } };
 }
 
 /**
@@ -96,12 +146,13 @@ export function openEngineDir(dir: string): EngineDir {
  */
 export function checkEngineIo(e: EngineDir, graph: Graph): void {
   const got = engineIoTable(graph);
-  if (canonicalJson(got) === canonicalJson(e.record.io)) return;
+  const want = e.rank?.io ?? e.record.io;
+  if (canonicalJson(got) === canonicalJson(want)) return;
   const names = (t: { inputs: IoEntry[]; outputs: IoEntry[] }) => [...t.inputs, ...t.outputs].map((x) => `${x.name} ${x.dtype} [${x.shape.join(', ')}]`);
   const g = names(got);
-  const diff = names(e.record.io).filter((x, i) => x !== g[i]);
+  const diff = names(want).filter((x, i) => x !== g[i]);
   throw new UsageError(
-    `--engine '${e.dir}' is stale: the model it was built from (${e.record.model.source}) no longer has its I/O${diff.length ? ` (${diff.slice(0, 3).join('; ')})` : ' (dim ranges differ)'}`,
+    `--engine '${e.dir}' is stale: the model it was built from (${e.record.model.source}) no longer has ${e.rank ? `rank ${e.rank.rank}'s` : 'its'} I/O${diff.length ? ` (${diff.slice(0, 3).join('; ')})` : ' (dim ranges differ)'}`,
     `rebuild it: ${rebuildCommand(e.record, e.dir)}`,
   );
 }
@@ -114,7 +165,8 @@ export function checkEngineIo(e: EngineDir, graph: Graph): void {
  */
 export function checkEngineHash(e: EngineDir, graph: Graph, version: string, planTrtVersion?: string): void {
   const hash = buildContentHash(graph, e.record.build, e.record.target, version, planTrtVersion);
-  if (hash === e.record.contentHash) return;
+  const recorded = e.rank?.contentHash ?? e.record.contentHash;
+  if (hash === recorded) return;
   const why = e.record.redraft.version !== version ? `it was built by redraft ${e.record.redraft.version}, this is ${version}` : `the weights or config of ${e.record.model.source}${e.record.model.drafter ? ` / ${e.record.model.drafter}` : ''} changed since the build`;
-  throw new UsageError(`--engine '${e.dir}' is stale: ${why} (content hash ${hash.slice(0, 12)}, recorded ${String(e.record.contentHash).slice(0, 12)})`, `rebuild it: ${rebuildCommand(e.record, e.dir, planTrtVersion)}`);
+  throw new UsageError(`--engine '${e.dir}' is stale: ${why} (${e.rank ? `rank ${e.rank.rank}'s ` : ''}content hash ${hash.slice(0, 12)}, recorded ${String(recorded).slice(0, 12)})`, `rebuild it: ${rebuildCommand(e.record, e.dir, planTrtVersion)}`);
 }

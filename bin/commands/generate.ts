@@ -11,9 +11,10 @@ import type { Runner } from '../../builders/generate/loop.js';
 import type { RedrafterDefinition } from '../../models/redrafter/engine.js';
 import type { Output } from '../output.js';
 import { buildConfigFrom, buildOptionsFrom, resolveModel, type ModelFlags } from '../model.js';
-import { refuseTpBackend, tpGeneration, tpOf, type TpFlags } from '../tp.js';
+import { tpLaunchFromEnv } from '../../builders/trt/tp.js';
+import { rankStepGraph, refuseTpBackend, tpGeneration, tpOf, type TpFlags } from '../tp.js';
 import { prepareText, type TextFlags, type TextSession } from './generate-text.js';
-import { checkLimits, defaultBackend, engineModelFlags, engineRunner, ENGINE_BACKENDS, type EngineBackend } from '../engine.js';
+import { checkLimits, checkRankBackend, defaultBackend, engineModelFlags, engineRunner, ENGINE_BACKENDS, type EngineBackend } from '../engine.js';
 
 export interface GenerateFlags extends ModelFlags, TextFlags, TpFlags {
   promptIds?: string;
@@ -58,13 +59,21 @@ export interface PreparedGeneration {
   generatedTokens(sequences: bigint[][]): number;
   /** Text prompts and decoded output (--prompt, --prompt-file, --chat). */
   textIO: TextSession;
+  /** This process's place when it runs one rank of a --tp build (REDRAFT_TP_SIZE). */
+  tp?: { rank: number; size: number };
 }
 
-export async function prepareGeneration(flags: GenerateFlags, out: Output): Promise<PreparedGeneration> {
+/**
+ * `how.tpLaunch`: the caller runs a launched rank (generate): under REDRAFT_TP_SIZE (builders/trt/tp.ts)
+ * --engine opens this process's rank of a --tp build; other callers refuse a --tp build.
+ */
+export async function prepareGeneration(flags: GenerateFlags, out: Output, how: { tpLaunch?: boolean } = {}): Promise<PreparedGeneration> {
   let engine: ReturnType<typeof engineModelFlags>['engine'] | undefined;
-  if (flags.engine) ({ engine, flags } = engineModelFlags(flags.engine, flags));
+  const launch = flags.engine && how.tpLaunch ? tpLaunchFromEnv() : undefined;
+  if (flags.engine) ({ engine, flags } = engineModelFlags(flags.engine, flags, { launch, launchable: how.tpLaunch }));
   const backend = flags.backend ?? (engine ? defaultBackend(engine) : 'interp');
   if (!(ENGINE_BACKENDS as readonly string[]).includes(backend)) throw new UsageError(`unknown backend '${backend}'`, `use --backend ${ENGINE_BACKENDS.join(', ')}`);
+  if (engine) checkRankBackend(engine, backend);
   if (!engine && (backend === 'plan' || backend === 'trt')) throw new UsageError(`--backend ${backend} runs a build output`, `build first (redraft build --target ${backend} --out DIR), then pass --engine DIR`);
   if (engine && flags.autoregressive) throw new UsageError('--autoregressive runs the LLM-only graph, which an engine directory does not hold', 'pass the model with --model (and --drafter) for plain greedy decoding');
   const build = buildConfigFrom(flags);
@@ -105,8 +114,11 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
   if (tp.size > 1 && (engine || tp.rank !== undefined)) throw new UsageError(engine ? '--tp with --engine: generate runs a tensor-parallel build from its model (--model ... --tp N); its rank engines run one process per GPU' : '--rank builds or exports one rank; generate runs all of them', engine ? 'pass --model (and --drafter) with --tp N' : 'drop --rank');
   refuseTpBackend(backend, tp.size);
   const tpRun = tp.size > 1 ? tpGeneration(def as RedrafterDefinition, opts, tp.size, !!shape.sampling, !!flags.autoregressive, (await backendEnv(backend)).run, out) : undefined;
-  const stepGraph = tpRun?.stepGraph ?? def.stepGraph(opts, !!shape.sampling);
-  const base = tpRun?.run ?? (engine ? await engineRunner(engine, stepGraph, backend as EngineBackend, out) : (await backendEnv(backend)).run);
+  // A launched rank of a --tp build: the rank graph build --tp compiled, its own kv heads (bin/tp.ts).
+  const rank = engine?.rank ? rankStepGraph(def as RedrafterDefinition, opts, engine.rank, cfg.numKvHeads, out) : undefined;
+  if (rank) shape.numKvHeads = rank.kvHeads;
+  const stepGraph = tpRun?.stepGraph ?? rank?.graph ?? def.stepGraph(opts, !!shape.sampling);
+  const base = tpRun?.run ?? (engine ? await engineRunner(engine, stepGraph, backend as EngineBackend, out, { launch }) : (await backendEnv(backend)).run);
   return {
     name: model.definition.name,
     backend,
@@ -117,13 +129,22 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output): Prom
     llmGraph: flags.autoregressive ? tpRun?.llmGraph ?? def.llmGraph!(opts) : undefined,
     run: flags.checkFinite !== false ? checkFinite(base, build.dtype) : base,
     textIO,
+    tp: engine?.rank ? { rank: engine.rank.rank, size: engine.rank.size } : undefined,
     generatedTokens: (seqs) => finishedRows(seqs, prompt, cfg.eosTokenIds).reduce((a, r, b) => a + r.length - prompt[b]!.length, 0),
   };
 }
 
+/**
+ * Under a tensor-parallel launch (REDRAFT_TP_SIZE, one process per rank) every rank runs the same
+ * loop and computes the same tokens; only rank 0 prints the result (with --json, the document
+ * carries `tensorParallel: { rank: 0, size }`), the other ranks print nothing on stdout and one
+ * line on stderr.
+ */
 export async function generate(flags: GenerateFlags, out: Output): Promise<void> {
-  const g = await prepareGeneration(flags, out);
-  const { prompt, shape, def, textIO } = g;
+  const g = await prepareGeneration(flags, out, { tpLaunch: true });
+  const { prompt, shape, def } = g;
+  const silent = !!g.tp && g.tp.rank !== 0;
+  const textIO: TextSession = silent ? { ...g.textIO, onTokens: undefined } : g.textIO; // no stream to stdout off rank 0
   const cfg = def.llmConfig;
   const maxLength = shape.maxLength;
   out.info(`generating with ${g.name} on ${g.backend}${flags.engine ? ` from ${flags.engine}` : ''} (beam width ${shape.beamWidth}, length ${shape.beamLength})`);
@@ -154,7 +175,9 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
     generatedTokens: generated,
     seconds: +seconds.toFixed(3),
     tokensPerSecond: +(generated / seconds).toFixed(2),
+    ...(g.tp ? { tensorParallel: g.tp } : {}),
   };
+  if (silent) return out.info(`rank ${g.tp!.rank} of ${g.tp!.size}: ${steps.length} steps, ${generated} tokens in ${result.seconds}s (rank 0 prints the result)`);
   const text = [
     ...rows.map((r, i) => `row ${i}: ${r.join(' ')}`),
     g.llmGraph ? `${generated} tokens in ${result.seconds}s` : `${steps.length} steps, mean accepted tokens per step ${result.meanAcceptedPerStep} (${result.meanTokensPerStep} tokens per step), ${result.tokensPerSecond} tokens/s`,
