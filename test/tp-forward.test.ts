@@ -104,5 +104,11 @@ describe('tensor-parallel llama forward on the simulator', () => {
     const t = [0, 1, 2, 3].map((r) => rankShards(tiny, { rank: r, size: 4 }));
     expect(t.map((x) => [x.heads, x.kvHeads, x.oScale])).toEqual([[[0, 1], [0, 1], 0.5], [[0, 1], [0, 1], 0.5], [[1, 2], [0, 1], 0.5], [[1, 2], [0, 1], 0.5]]);
     expect(tpNotes(tiny, 4).join('\n')).toMatch(/num_attention_heads 2 is less than --tp 4: each head is computed on 2 ranks/);
+    // 4 heads over 5 ranks: head 0 on ranks 0 and 1, heads 1..3 on one rank each (oScale undefined there).
+    const four = { ...cfg, numHeads: 4, numKvHeads: 2 };
+    expect([0, 1, 2, 3, 4].map((r) => rankShards(four, { rank: r, size: 5 }).oScale)).toEqual([0.5, 0.5, undefined, undefined, undefined]);
+    const n5 = tpNotes(four, 5).join('\n');
+    expect(n5).toMatch(/num_attention_heads 4 is less than --tp 5: each head is computed on 1 or 2 ranks, whose o_proj/);
+    expect(n5).not.toMatch(/NaN|undefined/);
   });
 });

@@ -105,12 +105,20 @@ export function rankShards(cfg: LlamaConfig, tp: TensorParallel): RankShards {
   };
 }
 
+/** How many ranks compute a head, ascending and distinct (oScale is undefined where one rank does: 1). */
+function sharingCounts(cfg: LlamaConfig, N: number): number[] {
+  const n = Array.from({ length: N }, (_, r) => rankShards(cfg, { rank: r, size: N }).oScale).map((s) => (s === undefined ? 1 : Math.round(1 / s)));
+  return [...new Set(n)].sort((a, b) => a - b);
+}
+
 /** What a --tp N build of this model does beyond an even split, one line each (for warnings and config.json). */
 export function tpNotes(cfg: LlamaConfig, N: number): string[] {
   if (N === 1) return [];
   const notes: string[] = [];
-  if (cfg.numHeads < N)
-    notes.push(`num_attention_heads ${cfg.numHeads} is less than --tp ${N}: each head is computed on ${[...new Set(Array.from({ length: N }, (_, r) => rankShards(cfg, { rank: r, size: N }).oScale).map((s) => Math.round(1 / s!)))].join(' or ')} ranks, whose o_proj columns are scaled to sum it once`);
+  if (cfg.numHeads < N) {
+    const k = sharingCounts(cfg, N);
+    notes.push(`num_attention_heads ${cfg.numHeads} is less than --tp ${N}: each head is computed on ${k.join(' or ')} rank${k.at(-1) === 1 ? '' : 's'}, whose o_proj columns are scaled to sum it once`);
+  }
   else if (cfg.numHeads % N !== 0)
     notes.push(`num_attention_heads ${cfg.numHeads} is not a multiple of --tp ${N}: ranks hold ${[...new Set(Array.from({ length: N }, (_, r) => len(balanced(cfg.numHeads, N, r))))].join(' or ')} query heads`);
   if (cfg.numKvHeads % N !== 0 || cfg.numHeads % N !== 0) {
