@@ -156,7 +156,10 @@ Examples:
   redraft generate --model tiny-redrafter --dtype float16 --prompt-ids 5,6,7 --check-finite
   redraft generate --model ./llm --drafter ./drafter --prompt-ids 5,6,7 --beam-width 4 --beam-length 5 --json
   redraft generate --model tiny-redrafter --prompt-ids 5,6,7 --temperature 0.8 --seed 1
-  redraft generate --engine engine --prompt-ids 5,6,7              # the build in engine/ (its own backend)`)
+  redraft generate --engine engine --prompt-ids 5,6,7              # the build in engine/ (its own backend)
+  # a --tp 2 TensorRT build, one process per rank (README "Launching the ranks"); only rank 0 prints:
+  REDRAFT_TP_SIZE=2 REDRAFT_TP_RANK=0 REDRAFT_NCCL_ID_FILE=/tmp/tp.id CUDA_VISIBLE_DEVICES=0 redraft generate --engine engine-tp2 --backend trt --prompt-ids 5,6,7 &
+  REDRAFT_TP_SIZE=2 REDRAFT_TP_RANK=1 REDRAFT_NCCL_ID_FILE=/tmp/tp.id CUDA_VISIBLE_DEVICES=1 redraft generate --engine engine-tp2 --backend trt --prompt-ids 5,6,7 &`)
     .action(async (_o, cmd: Command) => (await import('./commands/generate.js')).generate(cmd.opts(), output(cmd)));
 
   generateOptions(p.command('bench'))
