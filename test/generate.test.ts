@@ -10,6 +10,7 @@ import { runGraph } from '../builders/interp/index.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
 import { checkFinite } from '../builders/generate/finite.js';
+import { checkStepInputs, stepVocabSize } from '../builders/generate/step-inputs.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 import { generationShape, randomPair } from './precision-util.js';
 import { buildNetwork } from '../dsl/network.js';
@@ -261,5 +262,68 @@ describe('end of sequence', () => {
     rows.forEach((r, b) => expect(plain[b]!.slice(0, r.length)).toEqual(r)); // same tokens up to each row's end
     rows.forEach((r, b) => expect(r.length === 24 || r.slice(prompt[b]!.length).includes(BigInt(eos))).toBe(true));
     expect(finishedRows(rows, prompt, [eos])).toEqual(rows);
+  });
+});
+
+describe('step inputs checked on the host (run --inputs)', () => {
+  const { llm, drafter } = models(23, 16, 8, 1);
+  const def = redrafterModel(llm, drafter, { name: 'checked' });
+  const o = { dtype: 'float32' as const, beamWidth: 2, beamLength: 3, maxBatch: 3, maxSeq: 40 };
+  const i64 = (shape: number[], v: number[]): HostTensor => ({ dtype: 'int64', shape, data: BigInt64Array.from(v.map(BigInt)) });
+  const caches = (B: number, C: number) => Object.fromEntries(['k_cache_0', 'v_cache_0'].map((n) => [n, { dtype: 'float32', shape: [B, 1, C, 4], data: new Float32Array(B * C * 4) } as HostTensor]));
+
+  it('every call the host loop makes passes (redrafter_step and llm_step, both stoppings)', async () => {
+    const checked = (g: Parameters<typeof runGraph>[0], i: Parameters<typeof runGraph>[1]) => {
+      checkStepInputs(g, i);
+      return interp(g, i);
+    };
+    const prompt = [[3n, 4n], [0n, 0n, 15n, 9n, 6n, 5n, 4n], [0n]];
+    const step = def.stepGraph(o);
+    expect(stepVocabSize(step)).toBe(16);
+    expect(stepVocabSize(def.llmGraph(o))).toBe(16);
+    await redrafterGenerate(step, checked, prompt, shapeOf(def, 2, 3, 13));
+    await redrafterGenerate(step, checked, prompt, { ...shapeOf(def, 2, 3, 12), stopping: 'reference' });
+    await autoregressiveGenerate(def.llmGraph(o), checked, prompt, shapeOf(def, 2, 3, 10));
+  });
+
+  it('refuses lengths and ids the graph would read out of range, naming the tensor, row, value and bound', () => {
+    const step = def.stepGraph(o);
+    const good = (over: Record<string, HostTensor> = {}, C = 3 + 6) => ({
+      is_context: { dtype: 'bool', shape: [2], data: Uint8Array.from([1, 0]) } as HostTensor,
+      input_ids: i64([2, 3], [5, 6, 7, 0, 0, 0]),
+      prompt_lengths: i64([2], [3, 0]),
+      beams: i64([2, 2, 3], Array(12).fill(1)),
+      cache_lengths: i64([2], [0, 0]),
+      ...caches(2, C),
+      ...over,
+    });
+    expect(() => checkStepInputs(step, good())).not.toThrow();
+    const cases: [Record<string, HostTensor>, number, RegExp][] = [
+      [{ prompt_lengths: i64([2], [5, 0]) }, 9, /'prompt_lengths' row 0 is 5, outside \[0, 3\]/],
+      [{ prompt_lengths: i64([2], [-1, 0]) }, 9, /'prompt_lengths' row 0 is -1, outside \[0, 3\]/],
+      [{ prompt_lengths: i64([2], [0, 0]) }, 9, /'prompt_lengths' row 0 is 0, but is_context marks row 0 as a context row/],
+      [{ cache_lengths: i64([2], [0, -2]) }, 9, /'cache_lengths' row 1 is -2, below 0/],
+      [{ cache_lengths: i64([2], [0, 100]) }, 9, /'cache_lengths' row 1 is 100: a call writes 100 \+ 3 \(prompt width\) \+ 6 \(W·L\) = 109 slots, beyond the caches' capacity 9/],
+      [{}, 4, /'cache_lengths' row 0 is 0: a call writes 0 \+ 3 \(prompt width\) \+ 6 \(W·L\) = 9 slots, beyond the caches' capacity 4/],
+      [{ input_ids: i64([2, 3], [5, 16, 7, 0, 0, 0]) }, 9, /'input_ids' row 0 slot 1 is 16, not a token id in \[0, 16\)/],
+      [{ input_ids: i64([2, 3], [5, 6, 7, 0, -1, 0]) }, 9, /'input_ids' row 1 slot 1 is -1, not a token id in \[0, 16\)[\s\S]*still embeds it/],
+      [{ beams: i64([2, 2, 3], [...Array(10).fill(1), 99, 1]) }, 9, /'beams' row 1 beam 1 slot 1 is 99, not a token id in \[0, 16\)/],
+    ];
+    for (const [over, C, message] of cases) {
+      let err: unknown;
+      try {
+        checkStepInputs(step, good(over, C));
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(message)).toMatchObject({ exitCode: 2 });
+      expect((err as Error).message).toMatch(message);
+    }
+    // llm_step: every row is a prompt chunk (no is_context), and no draft slots.
+    const llm = def.llmGraph(o);
+    const ll = (pl: number[], cl: number[], C: number) => ({ input_ids: i64([1, 2], [3, 4]), prompt_lengths: i64([1], pl), cache_lengths: i64([1], cl), ...caches(1, C) });
+    expect(() => checkStepInputs(llm, ll([2], [3], 5))).not.toThrow();
+    expect(() => checkStepInputs(llm, ll([0], [0], 5))).toThrow(/every row of 'llm_step' processes a prompt chunk/);
+    expect(() => checkStepInputs(llm, ll([2], [4], 5))).toThrow(/4 \+ 2 \(prompt width\) = 6 slots, beyond the caches' capacity 5/);
   });
 });

@@ -9,6 +9,7 @@ import { ensureWritableFile } from '../../builders/atomic.js';
 import { UsageError } from '../../dsl/errors.js';
 import { backendEnv } from '../../builders/conformance/env.js';
 import { checkInputs } from '../../builders/interp/index.js';
+import { checkStepInputs } from '../../builders/generate/step-inputs.js';
 import type { Output } from '../output.js';
 import { loadGraph, type ModelFlags } from '../model.js';
 import { loadRankGraphs, refuseTpBackend, tpOf, type TpFlags } from '../tp.js';
@@ -47,6 +48,8 @@ export async function run(flags: ModelFlags & TpFlags & { graph?: string; engine
   // Dtypes, shapes and the profile's dim ranges (--max-batch, --max-seq) hold on every backend:
   // ONNX Runtime would run a batch beyond the build's profile without a word. (Under --tp each rank checks its slices.)
   if (!bundle) checkInputs(graph, inputs);
+  // On the KV cache contract: lengths and ids against the tensors they index (exit 2, not a backend's gather error).
+  checkStepInputs(graph, inputs);
   const base = engine ? await engineRunner(engine, graph, backend as EngineBackend, out) : (await backendEnv(backend)).run;
   const runGraphOn = bundle ? tpGraphRunner([bundle], base) : base;
   const t0 = performance.now();
