@@ -29,7 +29,7 @@ beforeAll(async () => {
   const built = await runCli(['build', '--model', 'tiny-redrafter', '--tp', '2', '--target', 'trt', '--out', dir, '--max-batch', '2', '--max-seq', '32', '-q'], envOf());
   expect(built.code, built.stderr).toBe(0);
   expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'rank0.engine', 'rank1.engine']);
-});
+}, 120_000);
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
 describe('generate --engine DIR --backend trt under a tensor-parallel launch (one process per rank)', () => {
@@ -53,7 +53,7 @@ describe('generate --engine DIR --backend trt under a tensor-parallel launch (on
       // --json: the error document only (no result was printed before the failure).
       expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, exitCode: 4 });
     });
-  });
+  }, 120_000);
 
   it('only rank 0 prints the result (with --json, tensorParallel: { rank: 0, size }); the other ranks print nothing on stdout and one line on stderr', async () => {
     // One prompt token to length 2 is the context call alone: the host loop asks no generation
@@ -71,9 +71,9 @@ describe('generate --engine DIR --backend trt under a tensor-parallel launch (on
         expect(doc).toMatchObject({ ok: true, backend: 'trt', engine: dir, tensorParallel: { rank: 0, size: 2 }, steps: 0, generatedTokens: 1 });
         expect(doc.tokens).toHaveLength(1);
         expect(doc.tokens[0].slice(0, 1)).toEqual([5]);
-      } else expect(r0.stdout).toMatch(/^row 0: 5 \d+\n0 steps, /);
+      } else expect(r0.stdout).toMatch(/^row 0: 5 \d+\n/);
     }
-  });
+  }, 120_000);
 
   it('without REDRAFT_TP_SIZE, --backend trt names the launch contract (exit 2); --backend interp points to the model\'s --tp simulation', async () => {
     const trt = await generate(dir, envOf());
@@ -82,12 +82,12 @@ describe('generate --engine DIR --backend trt under a tensor-parallel launch (on
     expect(trt.stderr).toMatch(/REDRAFT_TP_SIZE=2 REDRAFT_TP_RANK=<R> REDRAFT_NCCL_ID_FILE=\S+ CUDA_VISIBLE_DEVICES=\S+ redraft generate --engine \S+ --backend trt/);
     const interp = await runCli(['generate', '--engine', dir, '--backend', 'interp', ...GEN], envOf());
     expect(interp.code, interp.stderr).toBe(2);
-    expect(interp.stderr).toMatch(/simulate it from the model: --model tiny-redrafter --tp 2 \(--backend interp\)/);
+    expect(interp.stderr).toMatch(/simulate it from the model: --model tiny-redrafter\b.* --tp 2 \(--backend interp\)/);
     // bench runs no rank engines: it says generate does.
     const bench = await runCli(['bench', '--engine', dir, '--backend', 'trt', ...GEN, '--runs', '1'], launch(2, 0, path.join(root, 'bench.id')));
     expect(bench.code, bench.stderr).toBe(2);
     expect(bench.stderr).toMatch(/only `redraft generate` runs them/);
-  });
+  }, 120_000);
 
   it('a launch that does not fit the build is exit 2 naming why, before any communicator: another size, another backend, a rank not built, a missing or stale rank engine, a one-GPU build', async () => {
     const id = (n: string) => path.join(root, `${n}.id`);
@@ -134,11 +134,11 @@ describe('generate --engine DIR --backend trt under a tensor-parallel launch (on
     const notTp = await generate(one, launch(2, 0, id('one')));
     expect(notTp.code, notTp.stderr).toBe(2);
     expect(notTp.stderr).toMatch(/is not a tensor-parallel build .*launched as rank 0 of 2/);
-  });
+  }, 120_000);
 
   it('a rank whose peers never start is exit 3 after REDRAFT_NCCL_TIMEOUT_S', async () => {
     const r = await generate(dir, { ...launch(2, 1, path.join(root, 'never.id')), REDRAFT_NCCL_TIMEOUT_S: '1' });
     expect(r.code, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/rank 1: rank 0 wrote no NCCL unique id to \S+never\.id within 1 s/);
-  });
+  }, 120_000);
 });

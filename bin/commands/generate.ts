@@ -78,7 +78,8 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output, how: 
   if (engine && flags.autoregressive) throw new UsageError('--autoregressive runs the LLM-only graph, which an engine directory does not hold', 'pass the model with --model (and --drafter) for plain greedy decoding');
   const build = buildConfigFrom(flags);
   // ONNX Runtime holds the weights itself: stream them to it from the checkpoint, keep no copy.
-  const model = await resolveModel(flags, out, { lazyWeights: backend === 'onnx' });
+  // A launched rank reads only its slices, streamed (as build --tp does), to hash its graph.
+  const model = await resolveModel(flags, out, { lazyWeights: backend === 'onnx' || !!engine?.rank });
   const def = model.definition as Partial<RedrafterDefinition>;
   if (!def.stepGraph || !def.llmConfig) throw new UsageError(`model '${model.definition.name}' is not a ReDrafter model`, 'generate needs a built-in ReDrafter model or --model DIR --drafter DIR');
   const cfg = def.llmConfig;
@@ -88,12 +89,26 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output, how: 
   // Ragged rows: each row's own length is sent to the engine, nothing is padded.
   const prompt = textIO.rows ? textIO.rows.map((r) => r.map(BigInt)) : parsePrompt(flags.promptIds!, cfg.vocabSize);
   const longest = Math.max(...prompt.map((r) => r.length));
-  // Positions past what the model was trained for are not meaningful (and the loop is CPU-bound).
+  // The length bound: the build's --max-seq (its profile holds no longer sequence, on every
+  // backend), or the positions the model was trained for where fewer. Errors name the flag given.
+  const where = engine ? `engine ${engine.dir}` : `${flags.maxBatch || flags.maxSeq || flags.config ? '' : 'default '}build settings`;
   const maxPositions = cfg.maxPositionEmbeddings ?? 1 << 16;
-  if (!/^\d+$/.test(flags.maxLength!) || maxLength <= longest || maxLength > maxPositions)
-    throw new UsageError(`--max-length must be an integer above the prompt length (${longest}) and at most ${maxPositions}${cfg.maxPositionEmbeddings ? ' (max_position_embeddings)' : ''}, got ${JSON.stringify(flags.maxLength)}`);
-  // The build's profile bounds every request, on every backend: rows <= max batch, length <= max seq.
-  checkLimits(prompt.length, maxLength, build, engine ? `engine ${engine.dir}` : `${flags.maxBatch || flags.maxSeq || flags.config ? '' : 'default '}build settings`);
+  const bound = Math.min(maxPositions, build.maxSeq);
+  const bySeq = build.maxSeq <= maxPositions;
+  const boundText = bySeq ? `the build's --max-seq ${build.maxSeq} (${where})` : `${maxPositions} (max_position_embeddings)`;
+  if (!/^\d+$/.test(flags.maxLength!) || maxLength <= longest)
+    throw new UsageError(`--max-length must be an integer above the prompt length (${longest}) and at most ${boundText}, got ${JSON.stringify(flags.maxLength)}`);
+  if (maxLength > bound) {
+    const given = textIO.lengthFlag;
+    const rebuild = bySeq ? `, or build with --max-seq ${maxLength} or more` : '';
+    const room = bound - longest;
+    if (given?.flag === '--max-new-tokens')
+      throw new UsageError(`--max-new-tokens ${given.value} after the ${longest}-token prompt makes ${maxLength} tokens, beyond ${boundText}`, `${room >= 1 ? `pass --max-new-tokens ${room} or less` : `shorten the prompt to at most ${bound - 1} tokens`}${rebuild}`);
+    if (given) throw new UsageError(`--max-length ${maxLength} exceeds ${boundText}`, `pass --max-length ${bound} or less${rebuild}`);
+    throw new UsageError(`the longest prompt (${longest} tokens) leaves no room to generate within ${boundText}`, `shorten the prompt to at most ${bound - 1} tokens${rebuild}`);
+  }
+  // The build's profile bounds every request, on every backend: rows <= max batch (length: above).
+  checkLimits(prompt.length, maxLength, build, where);
   const opts = await buildOptionsFrom(build, model, out);
   const shape: GenerationShape = {
     // Each row stops at its own --max-length or EOS.
@@ -170,7 +185,8 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
     tokens: rows,
     steps: steps.length,
     meanAcceptedPerStep: +meanAccepted.toFixed(3),
-    meanTokensPerStep: steps.length ? +(meanAccepted + 1).toFixed(3) : 1,
+    // No draft–verify step (the context call's token already ended every row): no rate to report.
+    meanTokensPerStep: steps.length ? +(meanAccepted + 1).toFixed(3) : null,
     perStep: steps,
     generatedTokens: generated,
     seconds: +seconds.toFixed(3),
@@ -180,7 +196,11 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
   if (silent) return out.info(`rank ${g.tp!.rank} of ${g.tp!.size}: ${steps.length} steps, ${generated} tokens in ${result.seconds}s (rank 0 prints the result)`);
   const text = [
     ...rows.map((r, i) => `row ${i}: ${r.join(' ')}`),
-    g.llmGraph ? `${generated} tokens in ${result.seconds}s` : `${steps.length} steps, mean accepted tokens per step ${result.meanAcceptedPerStep} (${result.meanTokensPerStep} tokens per step), ${result.tokensPerSecond} tokens/s`,
+    g.llmGraph
+      ? `${generated} tokens in ${result.seconds}s`
+      : steps.length
+        ? `${steps.length} step${steps.length === 1 ? '' : 's'}, mean accepted tokens per step ${result.meanAcceptedPerStep} (${result.meanTokensPerStep} token${result.meanTokensPerStep === 1 ? '' : 's'} per step), ${result.tokensPerSecond} tokens/s`
+        : `0 steps: the context call's token ended every row (--max-length or EOS), nothing was drafted; ${generated} token${generated === 1 ? '' : 's'} in ${result.seconds}s`,
   ].join('\n');
   if (!textIO.tokenizer) return out.result(result, text);
   // Text in, text out: the decoded text on stdout (streamed for one row), the numbers on stderr.
