@@ -65,7 +65,7 @@ describe('generate --engine DIR --backend trt under a tensor-parallel launch (on
       const [r0, r1] = await Promise.all([0, 1].map((rank) => runCli(['generate', '--engine', dir, '--backend', 'trt', ...more], launch(2, rank, idFile))));
       expect([r0.code, r1.code], r0.stderr + r1.stderr).toEqual([0, 0]);
       expect(r1.stdout, 'rank 1 prints nothing on stdout').toBe('');
-      expect(r1.stderr).toMatch(/rank 1 of 2: 0 steps, 1 tokens in [\d.]+s \(rank 0 prints the result\)/);
+      expect(r1.stderr).toMatch(/rank 1 of 2: 0 steps, 1 token in [\d.]+s \(rank 0 prints the result\)/);
       if (json) {
         const doc = JSON.parse(r0.stdout);
         expect(doc).toMatchObject({ ok: true, backend: 'trt', engine: dir, tensorParallel: { rank: 0, size: 2 }, steps: 0, generatedTokens: 1 });

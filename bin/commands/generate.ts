@@ -193,7 +193,7 @@ export async function generate(flags: GenerateFlags, out: Output): Promise<void>
     tokensPerSecond: +(generated / seconds).toFixed(2),
     ...(g.tp ? { tensorParallel: g.tp } : {}),
   };
-  if (silent) return out.info(`rank ${g.tp!.rank} of ${g.tp!.size}: ${steps.length} steps, ${generated} tokens in ${result.seconds}s (rank 0 prints the result)`);
+  if (silent) return out.info(`rank ${g.tp!.rank} of ${g.tp!.size}: ${steps.length} step${steps.length === 1 ? '' : 's'}, ${generated} token${generated === 1 ? '' : 's'} in ${result.seconds}s (rank 0 prints the result)`);
   const text = [
     ...rows.map((r, i) => `row ${i}: ${r.join(' ')}`),
     g.llmGraph
