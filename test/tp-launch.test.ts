@@ -125,7 +125,16 @@ describe('generate --engine DIR --backend trt under a tensor-parallel launch (on
     expect(stale.code, stale.stderr).toBe(2);
     expect(stale.stderr).toMatch(/is stale: .*\(rank 0's content hash [0-9a-f]{12}, recorded 000000000000\)/);
     expect(stale.stderr).toMatch(/rebuild it: redraft build .*--tp 2 --out/);
-    for (const n of ['missing', 'gone', 'stale']) expect(fs.existsSync(id(n)), 'refused before the id exchange').toBe(false);
+    // A rank whose recorded I/O table is not its graph's (the one-device kv heads, say).
+    const otherIo = path.join(root, 'other-io');
+    fs.cpSync(dir, otherIo, { recursive: true });
+    const ioCfg = JSON.parse(fs.readFileSync(path.join(otherIo, 'config.json'), 'utf8'));
+    ioCfg.tensorParallel.ranks[1].io.inputs.find((x: { name: string }) => x.name === 'k_cache_0').shape[1] = 2;
+    fs.writeFileSync(path.join(otherIo, 'config.json'), JSON.stringify(ioCfg));
+    const io = await generate(otherIo, launch(2, 1, id('io')));
+    expect(io.code, io.stderr).toBe(2);
+    expect(io.stderr).toMatch(/is stale: the model it was built from \(builtin:tiny-redrafter\) no longer has rank 1's I\/O \(k_cache_0 float32 \[batch, 2, capacity, 8\]/);
+    for (const n of ['missing', 'gone', 'stale', 'io']) expect(fs.existsSync(id(n)), 'refused before the id exchange').toBe(false);
 
     // A one-GPU build under a launch environment.
     const one = path.join(root, 'one');
