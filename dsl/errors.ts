@@ -100,9 +100,63 @@ function frameLocation(line: string): { file: string; line: string; col: string 
   return { file: m[1].startsWith('file://') ? fileURLToPath(m[1]) : m[1], line: m[2], col: m[3] };
 }
 
-/** Whether `file` belongs to redraft itself (by its position under the package root). */
+/** The package's name (package.json), by which another copy of redraft is recognised. */
+const LIB_NAME = ((): string => {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(LIB_ROOTS[0]!, 'package.json'), 'utf8')) as { name?: string }).name ?? 'redraft-trt';
+  } catch {
+    return 'redraft-trt';
+  }
+})();
+
+/** Per folder: the root of the redraft package it lies in (its nearest package.json names redraft), or null. */
+const REDRAFT_ROOT = new Map<string, string | null>();
+function redraftRootOf(file: string): string | undefined {
+  const seen: string[] = [];
+  let dir = path.dirname(file);
+  let found: string | null = null;
+  for (;;) {
+    const known = REDRAFT_ROOT.get(dir);
+    if (known !== undefined) {
+      found = known;
+      break;
+    }
+    seen.push(dir);
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        found = (JSON.parse(fs.readFileSync(pj, 'utf8')) as { name?: unknown }).name === LIB_NAME ? dir : null;
+      } catch {
+        found = null;
+      }
+      break;
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  for (const d of seen) REDRAFT_ROOT.set(d, found);
+  return found ?? undefined;
+}
+
+/** isLibraryFile per file: asked once per frame file (a model's few files, once per layer each). */
+const LIB_FILE_CACHE = new Map<string, boolean>();
+
+/**
+ * Whether `file` belongs to redraft itself or to a dependency: any file under a node_modules
+ * folder (wherever it lies: an npm install hoists commander beside redraft, outside its
+ * package folder), and the library folders of any copy of redraft (this one, by path and real
+ * path, or another whose package.json names redraft), by position under that copy's root.
+ */
 export function isLibraryFile(file: string): boolean {
-  for (const root of LIB_ROOTS) {
+  let lib = LIB_FILE_CACHE.get(file);
+  if (lib === undefined) LIB_FILE_CACHE.set(file, (lib = file.split(/[\\/]/).includes('node_modules') || underLibrary(file)));
+  return lib;
+}
+
+function underLibrary(file: string): boolean {
+  const other = redraftRootOf(file);
+  for (const root of other && !LIB_ROOTS.includes(other) ? [...LIB_ROOTS, other] : LIB_ROOTS) {
     const rel = path.relative(root, file);
     if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) continue;
     const parts = rel.split(path.sep);
@@ -154,14 +208,10 @@ function userFrameDepth(limit = 64): number {
   for (let i = 0; i < sites.length; i++) {
     const f = sites[i]!.getFileName();
     if (!f || !(f.startsWith('/') || f.startsWith('file://') || /^[A-Za-z]:\\/.test(f))) continue;
-    let lib = LIB_FRAME_CACHE.get(f);
-    if (lib === undefined) LIB_FRAME_CACHE.set(f, (lib = isLibraryFile(f.startsWith('file://') ? fileURLToPath(f) : f)));
-    if (!lib) return i;
+    if (!isLibraryFile(f.startsWith('file://') ? fileURLToPath(f) : f)) return i;
   }
   return -1;
 }
-/** isLibraryFile per frame file name: a model's few files are asked about once per layer each. */
-const LIB_FRAME_CACHE = new Map<string, boolean>();
 
 /**
  * The first stack frame outside redraft itself, as "file:line:col" (relative to the cwd when

@@ -37,8 +37,10 @@ export interface TrtLayerView {
   layer: Layer;
   inputs: TrtTensorView[];
   outputs: TrtTensorView[];
-  /** The TensorRT version validated for; undefined: none given (the rules of the oldest, 10.0, apply). */
+  /** The TensorRT version validated for: the one given, else the oldest that has every layer of the graph (trtMinimum). */
   trtVersion?: TrtRuleVersion;
+  /** No version was given: trtVersion is the minimum the graph's layers need (builders/trt/plan.ts minTrtVersion). */
+  trtMinimum?: boolean;
 }
 
 /** A rule on one IR layer kind: undefined when satisfied, else what TensorRT would refuse. */
@@ -48,6 +50,8 @@ export interface TrtLayerRule {
   /** The rule as TensorRT documents it, with where. */
   doc: string;
   check(v: TrtLayerView): string | undefined;
+  /** What to do about a violation, where more specific than changing the model (a version rule names --trt-version). */
+  fix?(v: TrtLayerView): string | undefined;
 }
 
 /** A rule on every tensor of the network (inputs and layer outputs). */
@@ -278,7 +282,11 @@ const FUSED: Record<string, readonly TrtLayerRule[]> = {
 };
 
 const atLeast = (v: TrtRuleVersion | undefined, major: number, minor: number) => !!v && (v.major > major || (v.major === major && v.minor >= minor));
-const vname = (v: TrtRuleVersion | undefined) => (v ? `TensorRT ${v.major}.${v.minor}` : 'no TensorRT version (the oldest rules, 10.0, apply)');
+const vname = (v: TrtRuleVersion | undefined, minimum?: boolean) =>
+  v ? `TensorRT ${v.major}.${v.minor}${minimum ? ' (no version given: the oldest that has every layer of this graph)' : ''}` : 'no TensorRT version';
+/** The fix of a version-gated violation: the version to build for, and the redraft flag that avoids the layer, if any. */
+const newer = (need: string, avoid?: string) =>
+  `build for TensorRT ${need} or newer: --trt-version ${need} for a plan (--dry-run / --target plan), an addon compiled against TensorRT ${need}+ headers for an engine${avoid ? `; or ${avoid}` : ''}`;
 
 /**
  * IQuantizeLayer / IDequantizeLayer as each version's NvInfer.h documents them (three-argument
@@ -298,7 +306,13 @@ function qdqRules(kind: 'quantize' | 'dequantize'): TrtLayerRule[] {
         const s = v.inputs[1].dtype, f = fOf(v);
         if (s === f) return undefined;
         if (atLeast(v.trtVersion, 10, 16) && s === 'float32') return undefined;
-        return `${iface} scale has dtype ${s} but the ${kind === 'quantize' ? 'input' : 'output'} is ${f}; ${vname(v.trtVersion)} needs ${atLeast(v.trtVersion, 10, 16) ? `float32 or ${f}` : f} — make the scale ${f}${atLeast(v.trtVersion, 10, 16) ? '' : ' (TensorRT 10.16+ also takes float32 scales)'}`;
+        return `${iface} scale has dtype ${s} but the ${kind === 'quantize' ? 'input' : 'output'} is ${f}; ${vname(v.trtVersion, v.trtMinimum)} needs ${atLeast(v.trtVersion, 10, 16) ? `float32 or ${f}` : f} — make the scale ${f}${atLeast(v.trtVersion, 10, 16) ? '' : ' (TensorRT 10.16+ also takes float32 scales)'}`;
+      },
+      // A float32 scale is taken from 10.16; a redraft model's float data is --dtype, so --dtype <the scale's> matches it.
+      fix: (v) => {
+        const s = v.inputs[1].dtype;
+        const dt = F.includes(s) ? `build with --dtype ${s} (the model's float dtype then is the scale's)` : undefined;
+        return s === 'float32' && !atLeast(v.trtVersion, 10, 16) ? newer('10.16', dt) : `make the scale ${fOf(v)}${dt ? `, or ${dt}` : ''}`;
       },
     },
     {
@@ -313,20 +327,26 @@ function qdqRules(kind: 'quantize' | 'dequantize'): TrtLayerRule[] {
         if (gran(v) !== 'block') return undefined;
         const q = qOf(v), x = v.inputs[0];
         if (atLeast(v.trtVersion, 10, 16)) return q === 'int8' ? `${iface} has block-wise int8 scales; TensorRT blocks kINT4, kFP8 and kFP4 only — use per-channel scales for int8` : undefined;
-        if (q !== 'int4') return `${iface} has block-wise ${q} scales; ${vname(v.trtVersion)} blocks kINT4 only (kFP8 from TensorRT 10.16) — build for --trt-version 10.16 or newer, or use per-channel scales`;
-        if (x.fromWeights === false) return `${iface} blocks an activation; ${vname(v.trtVersion)} supports block ${kind} of weights only (TensorRT 10.16+ blocks activations too)`;
+        if (q !== 'int4') return `${iface} has block-wise ${q} scales; ${vname(v.trtVersion, v.trtMinimum)} blocks kINT4 only (kFP8 from TensorRT 10.16) — build for --trt-version 10.16 or newer, or use per-channel scales`;
+        if (x.fromWeights === false) return `${iface} blocks an activation; ${vname(v.trtVersion, v.trtMinimum)} supports block ${kind} of weights only (TensorRT 10.16+ blocks activations too)`;
         if (!atLeast(v.trtVersion, 10, 1) && x.shape.length !== 2) return `${iface} blocks a rank-${x.shape.length} input ${shapeToString(x.shape)}; TensorRT 10.0 blocks 2-D weights only`;
         return undefined;
       },
+      fix: (v) => (atLeast(v.trtVersion, 10, 16) ? undefined : newer('10.16', 'use per-channel scales')),
     },
   ];
 }
 
-/** ICumulativeLayer: INetworkDefinition::addCumulative, declared from TensorRT 10.8 (checked when a version is given). */
+/**
+ * ICumulativeLayer: INetworkDefinition::addCumulative, declared from TensorRT 10.8. With no version
+ * given the graph is validated for its minimum, which counts it (10.8). No flag avoids it:
+ * ReDrafter's acceptance and tree attention take prefix sums.
+ */
 const CUMULATIVE_VERSION: TrtLayerRule = {
   id: 'cumulative.version',
   doc: 'NvInfer.h: INetworkDefinition::addCumulative exists from TensorRT 10.8',
-  check: (v) => (v.trtVersion && !atLeast(v.trtVersion, 10, 8) ? `ICumulativeLayer needs TensorRT 10.8 or newer (addCumulative); this graph is validated for ${vname(v.trtVersion)} — build with TensorRT 10.8+ headers` : undefined),
+  check: (v) => (v.trtVersion && !atLeast(v.trtVersion, 10, 8) ? `ICumulativeLayer needs TensorRT 10.8 or newer (addCumulative); this graph is validated for ${vname(v.trtVersion, v.trtMinimum)}` : undefined),
+  fix: () => newer('10.8'),
 };
 
 /** IDistCollectiveLayer: INetworkDefinition::addDistCollective, declared from TensorRT 10.16. */
@@ -337,7 +357,8 @@ const COLLECTIVE: TrtLayerRule[] = [
     check: (v) =>
       atLeast(v.trtVersion, 10, 16)
         ? undefined
-        : `IDistCollectiveLayer (${(v.layer as Extract<Layer, { kind: 'collective' }>).op}) needs TensorRT 10.16 or newer (addDistCollective); this graph is validated for ${vname(v.trtVersion)} — build with TensorRT 10.16+ headers${v.trtVersion ? ' or --trt-version 10.16' : ' (--trt-version 10.16 for a plan)'}`,
+        : `IDistCollectiveLayer (${(v.layer as Extract<Layer, { kind: 'collective' }>).op}) needs TensorRT 10.16 or newer (addDistCollective); this graph is validated for ${vname(v.trtVersion, v.trtMinimum)}`,
+    fix: () => newer('10.16', 'build without --tp (one rank has no collectives)'),
   },
 ];
 

@@ -21,7 +21,9 @@ import { lowerToPlan } from '../builders/trt/plan.js';
 import { executePlan } from '../builders/trt/plan-exec.js';
 import { assertTrtValid, TrtValidationError, validateTrt } from '../builders/trt/validate.js';
 import { TRT_RULES } from '../ops/trt.js';
-import { arange, cast, cumprod, cumsum, eq, neg, nonzero, slice, topk, where } from '../ops/index.js';
+import { arange, cast, cumprod, cumsum, eq, matmul, neg, nonzero, slice, topk, where } from '../ops/index.js';
+import { dequantize } from '../ops/quantize.js';
+import { describeLowering } from '../builders/trt/validate.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 import { DEFAULT_BUILD_CONFIG } from '../builders/build-config.js';
@@ -194,8 +196,41 @@ describe('the plan validator on whole models', () => {
       const old = validateTrt(g, TRT_RULES, { trtVersion: { major: 10, minor: 0 } });
       expect(new Set(old.map((x) => x.rule))).toEqual(new Set(['cumulative.version']));
       expect(old[0].message).toMatch(/ICumulativeLayer needs TensorRT 10\.8 or newer \(addCumulative\); this graph is validated for TensorRT 10\.0/);
+      // The fix names the version flag, not the model lines.
+      expect(old[0].fix).toMatch(/--trt-version 10\.8 for a plan .*TensorRT 10\.8\+ headers for an engine/);
+      let err: unknown;
+      try {
+        assertTrtValid(g, TRT_RULES, { trtVersion: { major: 10, minor: 0 } });
+      } catch (e) {
+        err = e;
+      }
+      expect((err as TrtValidationError).hint).toMatch(/^build for TensorRT 10\.8 or newer: --trt-version 10\.8/);
+      expect((err as TrtValidationError).hint).not.toMatch(/change the model lines/);
+      // No version: the plan (addCumulative ×3) is for its minimum, 10.8, and says so; the rules apply against 10.8.
+      const plan = lowerToPlan(g);
+      expect(plan.layers.filter((l) => l.method === 'addCumulative').length).toBe(3);
+      expect(plan.trtVersion).toBeUndefined();
+      expect(plan.minTrtVersion).toBe('10.8');
+      const d = describeLowering(g, undefined);
+      expect(d.summary).toMatch(/; needs TensorRT 10\.8 or newer \(addCumulative from 10\.8\)$/);
+      expect(d.rulesFor).toBe('TensorRT 10.8 (the minimum this graph needs)');
     }
   }, 120_000);
+  it('no version: the minimum is 10.0 without version-gated layers; the rules apply against the minimum (a float32 scale on float16 data needs 10.16), the fix naming the flags', () => {
+    const plain = buildNetwork('plain', (net) => net.markOutput(neg(net.input('x', 'float32', [3])), 'y'));
+    expect(lowerToPlan(plain).minTrtVersion).toBe('10.0');
+    expect(describeLowering(plain, undefined).summary).toMatch(/needs TensorRT 10\.0 or newer \(every call is in 10\.0\)/);
+    const dq = buildNetwork('dq', (net) => {
+      const x = net.input('x', 'float16', [2, 4]);
+      const w = dequantize(net.constant(new Int8Array(16).fill(3), 'int8', [4, 4], 'w'), net.constant([0.5], 'float32', [], 's'), { dtype: 'float16' });
+      net.markOutput(cumsum(matmul(x, w), 1), 'y');
+    });
+    const v = violations(dq);
+    expect(v.map((x) => x.rule)).toEqual(['dequantize.scale-dtype']);
+    expect(v[0].message).toMatch(/TensorRT 10\.8 \(no version given: the oldest that has every layer of this graph\) needs float16/);
+    expect(v[0].fix).toMatch(/--trt-version 10\.16 for a plan .*; or build with --dtype float32/);
+    expect(validateTrt(dq, TRT_RULES, { trtVersion: { major: 10, minor: 16 } })).toEqual([]);
+  });
   it('the 7B-shaped graph: 0 violations at the default ranges; at batch 8 / seq 4096 the per-layer caches stay below 2^31 elements, the decomposed attention scores do not, native IAttention (10.16) has no scores tensor', () => {
     const llm = { dir: 'llama-7b-shaped', config: LLAMA_7B, weights: lazyWeights('llama-7b', llamaShapes(LLAMA_7B), 'float16') };
     const drafter = { dir: 'drafter-7b-shaped', config: DRAFTER_7B, weights: lazyWeights('drafter-7b', drafterShapes(DRAFTER_7B), 'float16') };
@@ -252,7 +287,56 @@ describe('redraft build', () => {
     const r = redraft(['build', '--model', 'tiny-redrafter', '--target', 'plan', '--dtype', 'bfloat16', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/plan for (TensorRT \d+\.\d+|no TensorRT version) \([^)]*\): /);
-    expect(r.stderr).toMatch(/TensorRT constraints for (TensorRT \d+\.\d+|no TensorRT version): \d+ layers as lowered and \d+ inputs checked, 0 violations/);
+    expect(r.stderr).toMatch(/TensorRT constraints for TensorRT \d+\.\d+( \(the minimum this graph needs\))?: \d+ layers as lowered and \d+ inputs checked, 0 violations/);
     expect(files(out)).toEqual(['config.json', 'plan.json']);
+    const plan = JSON.parse(fs.readFileSync(path.join(out, 'plan.json'), 'utf8'));
+    if (/plan for no TensorRT version/.test(r.stderr)) {
+      // No version (an addon without headers): the output and plan.json state the 10.8 its addCumulative calls need.
+      expect(r.stderr).toMatch(/as primitive layers; needs TensorRT 10\.8 or newer \(addCumulative from 10\.8\)\n/);
+      expect(r.stderr).toMatch(/TensorRT constraints for TensorRT 10\.8 \(the minimum this graph needs\)/);
+      expect(plan).toMatchObject({ minTrtVersion: '10.8' });
+      expect(plan.trtVersion).toBeUndefined();
+    } else expect(plan.trtVersion).toMatch(/^1[01]\.\d+$/);
+    expect(plan.layers.filter((l: { method: string }) => l.method === 'addCumulative').length).toBe(3);
+  }, 240_000);
+  it('--trt-version 10.0 refuses addCumulative naming the version flag; in an installed layout (node_modules outside the package) no dependency frame is named, a user model\'s line is', () => {
+    // A copy of the package whose node_modules is a symlink to a folder outside it (commander hoisted beside it).
+    const pkg = tmp();
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(pkg, 'bin'), { recursive: true });
+    fs.cpSync(path.join(ROOT, '.build'), path.join(pkg, '.build'), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
+    const run = (cwd: string, args: string[]) => {
+      const r = spawnSync(process.execPath, [path.join(pkg, 'bin', 'redraft.js'), ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 240_000 });
+      return { code: r.status, stderr: r.stderr };
+    };
+    const a = run(pkg, ['build', '--model', 'tiny-redrafter', '--dry-run', '--trt-version', '10.0', '--out', tmp()]);
+    expect(a.code, a.stderr).toBe(4);
+    expect(a.stderr).toMatch(/cumsum \[cumulative\.version\]: ICumulativeLayer needs TensorRT 10\.8 or newer/);
+    expect(a.stderr).toMatch(/fix: build for TensorRT 10\.8 or newer: --trt-version 10\.8 for a plan/);
+    expect(a.stderr).not.toMatch(/change the model lines/);
+    // A built-in model has no user line: no location at all (not commander's).
+    expect(a.stderr).not.toMatch(/\n\s+at /);
+    // A user's project depending on the copy: the violation names the model's own line.
+    const user = tmp();
+    fs.writeFileSync(path.join(user, 'package.json'), JSON.stringify({ name: 'user-models', private: true, type: 'module' }));
+    fs.mkdirSync(path.join(user, 'node_modules'));
+    fs.symlinkSync(pkg, path.join(user, 'node_modules', 'redraft-trt'));
+    fs.writeFileSync(
+      path.join(user, 'model.js'),
+      [
+        "import { buildNetwork } from 'redraft-trt/dsl';",
+        "import { defineModel } from 'redraft-trt/models';",
+        "import { cumsum } from 'redraft-trt/ops';",
+        "export default defineModel({ name: 'cs', build: () => buildNetwork('cs', (net) => {",
+        "  net.markOutput(cumsum(net.input('x', 'float32', [2, 3]), 1), 'y'); // line 5, column 18",
+        '}) });',
+        '',
+      ].join('\n'),
+    );
+    const b = run(user, ['build', '--model', 'model.js', '--dry-run', '--trt-version', '10.0', '--out', path.join(user, 'out')]);
+    expect(b.code, b.stderr).toBe(4);
+    expect(b.stderr).toMatch(/\[cumulative\.version\][^\n]*\n    at model\.js:5:18\n/);
+    expect(b.stderr).not.toMatch(/node_modules|\.build/);
   }, 240_000);
 });

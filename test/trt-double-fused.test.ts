@@ -349,12 +349,16 @@ describe('IDistCollectiveLayer: addDistCollective from 10.16', () => {
 
   it('older headers: the validator refuses naming 10.16 (exit 4); the bridge refuses a hand-made plan naming the version', async () => {
     const g = rankGraph(0);
-    for (const v of [{ major: 10, minor: 9 }, { major: 10, minor: 0 }, undefined]) {
+    for (const v of [{ major: 10, minor: 9 }, { major: 10, minor: 0 }]) {
       const vs = validateTrt(g, TRT_RULES, { trtVersion: v });
       expect(vs.map((x) => x.rule)).toEqual(['collective.version', 'collective.version', 'collective.version']);
       expect(vs[0].message).toMatch(/IDistCollectiveLayer \(all_reduce\) needs TensorRT 10\.16 or newer \(addDistCollective\)/);
+      expect(vs[0].fix).toMatch(/--trt-version 10\.16 for a plan .*; or build without --tp/);
       expect(vs[0].site).toMatch(/trt-double-fused\.test\.ts:\d+:\d+/);
     }
+    // No version: the graph is validated for its minimum, 10.16 (addDistCollective), which its plan states.
+    expect(validateTrt(g, TRT_RULES)).toEqual([]);
+    expect(lowerToPlan(g).minTrtVersion).toBe('10.16');
     const plan = nativePlan(g, lowerToPlan(g, { trtVersion: { major: 10, minor: 16 } }));
     expect(await buildError(addonOf(B('v10.9.0')), plan)).toMatch(/layer 'all_reduce\S*' \(addDistCollective, at test\/trt-double-fused\.test\.ts:\d+:\d+\): addDistCollective needs TensorRT 10\.16 or newer; these headers are 10\.9/);
     // The double's own checks: a rooted collective whose root is not in the group.

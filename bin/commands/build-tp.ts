@@ -46,10 +46,12 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   out.info(`target ${target}: ${reason}`);
   if (target === 'plan' || target === 'trt') {
     // Collectives need TensorRT 10.16+ (addDistCollective): the validator says so per layer.
-    const [{ assertTrtValid }, { TRT_RULES }, { engineTrtVersion }] = await Promise.all([import('../../builders/trt/validate.js'), import('../../ops/trt.js'), import('../../builders/trt/build.js')]);
+    const [{ assertTrtValid, describeLowering }, { TRT_RULES }, { engineTrtVersion }] = await Promise.all([import('../../builders/trt/validate.js'), import('../../ops/trt.js'), import('../../builders/trt/build.js')]);
     const trtV = planFor ? planFor.version : engineTrtVersion();
+    const lowering = describeLowering(ranks[0].graph, trtV);
+    out.info(`${target === 'plan' ? 'plan' : 'engine'} for ${lowering.version}${planFor ? ` (${planFor.why})` : ''}: ${lowering.summary}`);
     for (const r of ranks) assertTrtValid(r.graph, TRT_RULES, { trtVersion: trtV });
-    out.info(`TensorRT constraints: ${ranks.length} rank graph(s) checked, 0 violations`);
+    out.info(`TensorRT constraints for ${lowering.rulesFor}: ${ranks.length} rank graph(s) checked, 0 violations`);
   }
   ensureWritableDir(flags.out);
   lockDir(flags.out);
@@ -90,6 +92,7 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
     files: fileNames,
     model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
     build: cfg,
+    calibration: model.calibration,
     // The I/O table of the lowest rank built; every rank's own is under tensorParallel.ranks.
     io: engineIoTable(ranks[0].graph),
     tensorParallel: {

@@ -27,7 +27,8 @@ export interface BuildFlags extends ModelFlags, TpFlags {
 
 /**
  * The TensorRT version a plan is lowered for: --trt-version, else the headers the native addon
- * was compiled against, else none (every fused layer as primitives, which any 10.x/11.x builds).
+ * was compiled against, else none (every fused layer as primitives, for the oldest TensorRT that
+ * has every call the plan makes: the plan states it, builders/trt/plan.ts minTrtVersion).
  */
 export async function planTrtVersion(flag: string | undefined): Promise<{ version?: { major: number; minor: number }; why: string }> {
   const { parseTrtVersion } = await import('../../builders/trt/plan.js');
@@ -100,7 +101,7 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     const lowering = describeLowering(graph, lowerFor.version);
     out.info(`${target === 'plan' ? 'plan' : 'engine'} for ${lowering.version} (${lowerFor.why}): ${lowering.summary}`);
     assertTrtValid(graph, TRT_RULES, { trtVersion: lowerFor.version });
-    out.info(`TensorRT constraints for ${lowering.version}: ${lowering.layers} layers as lowered and ${graph.inputs.length} inputs checked, 0 violations`);
+    out.info(`TensorRT constraints for ${lowering.rulesFor}: ${lowering.layers} layers as lowered and ${graph.inputs.length} inputs checked, 0 violations`);
   }
   ensureWritableDir(flags.out);
   lockDir(flags.out);
@@ -120,7 +121,7 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     const plan = lowerToPlan(graph, { trtVersion: planFor?.version });
     const json = planToJson(plan);
     files['plan.json'] = JSON.stringify(json, null, 1) + '\n';
-    extra = { planLayers: (json as { layers: unknown[] }).layers.length, planTrtVersion: planVersion ?? null };
+    extra = { planLayers: (json as { layers: unknown[] }).layers.length, planTrtVersion: planVersion ?? null, ...(plan.minTrtVersion ? { planMinTrtVersion: plan.minTrtVersion } : {}) };
   } else if (target === 'onnx') {
     const { exportOnnxFiles } = await import('../../builders/onnx/files.js');
     Object.assign(files, exportOnnxFiles(graph, 'model.onnx', (done, total) => out.progress('export', done, total)));
@@ -142,6 +143,7 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     files: fileNames,
     model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
     build: cfg,
+    calibration: model.calibration,
     io: engineIoTable(graph),
   };
   files['config.json'] = canonicalPretty(config);

@@ -55,6 +55,11 @@ export interface TrtPlan {
   name: string;
   /** The TensorRT version the plan was lowered for ("major.minor"), when one was given. */
   trtVersion?: string;
+  /**
+   * Without trtVersion: the oldest TensorRT that has every call the plan makes ("10.8" where it
+   * has addCumulative; minTrtVersion), so a plan for no version says what it needs.
+   */
+  minTrtVersion?: string;
   inputs: PlanInput[];
   layers: PlanLayer[];
   outputs: { id: TensorId; name: string }[];
@@ -88,13 +93,37 @@ export function parseTrtVersion(s: string): TrtVersion | undefined {
 }
 const atLeast = (v: TrtVersion, major: number, minor: number) => v.major > major || (v.major === major && v.minor >= minor);
 
-/** The TensorRT version that first has the IR kinds no decomposition replaces (addDistCollective: 10.16). */
-export const MIN_TRT_FOR: Partial<Record<Layer['kind'], TrtVersion>> = { collective: { major: 10, minor: 16 } };
+/**
+ * The TensorRT version that first has the IR kinds no decomposition replaces, with the call
+ * (NvInfer.h): addCumulative 10.8, addDistCollective 10.16. Every other kind's call is in 10.0.
+ */
+export const MIN_TRT_FOR: Partial<Record<Layer['kind'], TrtVersion & { call: string }>> = {
+  cumulative: { major: 10, minor: 8, call: 'addCumulative' },
+  collective: { major: 10, minor: 16, call: 'addDistCollective' },
+};
 
 /** Whether TensorRT `v` has layer kind `kind` (undefined: no version given, so only what every 10.x/11.x has). */
 export function trtHasKind(kind: Layer['kind'], v: TrtVersion | undefined): boolean {
   const need = MIN_TRT_FOR[kind];
   return !need || (!!v && atLeast(v, need.major, need.minor));
+}
+
+/**
+ * The oldest TensorRT that has every layer of `g` (a graph as lowered: graphForTrt), at least
+ * 10.0, and the calls that raise it ("addCumulative from 10.8"), newest first.
+ */
+export function minTrtVersion(g: Graph): { version: TrtVersion; needs: string[] } {
+  let version: TrtVersion = { major: 10, minor: 0 };
+  const kinds = new Set(g.layers.map((l) => l.kind));
+  const needs: (TrtVersion & { call: string })[] = [];
+  for (const k of kinds) {
+    const n = MIN_TRT_FOR[k];
+    if (!n) continue;
+    needs.push(n);
+    if (!atLeast(version, n.major, n.minor)) version = { major: n.major, minor: n.minor };
+  }
+  needs.sort((a, b) => b.major - a.major || b.minor - a.minor);
+  return { version, needs: needs.map((n) => `${n.call} from ${n.major}.${n.minor}`) };
 }
 
 /**
@@ -114,8 +143,8 @@ export function nativeFusedKinds(v: TrtVersion | undefined): FusedKind[] {
 export interface PlanOptions {
   /**
    * The TensorRT version to lower for: fused layers it has natively become their add* calls,
-   * the others their primitive layers. Default: none — every fused layer as primitives, which
-   * every TensorRT 10.x/11.x runs.
+   * the others their primitive layers. Default: none — every fused layer as primitives, for
+   * the oldest TensorRT that has every call the plan makes (TrtPlan.minTrtVersion).
    */
   trtVersion?: TrtVersion;
 }
@@ -128,7 +157,8 @@ function dimsParam(p: DimsOrTensor, key: string, params: PlanLayer['params']): v
   else params[`${key}Input`] = p.tensor;
 }
 
-function lowerLayer(l: Layer, weights: PlanWeights[], v?: TrtVersion): Pick<PlanLayer, 'method' | 'params'> {
+/** `v`: the version lowered for (fused kinds' calls); `floor`: the oldest version the plan runs on (v, else minTrtVersion). */
+function lowerLayer(l: Layer, weights: PlanWeights[], v: TrtVersion | undefined, floor: TrtVersion): Pick<PlanLayer, 'method' | 'params'> {
   const params: PlanLayer['params'] = {};
   switch (l.kind) {
     case 'constant':
@@ -202,8 +232,7 @@ function lowerLayer(l: Layer, weights: PlanWeights[], v?: TrtVersion): Pick<Plan
     // addDistCollective (10.16+). TensorRT's root is a rank of the communicator (it remaps it to the
     // group-local rank), so the IR's group rank `root` becomes group[root]; -1 where no root is used.
     case 'collective': {
-      if (!trtHasKind('collective', v))
-        throw new Error(`internal: collective '${l.name}' needs TensorRT 10.16+ (addDistCollective); the validator refuses it for ${v ? `${v.major}.${v.minor}` : 'no TensorRT version'}`);
+      if (!trtHasKind('collective', floor)) throw new Error(`internal: collective '${l.name}' needs TensorRT 10.16+ (addDistCollective); the validator refuses it for ${floor.major}.${floor.minor}`);
       const rooted = l.op === 'broadcast';
       return { method: 'addDistCollective', params: { op: COLLECTIVE[l.op], reduceOp: COLLECTIVE_REDUCE[l.op === 'all_reduce' ? l.reduce : 'none'], root: rooted ? l.group[l.root] : -1, groups: [...l.group] } };
     }
@@ -227,6 +256,7 @@ export function graphForTrt(g: Graph, v?: TrtVersion): Graph {
 export function lowerToPlan(source: Graph, opts: PlanOptions = {}): TrtPlan {
   const v = opts.trtVersion;
   const g = graphForTrt(source, v);
+  const floor = v ?? minTrtVersion(g).version;
   const weights: PlanWeights[] = [];
   const inputs: PlanInput[] = g.inputs.map((b) => {
     const t = g.tensors[b.id];
@@ -235,7 +265,7 @@ export function lowerToPlan(source: Graph, opts: PlanOptions = {}): TrtPlan {
     return { id: b.id, name: b.name, dtype: TRT_DTYPE[t.dtype], dims: t.shape.map((d) => (typeof d === 'number' ? d : -1)), profile: { min: prof('min'), opt: prof('opt'), max: prof('max') } };
   });
   const layers: PlanLayer[] = g.layers.map((l) => ({
-    ...lowerLayer(l, weights, v),
+    ...lowerLayer(l, weights, v, floor),
     name: l.name,
     inputs: [...l.inputs],
     outputs: [...l.outputs],
@@ -243,7 +273,7 @@ export function lowerToPlan(source: Graph, opts: PlanOptions = {}): TrtPlan {
     outputDtypes: l.outputs.map((id) => TRT_DTYPE[g.tensors[id].dtype]),
     ...(l.site ? { site: l.site } : {}),
   }));
-  return { version: 1, name: g.name, ...(v ? { trtVersion: `${v.major}.${v.minor}` } : {}), inputs, layers, outputs: g.outputs.map((o) => ({ ...o })), weights };
+  return { version: 1, name: g.name, ...(v ? { trtVersion: `${v.major}.${v.minor}` } : { minTrtVersion: `${floor.major}.${floor.minor}` }), inputs, layers, outputs: g.outputs.map((o) => ({ ...o })), weights };
 }
 
 /** The plan as JSON (weights summarised by dtype, shape, byte length and sha256). */
@@ -252,6 +282,7 @@ export function planToJson(p: TrtPlan): Record<string, unknown> {
     version: p.version,
     name: p.name,
     ...(p.trtVersion ? { trtVersion: p.trtVersion } : {}),
+    ...(p.minTrtVersion ? { minTrtVersion: p.minTrtVersion } : {}),
     inputs: p.inputs,
     outputs: p.outputs,
     // Call sites are paths on the building machine: kept out of the file, which is reproducible.

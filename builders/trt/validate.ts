@@ -10,21 +10,32 @@ import type { Dim, DimRange } from '../../dsl/dim.js';
 import { evalDim } from '../../dsl/dim.js';
 import type { Graph, Layer, LayerKind, TensorId, TensorInfo } from '../../dsl/ir.js';
 import { ModelError } from '../../dsl/errors.js';
-import { graphForTrt, nativeFusedKinds, type TrtVersion } from './plan.js';
+import { graphForTrt, minTrtVersion, nativeFusedKinds, type TrtVersion } from './plan.js';
 import { FUSED_KINDS } from '../../dsl/ir.js';
 
 /**
  * Which lowering TensorRT `v` gets: the version's name, the fused kinds it builds natively and
  * those lowered to primitives (only kinds the graph has), and the layer count of the graph as lowered.
  */
-export function describeLowering(g: Graph, v: TrtVersion | undefined): { version: string; native: string[]; primitive: string[]; layers: number; summary: string } {
+export function describeLowering(g: Graph, v: TrtVersion | undefined): { version: string; native: string[]; primitive: string[]; layers: number; summary: string; rulesFor: string } {
   const has = new Set(g.layers.map((l) => l.kind as string));
   const nat = new Set<string>(nativeFusedKinds(v));
   const native = FUSED_KINDS.filter((k) => has.has(k) && nat.has(k));
   const primitive = FUSED_KINDS.filter((k) => has.has(k) && !nat.has(k));
-  const layers = graphForTrt(g, v).layers.length;
+  const lowered = graphForTrt(g, v);
   const parts = [native.length ? `native ${native.join(', ')}` : '', primitive.length ? `${primitive.join(', ')} as primitive layers` : ''].filter(Boolean);
-  return { version: v ? `TensorRT ${v.major}.${v.minor}` : 'no TensorRT version', native, primitive, layers, summary: parts.length ? parts.join('; ') : 'no fused layers' };
+  // No version: the plan runs on the oldest TensorRT with every call it makes, and says which.
+  const min = v ? undefined : minTrtVersion(lowered);
+  const minName = min && `TensorRT ${min.version.major}.${min.version.minor}`;
+  if (min) parts.push(`needs ${minName} or newer${min.needs.length ? ` (${min.needs.join(', ')})` : ' (every call is in 10.0)'}`);
+  return {
+    version: v ? `TensorRT ${v.major}.${v.minor}` : 'no TensorRT version',
+    native,
+    primitive,
+    layers: lowered.layers.length,
+    summary: parts.length ? parts.join('; ') : 'no fused layers',
+    rulesFor: v ? `TensorRT ${v.major}.${v.minor}` : `${minName} (the minimum this graph needs)`,
+  };
 }
 
 /** A tensor as a rule sees it (structurally the same as ops/trt.ts's TrtTensorView). */
@@ -37,13 +48,16 @@ export interface RuleLayer {
   layer: Layer;
   inputs: RuleTensor[];
   outputs: RuleTensor[];
-  /** The TensorRT version the graph is validated for (undefined: none given, so any 10.x/11.x). */
+  /** The TensorRT version the graph is validated for: the one given, else the graph's minimum (trtMinimum). */
   trtVersion?: TrtVersion;
+  /** No version was given: trtVersion is the oldest that has every layer of the graph (minTrtVersion). */
+  trtMinimum?: boolean;
 }
 export interface LayerRule {
   id: string;
   doc: string;
   check(v: RuleLayer): string | undefined;
+  fix?(v: RuleLayer): string | undefined;
 }
 export interface TensorRule {
   id: string;
@@ -65,6 +79,8 @@ export interface TrtViolation {
   site?: string;
   /** Tensor the rule is about (tensor rules). */
   tensor?: string;
+  /** What to do about it, where the rule knows better than "change the model" (version rules: --trt-version). */
+  fix?: string;
 }
 
 /** Dims of `shape` at the profile maximum; undefined when a dim has no range (data-dependent). */
@@ -86,6 +102,9 @@ export function maxShape(shape: readonly Dim[], symbols: Record<string, DimRange
  */
 export function validateTrt(source: Graph, rules: RuleSet, opts: { trtVersion?: TrtVersion } = {}): TrtViolation[] {
   const g = graphForTrt(source, opts.trtVersion);
+  // No version given: the version-gated rules apply against the oldest TensorRT with every layer (the plan says it).
+  const trtVersion = opts.trtVersion ?? minTrtVersion(g).version;
+  const trtMinimum = !opts.trtVersion;
   const out: TrtViolation[] = [];
   // A tensor is weights when no path reaches a network input: one pass in layer (topological) order, on first use.
   let rooted: Map<TensorId, boolean> | undefined;
@@ -126,14 +145,15 @@ export function validateTrt(source: Graph, rules: RuleSet, opts: { trtVersion?: 
   };
   for (const b of g.inputs) tensorChecks(b.id, b.name, 'input');
   for (const l of g.layers) {
-    const v: RuleLayer = { layer: l, inputs: l.inputs.map(view), outputs: l.outputs.map(view), trtVersion: opts.trtVersion };
+    const v: RuleLayer = { layer: l, inputs: l.inputs.map(view), outputs: l.outputs.map(view), trtVersion, trtMinimum };
     const seen = new Set<string>();
     for (const r of rules.layers[l.kind] ?? []) {
       const msg = r.check(v);
       // One violation per rule and layer (a rule on both inputs of a layer reports the first).
       if (msg && !seen.has(r.id)) {
         seen.add(r.id);
-        out.push({ layer: l.name, kind: l.kind, rule: r.id, message: msg, site: l.site });
+        const fix = r.fix?.(v);
+        out.push({ layer: l.name, kind: l.kind, rule: r.id, message: msg, site: l.site, ...(fix ? { fix } : {}) });
       }
     }
     for (const id of l.outputs) tensorChecks(id, l.name, l.kind, l.site);
@@ -146,13 +166,20 @@ export function formatViolations(vs: readonly TrtViolation[]): string {
   return vs.map((v) => `  ${v.layer} [${v.rule}]: ${v.message}${v.site ? `\n    at ${v.site}` : ''}`).join('\n');
 }
 
+/** The hint: each rule's own fix once (a version rule names --trt-version), else changing the model lines. */
+function fixOf(vs: readonly TrtViolation[]): string {
+  const own = [...new Set(vs.flatMap((v) => (v.fix ? [v.fix] : [])))];
+  const generic = vs.some((v) => !v.fix) ? ['change the model lines named above (or lower --max-batch/--max-seq for volume limits)'] : [];
+  return [...own.map((f, i) => (own.length + generic.length > 1 ? `(${i + 1}) ${f}` : f)), ...generic.map((g) => (own.length ? `(${own.length + 1}) ${g}` : g))].join('; ') + '; --target onnx builds this model as it is';
+}
+
 /** Thrown by `assertTrtValid`: exit 4 (a bad model), every violation in the message and in `violations`. */
 export class TrtValidationError extends ModelError {
   readonly violations: TrtViolation[];
   constructor(graph: string, violations: TrtViolation[]) {
     super(
       `TensorRT would refuse graph '${graph}': ${violations.length} violation${violations.length === 1 ? '' : 's'} of TensorRT's documented constraints\n${formatViolations(violations)}`,
-      'change the model lines named above (or lower --max-batch/--max-seq for volume limits); --target onnx builds this model as it is',
+      fixOf(violations),
     );
     this.violations = violations;
   }
