@@ -141,7 +141,7 @@ Examples:
       .option('--max-new-tokens <n>', 'generate at most this many tokens after the longest prompt (instead of --max-length)')
       .option('--greedy', 'decode greedily (the default, also where generation_config.json says do_sample)')
       .option('--sample', "sample as generation_config.json's do_sample/temperature say (default: greedy)")
-      .option('--max-length <n>', "stop each row once it is this many tokens long, prompt included, or at its first EOS; at most the build's --max-seq (default: max_new_tokens or max_length of generation_config.json, else 64)")
+      .option('--max-length <n>', "stop each row once it is this many tokens long, prompt included, or at its first EOS; at most the build's --max-seq (default: max_new_tokens or max_length of generation_config.json, else 64, capped at the build's --max-seq)")
       .addOption(new Option('--backend <backend>', BACKEND_HELP).choices(['interp', 'onnx', 'plan', 'trt']));
   generateOptions(p.command('generate'))
     .description('generate tokens with ReDrafter speculative decoding, from a model (--model) or a build (--engine)')

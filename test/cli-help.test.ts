@@ -52,7 +52,7 @@ describe('help', () => {
     expect(help(['export'])).toMatch(/--out <file> +\(required\)/);
     expect(help(['generate'])).toMatch(/--prompt-ids <ids> +comma-separated[^]*one of --prompt-ids, --prompt, --prompt-file is required/);
     expect(help(['run'])).toMatch(/--inputs <file> +\(required\)/);
-    expect(help(['generate'])).toMatch(/--max-length <n> [^]*\(default: max_new_tokens or max_length of generation_config.json, else 64\)/);
+    expect(help(['generate'])).toMatch(/--max-length <n> [^]*\(default: max_new_tokens or max_length of generation_config.json, else 64, capped at the build's --max-seq\)/);
   });
 });
 

@@ -115,7 +115,31 @@ describe('--engine DIR', () => {
     const rows = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5;6;7;8;9', '--max-length', '8']);
     expect(rows.code).toBe(2);
     expect(rows.stderr).toMatch(/5 prompt rows exceed the build's --max-batch 4/);
+    // The bound cited is the build's --max-seq, not max_position_embeddings (4096); the flag named is the one given.
+    const far = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5', '--max-length', '5000']);
+    expect(far.code).toBe(2);
+    expect(far.stderr).toMatch(/--max-length 5000 exceeds the build's --max-seq 256/);
+    expect(far.stderr).not.toMatch(/4096/);
+    const newTokens = redraft(['generate', '--engine', HALF, '--prompt-ids', '5', '--max-new-tokens', '256']);
+    expect(newTokens.code).toBe(2);
+    expect(newTokens.stderr).toMatch(/--max-new-tokens 256 after the 1-token prompt makes 257 tokens, beyond the build's --max-seq 32[\s\S]*pass --max-new-tokens 31 or less/);
+    expect(newTokens.stderr).not.toMatch(/--max-length/);
   });
+
+  it('the default --max-length (64) is capped at the build\'s --max-seq; a run with no draft step says so', () => {
+    for (const args of [['generate', '--engine', HALF], ['bench', '--engine', HALF, '--runs', '1'], ['generate', '--model', 'tiny-redrafter', '--max-seq', '16']]) {
+      const r = redraft([...args, '--prompt-ids', '5', '--json', '--quiet']);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      if (args[0] === 'generate') expect((r.json().tokens as number[][])[0]!.length).toBeLessThanOrEqual(args.includes('16') ? 16 : 32);
+    }
+    expect(redraft(['generate', '--model', 'tiny-redrafter', '--max-seq', '4', '--prompt-ids', '5,6,7,8']).stderr).toMatch(/the longest prompt \(4 tokens\) leaves no room to generate within the build's --max-seq 4/);
+    // One prompt token and --max-length 2: the context call's token is the whole output, no step ran.
+    const none = redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5', '--max-length', '2']);
+    expect(none.code, none.stderr).toBe(0);
+    expect(none.stdout).toMatch(/0 steps: the context call's token ended every row/);
+    expect(none.stdout).not.toMatch(/1 tokens per step/);
+    expect(redraft(['generate', '--model', 'tiny-redrafter', '--prompt-ids', '5', '--max-length', '2', '--json']).json().meanTokensPerStep).toBeNull();
+  }, 120_000);
 
   it('says what --engine cannot do, with the fix', () => {
     const cases: [string[], number, RegExp][] = [

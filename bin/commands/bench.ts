@@ -52,7 +52,8 @@ export async function bench(flags: BenchFlags, out: Output): Promise<void> {
     runs,
     rows: g.prompt.length,
     tokensPerSecond: +(tokens / seconds).toFixed(2),
-    tokensPerStep: steps ? +(1 + accepted / steps).toFixed(3) : 1,
+    // No draft–verify step (the context call's token ended every row): no rate to report.
+    tokensPerStep: steps ? +(1 + accepted / steps).toFixed(3) : null,
     stepLatencyMs: { p50: +percentile(stepMs, 50).toFixed(2), p95: +percentile(stepMs, 95).toFixed(2), calls: stepMs.length },
     peakHostMemoryMB: +(process.resourceUsage().maxRSS / 1024).toFixed(1),
     peakDeviceMemoryMB: null as number | null,
@@ -64,7 +65,7 @@ export async function bench(flags: BenchFlags, out: Output): Promise<void> {
   out.result(
     result,
     [
-      `${result.tokensPerSecond} tokens/s, ${result.tokensPerStep} tokens per step (${runs} run(s), ${g.prompt.length} row(s), ${g.backend})`,
+      `${result.tokensPerSecond} tokens/s, ${result.tokensPerStep === null ? 'no draft–verify step (the context call ended every row)' : `${result.tokensPerStep} token${result.tokensPerStep === 1 ? '' : 's'} per step`} (${runs} run(s), ${g.prompt.length} row(s), ${g.backend})`,
       `step latency p50 ${result.stepLatencyMs.p50} ms, p95 ${result.stepLatencyMs.p95} ms over ${stepMs.length} calls`,
       `peak host memory ${result.peakHostMemoryMB} MB; device memory: ${result.peakDeviceMemoryMB === null ? 'n/a on a CPU backend' : `${result.peakDeviceMemoryMB} MB of I/O buffers (TensorRT's own activation memory not counted)`}`,
     ].join('\n'),

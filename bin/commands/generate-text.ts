@@ -40,12 +40,14 @@ export interface TextSession {
   texts(finished: readonly (readonly number[])[]): string[];
   /** Ends the stream (a final newline) and says whether stdout already holds the text. */
   endStream(finished: readonly (readonly number[])[]): boolean;
+  /** The flag --max-length was settled from, as the user gave it (errors name it); undefined: a default. */
+  lengthFlag?: { flag: '--max-length' | '--max-new-tokens'; value: string };
 }
 
 /**
  * Reads generation_config.json and the prompts, and settles the flags generate reads later:
  * --max-length (from --max-new-tokens, else generation_config's max_new_tokens / max_length,
- * else 64) and --temperature (generation_config's do_sample and temperature with --sample).
+ * else 64; a default capped at opts.maxSeq) and --temperature (generation_config's do_sample and temperature with --sample).
  * config.json's EOS ids are replaced by generation_config.json's.
  */
 export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg: LlamaConfig, out: Output, opts: { maxSeq?: number } = {}): TextSession {
@@ -67,7 +69,9 @@ export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg:
       if (bad !== undefined) throw new UsageError(`prompt ${b} tokenizes to id ${bad}, outside the model's vocabulary (vocab_size ${cfg.vocabSize})`, `check that ${path.join(modelDir!, 'tokenizer.json')} belongs to this model`);
     });
   }
-  // Lengths: a flag wins; else generation_config.json; else 64 tokens in all.
+  // Lengths: a flag wins; else generation_config.json; else 64 tokens in all. A default is
+  // capped at what this run's build holds (--max-seq) and the model's positions; a flag is not.
+  const lengthFlag = flags.maxNewTokens !== undefined ? { flag: '--max-new-tokens' as const, value: flags.maxNewTokens } : flags.maxLength !== undefined ? { flag: '--max-length' as const, value: flags.maxLength } : undefined;
   const promptLen = rows ? Math.max(...rows.map((r) => r.length)) : flags.promptIds!.split(';').reduce((m, r) => Math.max(m, r.split(',').length), 0);
   if (flags.maxNewTokens !== undefined) {
     if (flags.maxLength !== undefined) throw new UsageError('--max-length and --max-new-tokens cannot be combined', 'pass one of them');
@@ -81,6 +85,7 @@ export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg:
       out.info(`generation_config.json asks for up to ${n} tokens; capped at --max-seq ${opts.maxSeq}`);
       n = opts.maxSeq;
     }
+    n = Math.min(n, opts.maxSeq ?? n, cfg.maxPositionEmbeddings ?? n);
     flags.maxLength = String(Math.max(n, promptLen + 1));
   }
   // Sampling only when asked: --temperature, or --sample to follow generation_config.json's
@@ -126,6 +131,7 @@ export function prepareText(flags: TextFlags, modelDir: string | undefined, cfg:
     tokenizer,
     rendered,
     generation,
+    lengthFlag,
     onTokens,
     texts,
     endStream: (finished) => {
