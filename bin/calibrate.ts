@@ -4,10 +4,12 @@
  * model's tokenizer.json) and each projection's largest |input| becomes its activation amax.
  */
 import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import { UsageError } from '../dsl/errors.js';
 import { hostTensor } from '../dsl/host.js';
 import { runGraph } from '../builders/interp/index.js';
 import type { BuildConfig } from '../builders/build-config.js';
+import type { CalibrationRecord } from '../builders/engine-dir.js';
 import { tokenizerFor } from '../builders/text/index.js';
 import type { LoadedModel } from '../models/env.js';
 import { buildCalibrationGraph } from '../models/llama/calibrate.js';
@@ -24,8 +26,18 @@ export function calibrationPrompts(file: string, dir: string | undefined, vocab:
   const lines = text.split(/\r?\n/).filter((l) => l.trim());
   if (!lines.length) throw new UsageError(`--calibrate '${file}' holds no prompts`, 'write one prompt per line (token ids like 5,6,7, or text)');
   let tok: ReturnType<typeof tokenizerFor> | undefined;
+  const tokenizer = (i: number) => {
+    if (tok) return tok;
+    try {
+      return (tok = tokenizerFor(dir));
+    } catch (e) {
+      // The user's file and line are what to fix (or the model's tokenizer): a usage error, exit 2.
+      const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      throw new UsageError(`--calibrate '${file}' line ${i + 1} is text, not token ids, and the model cannot encode it (${why})`, `write that line as token ids (like 5,6,7), or add the model's tokenizer.json${dir ? ` to ${dir}` : ''}`);
+    }
+  };
   return lines.map((l, i) => {
-    const ids = /^[\d,\s]+$/.test(l) ? l.split(/[,\s]+/).filter(Boolean).map(Number) : (tok ??= tokenizerFor(dir)).encode(l, true);
+    const ids = /^[\d,\s]+$/.test(l) ? l.split(/[,\s]+/).filter(Boolean).map(Number) : tokenizer(i).encode(l, true);
     const bad = ids.find((v) => !Number.isSafeInteger(v) || v < 0 || v >= vocab);
     if (bad !== undefined) throw new UsageError(`--calibrate '${file}' line ${i + 1}: token id ${bad} is not in [0, ${vocab})`);
     if (!ids.length) throw new UsageError(`--calibrate '${file}' line ${i + 1} encodes to no tokens`);
@@ -35,8 +47,14 @@ export function calibrationPrompts(file: string, dir: string | undefined, vocab:
 
 /** Per-projection activation amax (by weight name) over the prompts. */
 export async function calibrateActivations(llm: LoadedModel, build: BuildConfig, file: string, out?: Output): Promise<Record<string, number>> {
+  return (await calibrate(llm, build, file, out)).activations;
+}
+
+/** The calibration over FILE's prompts as `redraft build` records it (config.json "calibration"). */
+export async function calibrate(llm: LoadedModel, build: BuildConfig, file: string, out?: Output): Promise<CalibrationRecord> {
   const vocab = Number((llm.config as { vocab_size?: number }).vocab_size);
   const prompts = calibrationPrompts(file, llm.dir, vocab, build.maxSeq);
+  const sha256 = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
   const graph = buildCalibrationGraph(llm, build.dtype, build.maxSeq);
   const amax: Record<string, number> = {};
   prompts.forEach((ids, i) => {
@@ -55,5 +73,5 @@ export async function calibrateActivations(llm: LoadedModel, build: BuildConfig,
     }
   });
   out?.progress('calibrating fp8 activations', prompts.length, prompts.length);
-  return amax;
+  return { file, sha256, prompts: prompts.length, activations: amax };
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { MissingBackendError, UsageError } from '../dsl/errors.js';
 import type { Graph } from '../dsl/ir.js';
 import type { HostTensor } from '../dsl/host.js';
-import { checkEngineHash, checkEngineIo, openEngineDir, readEngineJson, rebuildCommand, type EngineDir } from '../builders/engine-dir.js';
+import { checkEngineHash, checkEngineIo, modelSimFlags, openEngineDir, readEngineJson, rebuildCommand, recordedCalibration, type EngineDir } from '../builders/engine-dir.js';
 import type { Runner } from '../builders/generate/loop.js';
 import type { TpLaunch } from '../builders/trt/tp.js';
 import { BUILTIN_MODELS, type ModelFlags } from './model.js';
@@ -48,7 +48,7 @@ export function engineModelFlags<F extends ModelFlags>(dir: string, flags: F, tp
       throw new UsageError(`${cfgFile}: "${key}" is ${p}, which no longer exists (an engine directory runs with the checkpoint it was built from)`, 'restore the checkpoint at that path, or rebuild the engine from where it is now');
   return {
     engine,
-    flags: { ...flags, model, drafter: r.model.drafter, dtype: b.dtype, beamWidth: String(b.beamWidth), beamLength: String(b.beamLength), maxBatch: String(b.maxBatch), maxSeq: String(b.maxSeq), quantize: b.quantize, calibrate: b.calibrate, quantizeDrafter: b.quantizeDrafter },
+    flags: { ...flags, model, drafter: r.model.drafter, dtype: b.dtype, beamWidth: String(b.beamWidth), beamLength: String(b.beamLength), maxBatch: String(b.maxBatch), maxSeq: String(b.maxSeq), quantize: b.quantize, calibrate: b.calibrate, quantizeDrafter: b.quantizeDrafter, calibration: recordedCalibration(r, cfgFile, dir) },
   };
 }
 
@@ -120,7 +120,7 @@ export async function engineRunner(e: EngineDir, graph: Graph, backend: EngineBa
 /** A launched rank (REDRAFT_TP_SIZE) runs its rank<R>.engine on --backend trt only: anything else is exit 2. */
 export function checkRankBackend(e: EngineDir, backend: string): void {
   if (!e.rank || (backend === 'trt' && e.record.target === 'trt')) return;
-  const model = `--model ${e.record.model.source.replace(/^builtin:/, '')}${e.record.model.drafter ? ` --drafter ${e.record.model.drafter}` : ''} --tp ${e.rank.size}`;
+  const model = `${modelSimFlags(e.record)} --tp ${e.rank.size}`;
   throw new UsageError(
     `--engine '${e.dir}': a process launched as rank ${e.rank.rank} of ${e.rank.size} (REDRAFT_TP_SIZE=${e.rank.size}) runs rank${e.rank.rank}.engine on --backend trt, ${e.record.target !== 'trt' ? `and this is a --target ${e.record.target} build` : `not --backend ${backend}`}`,
     e.record.target !== 'trt' ? `build it with --target trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp` : `pass --backend trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp`,

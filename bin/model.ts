@@ -13,7 +13,8 @@ import { checkPair } from '../builders/config.js';
 import type { LoadedModel } from '../models/env.js';
 import { isModelDefinition, type BuildOptions, type ModelDefinition } from '../models/definition.js';
 import { parseQuantScheme } from '../models/llama/linear.js';
-import { calibrateActivations } from './calibrate.js';
+import { calibrate } from './calibrate.js';
+import type { CalibrationRecord } from '../builders/engine-dir.js';
 import { tinyDrafter, tinyLlama } from '../models/builtin/tiny.js';
 import { redrafterModel } from '../models/redrafter/engine.js';
 import type { Output } from './output.js';
@@ -35,6 +36,8 @@ export interface ModelFlags {
   quantize?: string;
   calibrate?: string;
   quantizeDrafter?: boolean;
+  /** Not a flag: an engine directory's recorded calibration (bin/engine.ts), used instead of re-running --calibrate. */
+  calibration?: CalibrationRecord;
 }
 
 export const BUILTIN_MODELS = ['tiny-redrafter'] as const;
@@ -47,6 +50,8 @@ export interface ResolvedModel {
   drafterSource?: string;
   llm?: LoadedModel;
   drafter?: LoadedModel;
+  /** fp8 --calibrate: the calibration's result (recorded by the engine directory, or measured by buildOptionsFrom; config.json "calibration"). */
+  calibration?: CalibrationRecord;
 }
 
 export function buildConfigFrom(flags: ModelFlags): BuildConfig {
@@ -99,7 +104,7 @@ export async function resolveModel(flags: ModelFlags, out: Output, opts: { lazyW
   const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking base model weights', d, t), ...lazy });
   const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking drafter weights', d, t), ...lazy });
   checkPair(llm.config, path.join(m, 'config.json'), drafter.config, path.join(flags.drafter, 'config.json'));
-  return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), drafterSource: path.resolve(flags.drafter), llm, drafter };
+  return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), drafterSource: path.resolve(flags.drafter), llm, drafter, ...(flags.calibration ? { calibration: flags.calibration } : {}) };
 }
 
 /** A directory holding a config.json that `redraft build` wrote (it records redraft's version). */
@@ -201,7 +206,9 @@ export async function buildOptionsFrom(build: BuildConfig, model?: ResolvedModel
     throw new UsageError('--calibrate measures activation scales for --quantize fp8', 'add --quantize fp8, or drop --calibrate (int8-wo and int4-wo quantize weights only)');
   if (quantize?.kind === 'fp8' && build.calibrate !== undefined) {
     if (!model?.llm) throw new UsageError('--calibrate needs a model directory (--model DIR --drafter DIR)', 'built-in and module models have no checkpoint to calibrate');
-    quantize.activations = await calibrateActivations(model.llm, build, build.calibrate, out);
+    // An engine directory's recorded scales are used as they are: its prompts file may have moved or changed since.
+    model.calibration ??= await calibrate(model.llm, build, build.calibrate, out);
+    quantize.activations = model.calibration.activations;
   }
   return quantize ? { ...opts, quantize, ...(build.quantizeDrafter ? { quantizeDrafter: true } : {}) } : opts;
 }

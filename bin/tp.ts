@@ -9,7 +9,7 @@ import { MissingBackendError, ModelError, RedraftError, UsageError } from '../ds
 import type { HostTensor } from '../dsl/host.js';
 import type { Graph } from '../dsl/ir.js';
 import type { BuildConfig } from '../builders/build-config.js';
-import type { BuildRecord } from '../builders/engine-dir.js';
+import { modelSimFlags, type BuildRecord } from '../builders/engine-dir.js';
 import type { TpLayout } from '../builders/tp/layout.js';
 import { tpGraphRunner, type TpBundle } from '../builders/tp/runner.js';
 import type { CollectiveStats } from '../builders/tp/sim.js';
@@ -103,7 +103,7 @@ export function rankStepGraph(
  */
 export function tpEngineRefusal(dir: string, backend: string | undefined, launchable: boolean): (size: number, rec: BuildRecord) => Error {
   return (size, rec) => {
-    const model = `--model ${rec.model.source.replace(/^builtin:/, '')}${rec.model.drafter ? ` --drafter ${rec.model.drafter}` : ''} --tp ${size}`;
+    const model = `${modelSimFlags(rec)} --tp ${size}`;
     const what = `--engine '${dir}' is a --tp ${size} build (rank<R>.* files, one per rank)`;
     if ((backend ?? rec.target) !== 'trt' || rec.target !== 'trt')
       return new UsageError(`${what}: its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: ${model} (--backend interp)`);

@@ -3,6 +3,7 @@
  * Every bad value is a UsageError naming the flag or JSON path and the allowed range.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../dsl/errors.js';
 
@@ -87,8 +88,22 @@ function check(key: keyof BuildConfig, v: unknown, where: string, fromFlag = fal
       return v;
     case 'pattern':
       if (typeof v !== 'string' || !r.re.test(v)) throw new UsageError(`${where} must be one of ${r.values}, got ${JSON.stringify(v)}`, key === 'quantize' ? 'for example --quantize int4-wo:128 (the group size divides every projection\'s input dim)' : undefined);
-      return key === 'quantize' && v === 'none' ? undefined : v; // 'none' is the default: no key, the same hash
+      return key === 'quantize' ? normalizeQuantize(v, where) : v;
   }
+}
+
+/**
+ * The canonical spelling of a valid --quantize value, so one build has one record and one hash:
+ * 'none' (the default) is no key, an int4 group loses leading zeros (int4-wo:08 → int4-wo:8).
+ * The group's range is checked here, where the error can name the flag or `file: quantize`.
+ */
+function normalizeQuantize(v: string, where: string): string | undefined {
+  if (v === 'none') return undefined;
+  const m = /^int4-wo:(\d+)$/.exec(v);
+  if (!m) return v;
+  const group = Number(m[1]);
+  if (!(group >= 1 && group <= 1 << 16)) throw new UsageError(`${where} int4-wo group size ${m[1]} must be from 1 to 65536, got ${JSON.stringify(v)}`, 'common group sizes are 32, 64 and 128 (the default)');
+  return `int4-wo:${group}`;
 }
 
 /** Reads a build.json; unknown keys and bad values are errors naming `file: key`. */
@@ -106,6 +121,8 @@ export function readBuildConfigFile(file: string): Partial<BuildConfig> {
     if (!Object.hasOwn(RULES, k)) throw new UsageError(`build config '${file}': unknown key '${k}'`, `known keys: ${Object.keys(RULES).join(', ')}`);
     (out as Record<string, unknown>)[k] = check(k as keyof BuildConfig, v, `${file}: ${k}`);
   }
+  // A prompts file named in a build.json is found next to it, from any working directory.
+  if (out.calibrate !== undefined) out.calibrate = path.resolve(path.dirname(file), out.calibrate);
   return out;
 }
 

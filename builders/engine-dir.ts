@@ -24,8 +24,36 @@ export interface BuildRecord {
   build: BuildConfig;
   io: { inputs: IoEntry[]; outputs: IoEntry[] };
   tensorrt?: string;
+  /** fp8 --calibrate: the calibration's result, so `--engine DIR` needs neither the prompts file nor another run. */
+  calibration?: CalibrationRecord;
   /** A --tp build (bin/commands/build-tp.ts): the ranks built, and each built rank's own I/O table and content hash. */
   tensorParallel?: { size: number; built?: number[]; ranks: { rank: number; contentHash?: string; io?: { inputs: IoEntry[]; outputs: IoEntry[] } }[] };
+}
+
+/**
+ * What `--quantize fp8 --calibrate FILE` measured: each projection's activation amax (by weight
+ * name; its input scale is amax / 448, a graph constant, so the content hash covers it) and the
+ * prompts file's sha256 and line count, for the record.
+ */
+export interface CalibrationRecord {
+  file: string;
+  sha256: string;
+  prompts: number;
+  activations: Record<string, number>;
+}
+
+/** The recorded calibration of config.json `file`, checked (exit 2 naming the key); undefined when the build recorded none (an older redraft). */
+export function recordedCalibration(rec: Partial<BuildRecord>, file: string, dir: string): CalibrationRecord | undefined {
+  const c = rec.calibration as unknown;
+  if (c === undefined) return undefined;
+  const bad = (what: string) => new UsageError(`${file}: "calibration${what}`, `rebuild it: ${rebuildCommand(rec, dir)}`);
+  if (!c || typeof c !== 'object' || Array.isArray(c)) throw bad(`" is ${JSON.stringify(c)}, not an object`);
+  const o = c as Record<string, unknown>;
+  if (typeof o.sha256 !== 'string' || typeof o.file !== 'string' || typeof o.prompts !== 'number') throw bad('" lacks its file, sha256 or prompts');
+  const a = o.activations;
+  if (!a || typeof a !== 'object' || Array.isArray(a)) throw bad(`.activations" is ${JSON.stringify(a)}, not an object of amax values`);
+  for (const [k, v] of Object.entries(a)) if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw bad(`.activations.${k}" is ${JSON.stringify(v)}, not a finite amax ≥ 0`);
+  return o as unknown as CalibrationRecord;
 }
 
 /** One rank of a --tp build, opened for the process that runs it (the launch contract, builders/trt/tp.ts). */
@@ -65,10 +93,23 @@ export function rebuildCommand(rec: Partial<BuildRecord>, dir: string, planTrtVe
     b.maxSeq ? `--max-seq ${b.maxSeq}` : '',
     rec.target === 'trt' && b.workspaceMiB ? `--workspace ${b.workspaceMiB}` : '',
     rec.target === 'trt' && b.optimizationLevel !== undefined ? `--opt-level ${b.optimizationLevel}` : '',
+    rec.target === 'trt' && b.timingCache ? `--timing-cache ${b.timingCache}` : '',
+    b.strict ? '--strict' : '',
+    ...quantFlags(b),
     planTrtVersion ? `--trt-version ${planTrtVersion}` : '',
     ...tpFlags(rec.tensorParallel),
   ].filter(Boolean);
   return `redraft build ${flags.join(' ')} --out ${dir} --force`;
+}
+
+/** The recorded quantization as flags: --quantize, --calibrate (the prompts file recorded), --quantize-drafter. */
+export function quantFlags(b: Partial<BuildConfig>): string[] {
+  return [b.quantize ? `--quantize ${b.quantize}` : '', b.calibrate ? `--calibrate ${b.calibrate}` : '', b.quantizeDrafter ? '--quantize-drafter' : ''].filter(Boolean);
+}
+
+/** `--model M [--drafter D] [--quantize ...]`: the recorded model as the flags that simulate it (a --tp build on --backend interp, say). */
+export function modelSimFlags(rec: Pick<BuildRecord, 'model'> & { build?: Partial<BuildConfig> }): string {
+  return [`--model ${rec.model.source.replace(/^builtin:/, '')}`, rec.model.drafter ? `--drafter ${rec.model.drafter}` : '', ...(rec.build ? [rec.build.dtype ? `--dtype ${rec.build.dtype}` : '', ...quantFlags(rec.build)] : [])].filter(Boolean).join(' ');
 }
 
 /** A --tp build's --tp N, and --rank R when it holds one rank of several (build-tp writes either all ranks or one). */
@@ -116,7 +157,7 @@ export function openEngineDir(dir: string, opts: { rank?: { rank: number; size: 
   if (tp && typeof tp === 'object' && opts.rank) return openEngineRank(dir, rec as BuildRecord, opts.rank, bad);
   if (tp && typeof tp === 'object') {
     if (opts.refuseTp) throw opts.refuseTp(Number(tp.size), rec as BuildRecord);
-    throw new UsageError(`--engine '${dir}' is a --tp ${String(tp.size)} build (rank<R>.* files, one per rank): its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: --model ${rec.model.source.replace(/^builtin:/, '')}${rec.model.drafter ? ` --drafter ${rec.model.drafter}` : ''} --tp ${String(tp.size)} (--backend interp)`);
+    throw new UsageError(`--engine '${dir}' is a --tp ${String(tp.size)} build (rank<R>.* files, one per rank): its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: ${modelSimFlags(rec as BuildRecord)} --tp ${String(tp.size)} (--backend interp)`);
   }
   const engineFile = path.join(dir, ENGINE_FILE[rec.target]);
   if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${ENGINE_FILE[rec.target]} is missing (config.json says target ${rec.target})`, `rebuild it: ${rebuildCommand(rec, dir)}`);

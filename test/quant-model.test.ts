@@ -268,7 +268,7 @@ describe('--quantize (round to nearest while the weights stream in)', () => {
     expect(hash('none')).toBe(hs[0]);
     expect(resolveBuildConfig({ quantize: 'none' }).quantize).toBeUndefined();
     expect(DEFAULT_BUILD_CONFIG.quantize).toBeUndefined();
-  });
+  }, 60_000); // five graphs hashed with every weight: seconds on a loaded machine
 });
 
 describe('lossless with a quantized base (speculative == autoregressive, same quantized model)', () => {

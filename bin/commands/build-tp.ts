@@ -93,6 +93,7 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
     model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
     build: cfg,
     calibration: model.calibration,
+    calibration: model.calibration,
     // The I/O table of the lowest rank built; every rank's own is under tensorParallel.ranks.
     io: engineIoTable(ranks[0].graph),
     tensorParallel: {

@@ -20,7 +20,7 @@ const NAMES: Record<(typeof PROJECTIONS)[number], string> = {
 
 /** Inputs: input_ids int64 [1, seq], attention_mask bool [1, seq, seq] (causal), position_ids int64 [1, seq]. */
 export function buildCalibrationGraph(llm: LoadedModel, dtype: DType, maxSeq: number): Graph {
-  const cfg = llamaConfigFromHf(llm.config);
+  const cfg = llamaConfigFromHf(llm.config, `${llm.dir}/config.json`);
   return buildNetwork('calibrate', (net) => {
     net.dimRange('seq', { min: 1, opt: Math.min(16, maxSeq), max: maxSeq });
     const input_ids = net.input('input_ids', 'int64', [1, 'seq']);

@@ -4,6 +4,7 @@
  * and Mistral (sliding-window attention). Fields are validated by builders/config.ts first.
  */
 import { checkpointQuant, type CheckpointQuant } from './prequant.js';
+import { ModelError } from '../../dsl/errors.js';
 
 /** The Hugging Face model types built by models/llama/model.ts. */
 export const LLAMA_FAMILY_TYPES = ['llama', 'qwen2', 'qwen3', 'mistral'] as const;
@@ -106,7 +107,13 @@ export function layerWindowsFromHf(raw: Record<string, unknown>, family: LlamaFa
 }
 
 /** Maps Hugging Face field names (validated by builders/config.ts) to LlamaConfig. */
-export function llamaConfigFromHf(raw: Record<string, unknown>): LlamaConfig {
+/** The Llama config of a Hugging Face config.json (`file`: its path, named by every error). */
+export function llamaConfigFromHf(raw: Record<string, unknown>, file = 'config.json'): LlamaConfig {
+  const num = (r: Record<string, unknown>, k: string, d?: number): number => {
+    const v = r[k] ?? d;
+    if (typeof v !== 'number') throw new ModelError(`${file}: "${k}" must be a number, got ${JSON.stringify(v)}`, 'fix the model\'s config.json (a Hugging Face Llama-family config)');
+    return v;
+  };
   const family = ((raw.model_type as string | undefined) ?? 'llama') as LlamaFamily;
   const numHeads = num(raw, 'num_attention_heads');
   const hiddenSize = num(raw, 'hidden_size');
@@ -139,6 +146,6 @@ export function llamaConfigFromHf(raw: Record<string, unknown>): LlamaConfig {
     padTokenIdChosen: !hasPad,
     eosTokenIds: Array.isArray(eos) ? (eos as number[]) : typeof eos === 'number' ? [eos] : [],
     maxPositionEmbeddings: typeof raw.max_position_embeddings === 'number' && rope.type !== 'dynamic' ? raw.max_position_embeddings : undefined,
-    quantization: checkpointQuant(raw),
+    quantization: checkpointQuant(raw, file),
   };
 }

@@ -147,7 +147,8 @@ export function projectionWeight(net: Network, ws: WeightSource, name: string, s
   const [N, K] = shapeNK;
   if (scheme.kind === 'int4-wo' && K % scheme.group !== 0)
     throw new UsageError(`--quantize int4-wo:${scheme.group}: the group size does not divide the input dim ${K} of '${name}' [${N}, ${K}]`, `pick a group size that divides ${K} (e.g. int4-wo:${largestGroup(K)})`);
-  const scaleDtype: DType = scheme.kind === 'fp8' ? 'float32' : dtype;
+  // Every scale in the build dtype: before TensorRT 10.16 a Q/DQ's scale type must be its data type (ops/trt.ts).
+  const scaleDtype: DType = dtype;
   const src = ws.lazy?.(name, shapeNK) ?? (() => {
     const t = ws.get(name, shapeNK);
     return { dtype: t.dtype, shape: t.shape, read: () => t.data };
@@ -180,8 +181,15 @@ export function projectionWeight(net: Network, ws: WeightSource, name: string, s
   const axis = probe.axis;
   const weight = dequantize(q, s, { dtype, axis: probe.scaleShape.length ? axis : undefined });
   const amax = scheme.kind === 'fp8' ? scheme.activations?.[name] : undefined;
-  const inputScale = amax !== undefined ? net.constant([amax > 0 ? amax / 448 : 1], 'float32', [], `${name}.input_scale`) : undefined;
+  const inputScale = amax !== undefined ? net.constant(inputScaleOf(amax, dtype), dtype, [], `${name}.input_scale`) : undefined;
   return { quantized: true, weight, ...(inputScale ? { inputScale } : {}) };
+}
+
+/** The activation scale amax / 448 as stored in `dtype` (positive: an all-zero input gets 1). */
+function inputScaleOf(amax: number, dtype: DType): TypedArray {
+  const out = allocate(dtype, 1);
+  setNumber(dtype, out, 0, amax > 0 ? storedScale(amax, QMAX.float8e4m3, dtype, allocate(dtype, 1)) : 1);
+  return out;
 }
 
 function quantizeShapes(N: number, K: number, scheme: QuantScheme): { qDtype: DType; scaleShape: number[]; axis: number } {

@@ -5,7 +5,7 @@
  */
 import type { DType } from '../../dsl/dtype.js';
 import { f32ToBf16, f32ToF16, FLOAT_DTYPES, lowestFinite } from '../../dsl/dtype.js';
-import { ModelError } from '../../dsl/errors.js';
+import { ModelError, UsageError } from '../../dsl/errors.js';
 import type { Network, Tensor } from '../../dsl/network.js';
 import {
   add, attention, cast, concat, cos, embedding, gather_nd, kv_cache_update, logical_and, lt, max, maximum, mul, permute, pow, recip,
@@ -77,7 +77,8 @@ export function llamaWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, d
   const kvd = cfg.numKvHeads * cfg.headDim;
   const w = (name: string, s: number[]) => weightConstant(net, ws, name, s, dtype);
   if (quantize && cfg.quantization)
-    throw new ModelError(`--quantize ${quantize.kind}: the checkpoint in ${ws.path} is already quantized (config.json quantization_config: ${cfg.quantization.method})`, 'drop --quantize: a pre-quantized checkpoint loads as it is');
+    // A flag that conflicts with the checkpoint is a usage error (exit 2), as --tp with a pre-quantized checkpoint is.
+    throw new UsageError(`--quantize ${quantize.kind}: the checkpoint in ${ws.path} is already quantized (config.json quantization_config: ${cfg.quantization.method})`, 'drop --quantize: a pre-quantized checkpoint loads as it is');
   const proj = (name: string, s: number[]): Projection => {
     const pre = cfg.quantization && prequantizedProjection(net, ws, name.replace(/\.weight$/, ''), s[0]!, s[1]!, dtype, cfg.quantization);
     return pre || projectionWeight(net, ws, name, s, dtype, quantize, () => w(name, s));

@@ -22,22 +22,74 @@ import { dequantize } from '../../ops/index.js';
 import type { WeightSource } from '../env.js';
 import type { Projection } from './linear.js';
 
-export type CheckpointQuant =
+/**
+ * The modules config.json leaves in float, as the loaders that wrote it match them:
+ * `modules_to_not_convert` (transformers: AWQ, GPTQ, FP8; a list or one string) and AutoFP8's
+ * `ignored_layers` match when the entry is a substring of the module's name (transformers'
+ * `key in name`); compressed-tensors' `ignore` entries are a module's name, or `re:` and a
+ * regular expression matched at the name's start (Python's re.match).
+ */
+export interface FloatModules {
+  /** The config key the entries came from (for messages). */
+  key: 'modules_to_not_convert' | 'ignored_layers' | 'ignore';
+  entries: string[];
+}
+
+type Common = { file: string; float: FloatModules[] };
+export type CheckpointQuant = Common & (
   | { method: 'awq'; group: number }
   | { method: 'gptq'; group: number; sym: boolean; zeroOffset: number }
-  | { method: 'fp8'; format: 'compressed-tensors' | 'autofp8'; strategy: 'channel' | 'tensor' | 'auto'; staticInput: boolean };
+  | { method: 'fp8'; format: 'compressed-tensors' | 'autofp8'; strategy: 'channel' | 'tensor' | 'auto'; staticInput: boolean });
+
+/** The entry of config.json's float-module lists that keeps module `name` in float, if any. */
+export function floatModuleEntry(cq: Pick<CheckpointQuant, 'float'>, name: string): { key: FloatModules['key']; entry: string } | undefined {
+  for (const f of cq.float)
+    for (const e of f.entries) {
+      const hit = f.key === 'ignore' ? (e.startsWith('re:') ? new RegExp(`^(?:${e.slice(3)})`).test(name) : e === name) : name.includes(e);
+      if (hit) return { key: f.key, entry: e };
+    }
+  return undefined;
+}
 
 const AWQ_ORDER = [0, 2, 4, 6, 1, 3, 5, 7];
 
 function refuse(file: string, field: string, value: unknown, why: string): never {
-  throw new ModelError(`${file}: quantization_config.${field} is ${JSON.stringify(value)}: ${why}`, 'redraft loads AutoAWQ GEMM (4-bit), GPTQ (4-bit, no act-order), compressed-tensors FP8 (per channel or per tensor) and AutoFP8 checkpoints; or pass the float checkpoint and --quantize');
+  throw new ModelError(`${file}: quantization_config${field ? `.${field}` : ''} is ${JSON.stringify(value)}: ${why}`, 'redraft loads AutoAWQ GEMM (4-bit), GPTQ (4-bit, no act-order), compressed-tensors FP8 (per channel or per tensor) and AutoFP8 checkpoints; or pass the float checkpoint and --quantize');
 }
 
-/** The checkpoint's quantization from its config.json (undefined: a float checkpoint). */
+/** The checkpoint's quantization from its config.json (`file`: its path, for messages; undefined: a float checkpoint). */
 export function checkpointQuant(raw: Record<string, unknown>, file = 'config.json'): CheckpointQuant | undefined {
   const q = raw.quantization_config as Record<string, unknown> | undefined | null;
   if (q === undefined || q === null) return undefined;
-  if (typeof q !== 'object' || Array.isArray(q)) refuse(file, '', q, 'expected an object');
+  if (typeof q !== 'object' || Array.isArray(q)) refuse(file, '', q, 'expected an object with quant_method');
+  const scheme = schemeOf(q, file);
+  return scheme && { ...scheme, file, float: floatModules(q, file) };
+}
+
+/** modules_to_not_convert / ignored_layers / ignore: lists of strings (one string is a list of one; null is none). */
+function floatModules(q: Record<string, unknown>, file: string): FloatModules[] {
+  const out: FloatModules[] = [];
+  for (const key of ['modules_to_not_convert', 'ignored_layers', 'ignore'] as const) {
+    const v = q[key];
+    if (v === undefined || v === null) continue;
+    const entries = typeof v === 'string' ? [v] : v;
+    if (!Array.isArray(entries) || !entries.every((e) => typeof e === 'string' && e.length > 0)) refuse(file, key, v, 'expected a list of module names');
+    if (key === 'ignore')
+      for (const e of entries as string[])
+        if (e.startsWith('re:'))
+          try {
+            new RegExp(e.slice(3));
+          } catch (err) {
+            refuse(file, key, e, `not a regular expression (${(err as Error).message})`);
+          }
+    out.push({ key, entries: entries as string[] });
+  }
+  return out;
+}
+
+type Scheme = CheckpointQuant extends infer C ? (C extends unknown ? Omit<C, keyof Common> : never) : never;
+
+function schemeOf(q: Record<string, unknown>, file: string): Scheme {
   const method = q.quant_method;
   const num = (k: string, d?: number) => (q[k] === undefined ? d : q[k]);
   switch (method) {
@@ -62,7 +114,8 @@ export function checkpointQuant(raw: Record<string, unknown>, file = 'config.jso
       return { method: 'gptq', group: group as number, sym: q.sym !== false, zeroOffset: fmt === 'gptq' ? 1 : 0 };
     }
     case 'fp8': {
-      if (q.weight_block_size !== undefined) refuse(file, 'weight_block_size', q.weight_block_size, 'block-wise FP8 (DeepSeek-style, weight_scale_inv) is not supported; per-tensor and per-channel FP8 are');
+      // null (as transformers' FineGrainedFP8Config writes for none) is per-tensor / per-channel.
+      if (q.weight_block_size !== undefined && q.weight_block_size !== null) refuse(file, 'weight_block_size', q.weight_block_size, 'block-wise FP8 (DeepSeek-style, weight_scale_inv) is not supported; per-tensor and per-channel FP8 are');
       const fmt = q.fmt ?? 'e4m3';
       if (fmt !== 'e4m3') refuse(file, 'fmt', fmt, 'only e4m3 weights are supported');
       const act = q.activation_scheme ?? 'dynamic';
@@ -70,6 +123,7 @@ export function checkpointQuant(raw: Record<string, unknown>, file = 'config.jso
       return { method: 'fp8', format: 'autofp8', strategy: 'tensor', staticInput: act === 'static' };
     }
     case 'compressed-tensors': {
+      if (q.weight_block_size !== undefined && q.weight_block_size !== null) refuse(file, 'weight_block_size', q.weight_block_size, 'block-wise FP8 is not supported; per-tensor and per-channel FP8 are');
       if (q.format !== 'float-quantized' && q.format !== 'naive-quantized') refuse(file, 'format', q.format, 'only FP8 ("float-quantized") compressed-tensors checkpoints are supported');
       const groups = q.config_groups as Record<string, Record<string, unknown>> | undefined;
       const names = groups && typeof groups === 'object' ? Object.keys(groups) : [];
@@ -79,6 +133,7 @@ export function checkpointQuant(raw: Record<string, unknown>, file = 'config.jso
       const at = `config_groups.${names[0]}.weights`;
       if (w.type !== 'float') refuse(file, `${at}.type`, w.type, 'only float (FP8) weights are supported');
       if (w.num_bits !== 8) refuse(file, `${at}.num_bits`, w.num_bits, 'only 8-bit floats (e4m3) are supported');
+      if (w.block_structure !== undefined && w.block_structure !== null) refuse(file, `${at}.block_structure`, w.block_structure, 'block-wise FP8 is not supported; per-tensor and per-channel FP8 are');
       if (w.strategy !== 'channel' && w.strategy !== 'tensor') refuse(file, `${at}.strategy`, w.strategy, 'only "channel" and "tensor" FP8 scales are supported');
       if (w.symmetric === false) refuse(file, `${at}.symmetric`, false, 'FP8 weights are symmetric');
       if (q.kv_cache_scheme !== undefined && q.kv_cache_scheme !== null) refuse(file, 'kv_cache_scheme', q.kv_cache_scheme, 'a quantized KV cache is not supported (redraft keeps the cache in the build dtype)');
@@ -111,9 +166,21 @@ function int32s(ws: WeightSource, name: string, shape: number[]): Int32Array {
 }
 const nib = (word: number, i: number) => (word >>> (4 * i)) & 0xf;
 
-/** Scales as DQ takes them: in the checkpoint's dtype when it is the build dtype (or float32), else float32 (exact). */
-function scaleDtypeFor(stored: DType, build: DType): DType {
-  return stored === build || stored === 'float32' ? stored : 'float32';
+/**
+ * Scales as DQ takes them: in the build dtype, since TensorRT before 10.16 requires a Q/DQ's
+ * scale type to be its data type (ops/trt.ts, `dequantize.scale-dtype`), as --quantize's scales
+ * are. A float32 (or other) scale is rounded once to it: a relative 2⁻¹¹ (float16) or 2⁻⁹
+ * (bfloat16), far below the int4 / e4m3 step; float32 builds keep every scale exact.
+ */
+function scaleDtypeFor(_stored: DType, build: DType): DType {
+  return build;
+}
+/** `n` values of `data` (dtype `from`) in dtype `to` (the same array when they already are). */
+function inDtype(data: TypedArray, from: DType, to: DType, n: number): TypedArray {
+  if (from === to) return data;
+  const out = allocate(to, n);
+  for (let i = 0; i < n; i++) setNumber(to, out, i, getNumber(from, data, i));
+  return out;
 }
 function floatTensor(ws: WeightSource, name: string, shape?: number[]) {
   const t = ws.get(name, shape);
@@ -213,10 +280,44 @@ export function dequantizedReference(u: Int4Unpacked): Float64Array {
   return w;
 }
 
+/**
+ * Whether projection `prefix` is stored quantized, as config.json says: a module its float lists
+ * name must be float, every other must hold the scheme's tensors. A checkpoint that disagrees
+ * with its config is refused, naming the tensor (transformers would not load it either).
+ */
+function keptQuantized(ws: WeightSource, prefix: string, cq: CheckpointQuant): boolean {
+  const marker = cq.method === 'fp8' ? `${prefix}.weight_scale` : `${prefix}.qweight`;
+  const stored = ws.has(marker);
+  const listed = floatModuleEntry(cq, prefix);
+  const scheme = cq.method === 'fp8' ? `fp8 (${cq.format})` : cq.method;
+  if (listed && stored)
+    throw new ModelError(
+      `${cq.file}: quantization_config.${listed.key} entry ${JSON.stringify(listed.entry)} keeps '${prefix}' in float, but ${ws.path} holds it quantized ('${marker}')`,
+      `remove ${JSON.stringify(listed.entry)} from quantization_config.${listed.key} if '${prefix}' is quantized, or use a checkpoint that stores it as a float '${prefix}.weight'`,
+    );
+  if (listed) return false;
+  if (!stored) {
+    const w = ws.has(`${prefix}.weight`) ? `holds '${prefix}.weight' (${describeDtype(ws, `${prefix}.weight`)}) but no '${marker}'` : `holds no '${marker}'`;
+    throw new ModelError(
+      `${cq.file}: quantization_config says the checkpoint is ${scheme}-quantized, but ${ws.path} ${w}: '${prefix}' is not quantized and no quantization_config list keeps it in float`,
+      `if the checkpoint is float, remove quantization_config from config.json (and pass --quantize to quantize it); if '${prefix}' alone is float, add it to quantization_config.${cq.method === 'fp8' && cq.format === 'compressed-tensors' ? 'ignore' : 'modules_to_not_convert'}`,
+    );
+  }
+  return true;
+}
+
+function describeDtype(ws: WeightSource, name: string): string {
+  try {
+    return (ws.lazy?.(name) ?? ws.get(name)).dtype;
+  } catch {
+    return 'unreadable';
+  }
+}
+
 /** The projection `prefix` ([N, K] as a float weight would be) of a pre-quantized checkpoint. */
 export function prequantizedProjection(net: Network, ws: WeightSource, prefix: string, N: number, K: number, dtype: DType, cq: CheckpointQuant): Projection | undefined {
+  if (!keptQuantized(ws, prefix, cq)) return undefined; // left in float: config.json lists it
   if (cq.method === 'fp8') return fp8Projection(net, ws, prefix, N, K, dtype, cq);
-  if (!ws.has(`${prefix}.qweight`)) return undefined; // left in float (modules_to_not_convert)
   // Zeros and scales are read now (1/64 of the weights at group 128, and the graph's structure
   // depends on the zeros); the integer weights when a backend reads them (streamed: every time).
   const u = unpackInt4Small(ws, prefix, N, K, cq);
@@ -229,7 +330,7 @@ export function prequantizedProjection(net: Network, ws: WeightSource, prefix: s
     return packed;
   };
   const sd = scaleDtypeFor(u.scaleDtype, dtype);
-  const scale = sd === u.scaleDtype ? u.scale : Float32Array.from({ length: N * G }, (_, i) => getNumber(u.scaleDtype, u.scale, i));
+  const scale = inDtype(u.scale, u.scaleDtype, sd, N * G);
   const qc = ws.lazy ? net.lazyConstant('int4', [N, K], pack, `${prefix}.qweight`) : net.constant(pack(), 'int4', [N, K], `${prefix}.qweight`);
   const sc = net.constant(scale, sd, [N, G], `${prefix}.scales`);
   const weight = dequantize(qc, sc, { dtype, axis: 1 });
@@ -244,7 +345,6 @@ function fp8Projection(net: Network, ws: WeightSource, prefix: string, N: number
   const wname = `${prefix}.weight`;
   if (ws.has(`${prefix}.weight_scale_inv`))
     throw new ModelError(`weight '${prefix}.weight_scale_inv' in ${ws.path}: block-wise FP8 scales (DeepSeek-style) are not supported`, 'use a per-tensor or per-channel FP8 checkpoint (weight_scale), or the float checkpoint with --quantize fp8');
-  if (!ws.has(`${prefix}.weight_scale`)) return undefined; // not quantized (ignore list): a float weight
   const w = reader(ws, wname, [N, K]);
   if (w.dtype !== 'float8e4m3') throw new ModelError(`weight '${wname}' in ${ws.path} has dtype ${w.dtype}, expected F8_E4M3 next to its weight_scale`, 'the checkpoint does not match its quantization_config');
   const s = floatTensor(ws, `${prefix}.weight_scale`);
@@ -252,7 +352,7 @@ function fp8Projection(net: Network, ws: WeightSource, prefix: string, N: number
   const perChannel = n === N && N > 1;
   if (!perChannel && n !== 1) throw new ModelError(`weight '${prefix}.weight_scale' in ${ws.path} has shape [${s.shape.join(', ')}]; expected [${N}, 1] (per channel) or one element (per tensor)`, 'the checkpoint does not match its quantization_config');
   const sd = scaleDtypeFor(s.dtype, dtype);
-  const scale = sd === s.dtype ? s.data : Float32Array.from({ length: n }, (_, i) => getNumber(s.dtype, s.data, i));
+  const scale = inDtype(s.data, s.dtype, sd, n);
   const qc = ws.lazy ? net.lazyConstant('float8e4m3', [N, K], w.read, wname) : net.constant(w.read(), 'float8e4m3', [N, K], wname);
   const sc = net.constant(scale, sd, perChannel ? [N] : [], `${prefix}.weight_scale`);
   const weight = dequantize(qc, sc, { dtype, axis: perChannel ? 0 : undefined });
@@ -260,8 +360,8 @@ function fp8Projection(net: Network, ws: WeightSource, prefix: string, N: number
   if (cq.staticInput || ws.has(`${prefix}.input_scale`)) {
     const is = floatTensor(ws, `${prefix}.input_scale`);
     if (is.shape.reduce((a, b) => a * b, 1) !== 1) throw new ModelError(`weight '${prefix}.input_scale' in ${ws.path} has shape [${is.shape.join(', ')}]; a static activation scale is per tensor (one element)`);
-    const isd = is.dtype === 'float32' || is.dtype === dtype ? is.dtype : 'float32';
-    inputScale = net.constant(isd === is.dtype ? is.data : Float32Array.of(getNumber(is.dtype, is.data, 0)), isd, [], `${prefix}.input_scale`);
+    // In the build dtype: the activation's quantize takes a scale of its own type before TensorRT 10.16.
+    inputScale = net.constant(inDtype(is.data, is.dtype, dtype, 1), dtype, [], `${prefix}.input_scale`);
   }
   return { quantized: true, weight, ...(inputScale ? { inputScale } : {}) };
 }

@@ -14,6 +14,19 @@ import { rankShards, shardConstant, shardSource, type TensorParallel } from './t
 import { projectionWeight, type Projection, type QuantScheme } from './linear.js';
 import { UsageError } from '../../dsl/errors.js';
 
+/** The input dim of projection `name`'s shard on the rank holding `sh`: o_proj and down_proj are cut along their inputs, the others are whole. */
+function inputsOf(sh: ReturnType<typeof rankShards>, name: string, H: number, hd: number): number {
+  if (name.endsWith('o_proj.weight')) return (sh.heads[1] - sh.heads[0]) * hd;
+  if (name.endsWith('down_proj.weight')) return sh.inter[1] - sh.inter[0];
+  return H;
+}
+
+/** The largest of 128, 64, …, 2 dividing every dim (1: none does). */
+function commonGroup(dims: number[]): number {
+  for (const g of [128, 64, 32, 16, 8, 4, 2]) if (dims.every((d) => d % g === 0)) return g;
+  return 1;
+}
+
 /** Rank tp.rank's weights: the shape of llamaWeights' result, with `shards` set. */
 export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSource, dtype: DType, tp: TensorParallel, quantize?: QuantScheme): LlamaWeights {
   const sh = rankShards(cfg, tp);
@@ -28,8 +41,15 @@ export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSour
   const proj = (name: string, s: number[], axis: number, r: readonly [number, number], scale?: number): Projection => {
     if (!quantize) return part(name, s, axis, r, undefined, scale);
     const shardShape = s.map((d, i) => (i === axis ? r[1] - r[0] : d));
-    if (quantize.kind === 'int4-wo' && shardShape[1] % quantize.group !== 0)
-      throw new UsageError(`--quantize int4-wo:${quantize.group} --tp ${tp.size}: rank ${tp.rank}'s shard of '${name}' has ${shardShape[1]} inputs, not a multiple of the group size`, `pick a group size that divides ${shardShape[1]}, or another --tp`);
+    if (quantize.kind === 'int4-wo' && shardShape[1] % quantize.group !== 0) {
+      // The group must divide every rank's shard, not this one's only (ranks' shards differ by one head or row).
+      const dims = [...new Set(Array.from({ length: tp.size }, (_, rr) => inputsOf(rankShards(cfg, { size: tp.size, rank: rr }), name, H, hd)))];
+      const g = commonGroup(dims);
+      throw new UsageError(
+        `--quantize int4-wo:${quantize.group} --tp ${tp.size}: rank ${tp.rank}'s shard of '${name}' has ${shardShape[1]} inputs, not a multiple of the group size (the ranks' shards have ${dims.join(', ')} inputs)`,
+        g > 1 ? `pick a group size that divides every rank's shard (${dims.join(', ')}), e.g. int4-wo:${g}, or another --tp` : `no group size above 1 divides every rank's shard (${dims.join(', ')} inputs): pick a --tp that splits the heads and intermediate size evenly, or --quantize int8-wo`,
+      );
+    }
     return projectionWeight(net, shardSource(ws, name, s, axis, r, scale), name, shardShape, dtype, quantize, () => part(name, s, axis, r, undefined, scale));
   };
   const qr = [sh.heads[0] * hd, sh.heads[1] * hd] as const;

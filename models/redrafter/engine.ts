@@ -144,7 +144,7 @@ function promptMask(cache_lengths: Tensor, prompt_lengths: Tensor, T: Tensor, C:
 
 /** The step graph (see STEP_IO). */
 export function buildStepGraph(llm: LoadedModel, drafter: LoadedModel, s: EngineShape, name = 'redrafter_step'): Graph {
-  const cfg = llamaConfigFromHf(llm.config);
+  const cfg = llamaConfigFromHf(llm.config, `${llm.dir}/config.json`);
   const { beamWidth: W, beamLength: L } = s;
   const N = W * L;
   return buildNetwork(name, (net) => {
@@ -265,7 +265,7 @@ function gatherSlots(cache: Tensor, slots: Tensor, cfg: LlamaConfig): Tensor {
  * is the greedy token after each row's last real token.
  */
 export function buildLlmStepGraph(llm: LoadedModel, s: EngineShape): Graph {
-  const cfg = llamaConfigFromHf(llm.config);
+  const cfg = llamaConfigFromHf(llm.config, `${llm.dir}/config.json`);
   return buildNetwork('llm_step', (net) => {
     declareDims(net, s, 0, 'seq', 1);
     const input_ids = net.input('input_ids', 'int64', ['batch', 'seq']);
@@ -303,7 +303,7 @@ export interface RedrafterDefinition extends ModelDefinition {
 
 /** The ModelDefinition of a ReDrafter engine from a base model and its drafter. */
 export function redrafterModel(llm: LoadedModel, drafter: LoadedModel, opts: { name: string }): RedrafterDefinition {
-  const llmConfig = llamaConfigFromHf(llm.config);
+  const llmConfig = llamaConfigFromHf(llm.config, `${llm.dir}/config.json`);
   const shapeOf = (o: BuildOptions): EngineShape => ({ beamWidth: o.beamWidth, beamLength: o.beamLength, maxBatch: o.maxBatch, maxSeq: o.maxSeq, dtype: o.dtype, quantize: o.quantize, quantizeDrafter: o.quantizeDrafter, tp: o.tp && o.tp.size > 1 ? o.tp : undefined });
   return {
     name: opts.name,
