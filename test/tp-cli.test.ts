@@ -62,7 +62,17 @@ describe('build --tp', { timeout: 120_000 }, () => {
     const g = redraft(['generate', '--engine', all, '--prompt-ids', '3,7', '--max-length', '12']);
     expect(g.code).toBe(2);
     expect(g.stderr).toMatch(/is a --tp 4 build \(rank<R>\.\* files, one per rank\): its ranks run one process per GPU/);
-    expect(g.stderr).toMatch(/--drafter \S+llama_drafter_1_2 --tp 4/);
+    expect(g.stderr).toMatch(/--drafter \S+llama_drafter_1_2 (--dtype float32 )?--tp 4/);
+    // inspect takes any build directory: a --tp build's ranks, from the model and settings it records.
+    const ins = redraft(['inspect', '--engine', all, '--format', 'json', '--json']);
+    expect(ins.code, ins.stderr).toBe(0);
+    const rep = JSON.parse(ins.stdout);
+    expect(rep.engine.ranks.map((x: { file: string }) => x.file)).toEqual(['rank0.onnx', 'rank1.onnx', 'rank2.onnx', 'rank3.onnx']);
+    const sim = JSON.parse(redraft(['inspect', ...MODEL, '--tp', '4', '--format', 'json', '--json']).stdout);
+    expect(rep.ranks).toEqual(sim.ranks);
+    const alone = JSON.parse(redraft(['inspect', '--engine', one, '--format', 'json', '--json']).stdout);
+    expect(alone.ranks.map((x: { rank: number }) => x.rank)).toEqual([2]);
+    expect(redraft(['inspect', '--engine', all, '--tp', '4']).stderr).toMatch(/--tp cannot be combined with --engine/);
     // Unchanged inputs: up to date.
     expect(redraft(['build', ...MODEL, '--target', 'onnx', '--tp', '4', '--out', all, '--json']).stdout).toMatch(/"status": "up-to-date"/);
   });
@@ -81,6 +91,37 @@ describe('build --tp', { timeout: 120_000 }, () => {
     expect(r2.code).toBe(4);
     expect(r2.stderr).toMatch(/needs TensorRT 10\.16 or newer \(addDistCollective\)/);
     expect(files(old)).toEqual([]);
+  });
+
+  it('per-rank CI jobs compose: a --rank build keeps the other ranks of its build in --out and merges config.json; another build there is refused (exit 2) unless --force', () => {
+    const TINY = ['build', '--model', 'tiny-redrafter', '--target', 'onnx', '--tp', '2'];
+    const dir = tmp();
+    expect(redraft([...TINY, '--rank', '1', '--out', dir]).code).toBe(0);
+    const r0 = redraft([...TINY, '--rank', '0', '--out', dir]);
+    expect(r0.code, r0.stderr).toBe(0);
+    expect(r0.stdout).toMatch(/kept rank 1 of this build \(ranks 0, 1 of 2 now in /);
+    expect(files(dir)).toEqual(['config.json', 'rank0.onnx', 'rank1.onnx']);
+    // The merged directory is what one all-ranks build writes, config.json included, byte for byte.
+    const whole = tmp();
+    expect(redraft([...TINY, '--out', whole]).code).toBe(0);
+    for (const f of files(whole)) expect(fs.readFileSync(path.join(dir, f)).equals(fs.readFileSync(path.join(whole, f))), f).toBe(true);
+    expect(json(path.join(dir, 'config.json')).tensorParallel.built).toEqual([0, 1]);
+    expect(JSON.parse(redraft([...TINY, '--rank', '0', '--out', dir, '--json']).stdout).status).toBe('up-to-date');
+    // Another build (other flags, other tp size) is refused, nothing touched.
+    const before = fs.readFileSync(path.join(dir, 'config.json'));
+    const other = redraft([...TINY, '--rank', '0', '--dtype', 'float16', '--out', dir]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/cannot take rank 0 of this --tp 2 build: it holds ranks 0, 1 of another build/);
+    expect(other.stderr).toMatch(/fix: pass --force to replace/);
+    const tp4 = redraft(['build', '--model', 'tiny-redrafter', '--target', 'onnx', '--tp', '4', '--rank', '3', '--out', dir]);
+    expect(tp4.code).toBe(2);
+    expect(tp4.stderr).toMatch(/it holds a --tp 2 build \(ranks 0, 1\), not --tp 4/);
+    expect(files(dir)).toEqual(['config.json', 'rank0.onnx', 'rank1.onnx']);
+    expect(fs.readFileSync(path.join(dir, 'config.json')).equals(before)).toBe(true);
+    // --force replaces it with the one rank.
+    expect(redraft([...TINY, '--rank', '0', '--dtype', 'float16', '--out', dir, '--force']).code).toBe(0);
+    expect(files(dir)).toEqual(['config.json', 'rank0.onnx']);
+    expect(json(path.join(dir, 'config.json')).tensorParallel.built).toEqual([0]);
   });
 
   it('refuses bad --tp / --rank', () => {
@@ -134,6 +175,19 @@ describe('generate, inspect and export --tp', { timeout: 180_000 }, () => {
     expect(s.ranks[0].collectives.byOp.all_reduce).toEqual({ calls: 4, bytes: 4 * 2 * 48 * 24 * 4 });
     // all_gather of this rank's 20 of 40 vocabulary logits, on the 1 + 16 rows acceptance reads (not all 48).
     expect(s.ranks[0].collectives.byOp.all_gather).toEqual({ calls: 1, bytes: 2 * 17 * 20 * 4 });
+    // --seq sizes capacity (cache + prompt slot + W·L) as inspect does; the profile bounds --batch and --seq.
+    const seq = JSON.parse(redraft(['inspect', ...MODEL, '--tp', '2', '--seq', '100', '--format', 'json', '--json']).stdout);
+    expect(seq.dims).toMatchObject({ past: 100, capacity: 100 + 32 + 16 });
+    expect(seq.ranks[0].kvReadBytes).toBeGreaterThan(JSON.parse(redraft(['inspect', ...MODEL, '--tp', '2', '--seq', '10', '--format', 'json', '--json']).stdout).ranks[0].kvReadBytes);
+    for (const [args, message] of [[['--batch', '9'], /--batch 9 is outside the range of dim 'batch' \[1, 4\]/], [['--seq', '1000'], /--seq 1000 needs a cache of capacity 1048/], [['--format', 'dot'], /--format dot draws one graph; --tp 2 has 2 rank graphs[\s\S]*--rank R/]] as const) {
+      const bad = redraft(['inspect', ...MODEL, '--tp', '2', ...args]);
+      expect(bad.code, args.join(' ')).toBe(2);
+      expect(bad.stderr).toMatch(message);
+    }
+    expect(redraft(['inspect', ...MODEL, '--tp', '2', '--rank', '1', '--format', 'dot']).stdout).toMatch(/^digraph "redrafter_step"/);
+    // The table says what the bytes are: the sum over a graph call's collectives of each op.
+    const table = redraft(['inspect', ...MODEL, '--tp', '2', '--batch', '2']).stdout;
+    expect(table).toMatch(/all_reduce: 4 calls, 36\.0 KiB in all/);
     const full = JSON.parse(redraft(['inspect', ...MODEL, '--format', 'json', '--json']).stdout).parameters.bytes;
     expect(s.ranks[0].weightBytes).toBeLessThan(full);
     const out = tmp();

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { canonicalJson } from '../../builders/build-config.js';
 import { buildContentHash } from '../../builders/build-hash.js';
 import { ensureWritableDir, lockDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
 import { engineIoTable } from '../../builders/engine-io.js';
@@ -29,11 +30,45 @@ const LAUNCH = {
   order: 'every rank runs the same calls in the same order with the same input shapes; replicated inputs are identical on every rank, sliced ones are the rank\'s slice (tensorParallel.ranks[R].sliced)',
 };
 
+/** A --tp build record as config.json holds it (the parts a --rank build merges with). */
+interface TpRecord {
+  target?: string;
+  contentHash?: string;
+  files: string[];
+  io?: unknown;
+  tensorParallel?: { size?: number; buildKey?: string; built?: number[]; ranks?: { rank: number; files?: string[]; contentHash?: string }[] };
+}
+
+function readTpRecord(dir: string): TpRecord | undefined {
+  if (!readExisting(dir)) return undefined; // refuses a config.json redraft did not write
+  return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as TpRecord;
+}
+
+/**
+ * Why a --rank build cannot join the build in --out (undefined: it can). Ranks of one build share
+ * the tp size and the content hash inputs other than the rank (the build key: model, build config,
+ * target, TensorRT plan version, redraft version); anything else there would be replaced.
+ */
+function cannotJoin(rec: TpRecord, size: number, key?: string): string | undefined {
+  const tp = rec.tensorParallel;
+  if (!tp) return `it holds a build without --tp (${rec.files.join(', ') || 'no files'})`;
+  if (tp.size !== size) return `it holds a --tp ${tp.size} build (ranks ${(tp.built ?? []).join(', ')}), not --tp ${size}`;
+  if (key !== undefined && tp.buildKey !== key) return `it holds ranks ${(tp.built ?? []).join(', ')} of another build (${tp.buildKey ? 'the model, build flags, target or redraft version differ' : 'recorded without a build key, by an older redraft'})`;
+  return undefined;
+}
+
 export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   const t0 = performance.now();
   const { size, rank } = tpOf(flags);
   if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
-  readExisting(flags.out);
+  // A --rank build joins the other ranks of its build in --out; another build there is refused before any work.
+  const early = readTpRecord(flags.out);
+  const refuse = (why: string) =>
+    new UsageError(`--out '${flags.out}' cannot take rank ${rank} of this --tp ${size} build: ${why}; a --rank build keeps the other ranks only of the same build`, 'pass --force to replace what is there with this rank alone, or build into another --out');
+  if (rank !== undefined && early && !flags.force) {
+    const why = cannotJoin(early, size);
+    if (why) throw refuse(why);
+  }
   const { target, reason } = await chooseTarget(buildConfigFrom(flags), !!flags.dryRun, flags.target !== undefined);
   if (target === 'trt') {
     const { assertTensorRtUsable } = await import('../../builders/trt/build.js');
@@ -55,12 +90,30 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   }
   ensureWritableDir(flags.out);
   lockDir(flags.out);
-  const existing = readExisting(flags.out);
+  const existing = readTpRecord(flags.out); // read again under the lock: another rank's job may have finished meanwhile
   const planVersion = planFor?.version ? `${planFor.version.major}.${planFor.version.minor}` : undefined;
   const hashes = ranks.map((r) => buildContentHash(r.graph, cfg, target, VERSION, planVersion));
-  const hash = createHash('sha256').update(JSON.stringify({ tp: size, ranks: ranks.map((r, i) => [r.rank, hashes[i]]) })).digest('hex');
-  if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
-    return out.result({ status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing.files }, `${flags.out} is up to date (content hash ${hash.slice(0, 12)}); use --force to rebuild`);
+  // The content hash inputs other than the rank's graph: equal for every rank of one build.
+  const trtOnly = target === 'trt' ? {} : { workspaceMiB: undefined, optimizationLevel: undefined, timingCache: undefined };
+  const buildKey = createHash('sha256')
+    .update(canonicalJson({ tp: size, target, build: { ...cfg, ...trtOnly }, planTrtVersion: planVersion, redraft: VERSION, model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} } }))
+    .digest('hex');
+  // Ranks of this build already in --out (other CI jobs' --rank builds) are kept, their files and records as they are.
+  const kept = new Map<number, NonNullable<NonNullable<TpRecord['tensorParallel']>['ranks']>[number]>();
+  if (rank !== undefined && existing) {
+    const why = cannotJoin(existing, size, buildKey);
+    if (why && !flags.force) throw refuse(why);
+    if (!why)
+      for (const e of existing.tensorParallel?.ranks ?? [])
+        if (e.rank !== rank && e.files?.length && e.contentHash && e.files.every((f) => fs.existsSync(path.join(flags.out, f)))) kept.set(e.rank, e);
+  }
+  const all = [...ranks.map((r, i) => [r.rank, hashes[i]] as [number, string]), ...[...kept].map(([r, e]) => [r, e.contentHash!] as [number, string])].sort((a, b) => a[0] - b[0]);
+  // Over every rank the directory will hold: ranks merged one job at a time hash as one all-ranks build.
+  const hash = createHash('sha256').update(JSON.stringify({ tp: size, ranks: all })).digest('hex');
+  const mine = rank !== undefined ? existing?.tensorParallel?.ranks?.find((e) => e.rank === rank) : undefined;
+  const upToDate = existing?.contentHash === hash && (rank === undefined || mine?.contentHash === hashes[0]);
+  if (!flags.force && upToDate && (existing?.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
+    return out.result({ status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing!.files }, `${flags.out} is up to date (content hash ${hash.slice(0, 12)}); use --force to rebuild`);
   }
 
   const files: Record<string, FileContent> = {};
@@ -83,7 +136,9 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
     }
     rankFiles.push(Object.keys(files).filter((f) => !before.has(f)).sort());
   }
-  const fileNames = Object.keys(files).sort();
+  const keptFiles = [...kept.values()].flatMap((e) => e.files ?? []);
+  const fileNames = [...Object.keys(files), ...keptFiles].sort();
+  const lowest = Math.min(...all.map(([r]) => r));
   const config = {
     redraft: { version: VERSION },
     tensorrt: target === 'trt' ? await trtVersion() : undefined,
@@ -93,16 +148,17 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
     model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
     build: cfg,
     calibration: model.calibration,
-    calibration: model.calibration,
-    // The I/O table of the lowest rank built; every rank's own is under tensorParallel.ranks.
-    io: engineIoTable(ranks[0].graph),
+    // The I/O table of the lowest rank built (a kept one's as recorded); every rank's own is under tensorParallel.ranks.
+    io: kept.has(lowest) ? existing!.io : engineIoTable(ranks[0].graph),
     tensorParallel: {
       size,
-      built: ranks.map((r) => r.rank),
+      buildKey,
+      built: all.map(([r]) => r),
       notes: layout.notes,
       launch: LAUNCH,
       ranks: layout.ranks.map((l, r) => {
         const i = ranks.findIndex((x) => x.rank === r);
+        if (i < 0 && kept.has(r)) return kept.get(r)!;
         return { rank: r, sliced: l.io, ...(i >= 0 ? { files: rankFiles[i], contentHash: hashes[i], io: engineIoTable(ranks[i].graph), ...tpReport(ranks[i].graph) } : {}) };
       }),
     },
@@ -110,7 +166,7 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   files['config.json'] = canonicalPretty(config);
   await yieldToSignals();
   writeFilesAtomic(flags.out, files);
-  for (const f of existing?.files ?? []) if (!(f in files) && path.basename(f) === f) fs.rmSync(path.join(flags.out, f), { force: true });
+  for (const f of existing?.files ?? []) if (!(f in files) && !keptFiles.includes(f) && path.basename(f) === f) fs.rmSync(path.join(flags.out, f), { force: true });
   const per = ranks.map((r) => ({ rank: r.rank, layers: r.graph.layers.length, ...tpReport(r.graph) }));
   const result = {
     status: 'built',
@@ -120,9 +176,10 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
     files: [...fileNames, 'config.json'],
     contentHash: hash,
     tp: size,
+    ...(kept.size ? { kept: [...kept.keys()].sort((a, b) => a - b) } : {}),
     ranks: per,
     parameters: ranks.map((r) => summarize(r.graph).parameters.count),
     seconds: +((performance.now() - t0) / 1000).toFixed(3),
   };
-  out.result(result, `built ${target} for ${model.definition.name}, --tp ${size}${rank !== undefined ? ` rank ${rank}` : ''}: ${result.files.map((f) => path.join(flags.out, f)).join(', ')} (${result.seconds}s)`);
+  out.result(result, `built ${target} for ${model.definition.name}, --tp ${size}${rank !== undefined ? ` rank ${rank}` : ''}: ${result.files.map((f) => path.join(flags.out, f)).join(', ')} (${result.seconds}s)${kept.size ? `; kept rank${kept.size > 1 ? 's' : ''} ${[...kept.keys()].sort((a, b) => a - b).join(', ')} of this build (ranks ${all.map(([r]) => r).join(', ')} of ${size} now in ${flags.out})` : ''}`);
 }
