@@ -425,4 +425,20 @@ describe('outputs that are not what they seem', () => {
     expect(c.code).toBe(2);
     expect(c.stderr).toMatch(/--batch 99 is outside the range of dim 'batch' \[1, 4\]/);
   });
+  it('inspect --seq must fit the capacity the call needs (cache + prompt slot + W·L), not --seq alone; --batch 0 is not a rebuild', () => {
+    // The default build: capacity at most 256 + 16 = 272; the prompt slot is its opt, 32.
+    const fits = JSON.parse(redraft(['inspect', '--model', 'tiny-redrafter', '--seq', '224', '--format', 'json']).stdout);
+    expect(fits.cost.dims.capacity).toBe(272);
+    for (const seq of ['225', '257', '1000']) {
+      const r = redraft(['inspect', '--model', 'tiny-redrafter', '--seq', seq]);
+      expect(r.code, seq).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`--seq ${seq} needs a cache of capacity ${Number(seq) + 48} \\(${seq} cached \\+ 32 prompt slot \\+ 16 draft slots \\(W·L\\)\\), beyond the 'capacity' range \\[1, 272\\]`));
+      expect(r.stderr).toMatch(/pass --seq 224 or less/);
+      expect(r.stdout).toBe('');
+    }
+    const zero = redraft(['inspect', '--model', 'tiny-redrafter', '--batch', '0']);
+    expect(zero.code).toBe(2);
+    expect(zero.stderr).toMatch(/--batch must be a positive integer/);
+    expect(zero.stderr).not.toMatch(/larger --max-batch/);
+  });
 });

@@ -82,6 +82,10 @@ describe('--engine DIR', () => {
     const lp = (x: { data: (number | string)[] }) => x.data.map(Number);
     lp(B.next_log_probs).forEach((v, i) => expect(Math.abs(v - lp(A.next_log_probs)[i]!)).toBeLessThan(1e-3));
 
+    // A --max-seq 32 build: capacity at most 48, which a 32-token prompt slot and 16 draft slots fill.
+    const over = redraft(['inspect', '--engine', HALF, '--seq', '40']);
+    expect(over.code, over.stderr).toBe(2);
+    expect(over.stderr).toMatch(/--seq 40 needs a cache of capacity 88 [\s\S]*beyond the 'capacity' range \[1, 48\][\s\S]*only --seq 0 fits/);
     const ins = redraft(['inspect', '--engine', ONNX, '--format', 'json', '--quiet']);
     expect(ins.code, ins.stderr).toBe(0);
     const e = ins.json().engine as { target: string; files: { name: string; bytes: number }[] };
@@ -237,7 +241,34 @@ describe('--engine DIR', () => {
     const five = redraft(['run', '--engine', ONNX, '--inputs', inputs, '--backend', 'onnx']);
     expect(five.code, five.stderr).toBe(2);
     expect(five.stderr).toMatch(/dim 0 \('batch'\) is 5, outside the declared range \[1, 4\]/);
-  });
+    // ... and the lengths and ids of the KV cache contract, before any backend runs (ONNX Runtime
+    // would fail in a GatherND, or write next_cache_lengths 5 for a 3-wide input_ids without a word).
+    const step = (over: Record<string, unknown>, capacity = 3 + 16) => ({
+      is_context: { dtype: 'bool', shape: [1], data: [true] },
+      input_ids: { dtype: 'int64', shape: [1, 3], data: [5, 6, 7] },
+      prompt_lengths: { dtype: 'int64', shape: [1], data: [3] },
+      beams: { dtype: 'int64', shape: [1, 4, 4], data: Array(16).fill(0) },
+      cache_lengths: { dtype: 'int64', shape: [1], data: [0] },
+      ...emptyCaches(1, capacity),
+      ...over,
+    });
+    const bad: [Record<string, unknown>, number, RegExp][] = [
+      [{ prompt_lengths: { dtype: 'int64', shape: [1], data: [5] } }, 19, /input 'prompt_lengths' row 0 is 5, outside \[0, 3\]/],
+      [{ prompt_lengths: { dtype: 'int64', shape: [1], data: [-1] } }, 19, /input 'prompt_lengths' row 0 is -1/],
+      [{ cache_lengths: { dtype: 'int64', shape: [1], data: [100] } }, 19, /input 'cache_lengths' row 0 is 100: a call writes 100 \+ 3 \(prompt width\) \+ 16 \(W·L\) = 119 slots, beyond the caches' capacity 19/],
+      [{}, 4, /= 19 slots, beyond the caches' capacity 4/],
+      [{ is_context: { dtype: 'bool', shape: [1], data: [false] }, beams: { dtype: 'int64', shape: [1, 4, 4], data: Array(16).fill(99) } }, 19, /input 'beams' row 0 beam 0 slot 0 is 99, not a token id in \[0, 64\)/],
+    ];
+    for (const [over, capacity, message] of bad) {
+      fs.writeFileSync(inputs, JSON.stringify(step(over, capacity)));
+      for (const b of ['onnx', 'interp']) {
+        const r = redraft(['run', '--engine', ONNX, '--inputs', inputs, '--backend', b]);
+        expect(r.code, `${b}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toMatch(message);
+        expect(r.stdout).toBe('');
+      }
+    }
+  }, 180_000);
 
   it('doctor --smoke builds and generates with ONNX Runtime, compares with the interpreter, and says why TensorRT is skipped', () => {
     const r = redraft(['doctor', '--smoke', '--json']);

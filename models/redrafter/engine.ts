@@ -56,7 +56,7 @@ export interface EngineShape {
 export const STEP_IO = {
   inputs: {
     is_context: 'bool [batch]: true for rows that process a prompt chunk this call',
-    input_ids: 'int64 [batch, prompt]: prompt tokens, left-aligned; slots past prompt_lengths[b] are ignored (any id)',
+    input_ids: 'int64 [batch, prompt]: prompt tokens, left-aligned; slots past prompt_lengths[b] are not read (any id in [0, vocab): the graph still embeds them)',
     prompt_lengths: 'int64 [batch]: real tokens in input_ids (context rows; 0 for generation rows)',
     beams: 'int64 [batch, W, L]: the previous call\'s draft beams (generation rows)',
     cache_lengths: 'int64 [batch]: tokens already in each row\'s cache (positions 0..len-1)',
@@ -78,7 +78,7 @@ interface Weights {
 }
 
 function loadWeights(net: Network, cfg: LlamaConfig, llm: LoadedModel, drafter: LoadedModel, dtype: DType, quantize?: QuantScheme, tp?: TensorParallel, quantizeDrafter?: boolean): Weights {
-  return { llm: baseWeights(net, cfg, llm, dtype, quantize, tp), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config), drafter.weights, dtype, quantizeDrafter ? quantize : undefined) };
+  return { llm: baseWeights(net, cfg, llm, dtype, quantize, tp), drafter: drafterWeights(net, drafterConfigFromHf(drafter.config, `${drafter.dir}/config.json`), drafter.weights, dtype, quantizeDrafter ? quantize : undefined) };
 }
 
 /** The base model's weights: whole, or rank tp.rank's shards (and the graph's rank set for its collectives). */
