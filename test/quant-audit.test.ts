@@ -161,7 +161,7 @@ describe('checkpoint quantization_config', () => {
     ] as const) {
       const dir = checkpoint(name, from, qc);
       expect(() => weightsOf(dir)).toThrow(ModelError);
-      expect(() => weightsOf(dir)).toThrow(new RegExp(`${name}/config\\.json: quantization_config says the checkpoint is (awq|fp8 \\(compressed-tensors\\))-quantized, but .*holds 'model\\.layers\\.0\\.self_attn\\.q_proj\\.weight' \\(float32\\) but no 'model\\.layers\\.0\\.self_attn\\.q_proj\\.(qweight|weight_scale)'`));
+      expect(() => weightsOf(dir)).toThrow(new RegExp(`${name}/config\\.json: quantization_config says the checkpoint is (awq|fp8 \\(compressed-tensors\\))-quantized, but .*has 'model\\.layers\\.0\\.self_attn\\.q_proj\\.weight' \\(float32\\) and no 'model\\.layers\\.0\\.self_attn\\.q_proj\\.(qweight|weight_scale)'`));
     }
   });
 
@@ -215,14 +215,14 @@ describe('fp8 in half precision for TensorRT before 10.16', () => {
 });
 
 describe('--quantize int4-wo --tp', () => {
-  it('names a group size that divides every rank\'s shard, or says none does', () => {
-    const m = loadModelDir(LLM, 'llama');
+  it('names a group size that divides every rank\'s shards, or says none does', () => {
+    const m = loadModelDir(LLM, 'llama'); // 4 heads of 4, intermediate 32, hidden 16
     const cfg = llamaConfigFromHf(m.config);
-    const at = (rank: number) => () => llamaShardWeights(new Network('w'), cfg, m.weights, 'float32', { size: 3, rank }, { kind: 'int4-wo', group: 8 });
-    // Rank 1's o_proj shard has 4 inputs (rank 0's 8): int4-wo:4 fits all three.
-    expect(at(1)).toThrow(expect.objectContaining({ message: expect.stringMatching(/rank 1's shard of 'model\.layers\.0\.self_attn\.o_proj\.weight' has 4 inputs.*\(the ranks' shards have 8, 4 inputs\)/), hint: expect.stringContaining('e.g. int4-wo:4') }));
-    // down_proj's shards have 11 and 10 inputs: no group above 1 divides both.
-    expect(at(0)).toThrow(expect.objectContaining({ hint: expect.stringMatching(/no group size above 1 divides every rank's shard \(11, 10 inputs\)/) }));
+    const at = (size: number, rank: number, group: number) => () => llamaShardWeights(new Network('w'), cfg, m.weights, 'float32', { size, rank }, { kind: 'int4-wo', group });
+    // --tp 2: o_proj shards have 8 inputs, down_proj's 16: int4-wo:8 fits every rank.
+    expect(at(2, 0, 16)).toThrow(expect.objectContaining({ message: expect.stringMatching(/rank 0's shard of 'model\.layers\.0\.self_attn\.o_proj\.weight' has 8 inputs.*\(the ranks' shards of it have 8 inputs\)/), hint: expect.stringContaining('(16, 8), e.g. int4-wo:8') }));
+    // --tp 3: rank 1's o_proj shard has 4 inputs (rank 0's 8), down_proj's 11 and 10: no group above 1 fits them all.
+    expect(at(3, 1, 8)).toThrow(expect.objectContaining({ message: expect.stringMatching(/\(the ranks' shards of it have 8, 4 inputs\)/), hint: expect.stringMatching(/no group size above 1 divides every projection's input dim on every rank \(16, 8, 11, 4, 10\)/) }));
   });
 });
 

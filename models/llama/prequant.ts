@@ -297,10 +297,10 @@ function keptQuantized(ws: WeightSource, prefix: string, cq: CheckpointQuant): b
     );
   if (listed) return false;
   if (!stored) {
-    const w = ws.has(`${prefix}.weight`) ? `holds '${prefix}.weight' (${describeDtype(ws, `${prefix}.weight`)}) but no '${marker}'` : `holds no '${marker}'`;
+    const w = ws.has(`${prefix}.weight`) ? `has '${prefix}.weight' (${describeDtype(ws, `${prefix}.weight`)}) and no '${marker}'` : `has no '${marker}'`;
     throw new ModelError(
       `${cq.file}: quantization_config says the checkpoint is ${scheme}-quantized, but ${ws.path} ${w}: '${prefix}' is not quantized and no quantization_config list keeps it in float`,
-      `if the checkpoint is float, remove quantization_config from config.json (and pass --quantize to quantize it); if '${prefix}' alone is float, add it to quantization_config.${cq.method === 'fp8' && cq.format === 'compressed-tensors' ? 'ignore' : 'modules_to_not_convert'}`,
+      `if the checkpoint is float, remove quantization_config from config.json (and pass --quantize to quantize it); if '${prefix}' alone is float, add it to quantization_config.${cq.method !== 'fp8' ? 'modules_to_not_convert' : cq.format === 'compressed-tensors' ? 'ignore' : 'ignored_layers'}`,
     );
   }
   return true;

@@ -43,11 +43,14 @@ export function llamaShardWeights(net: Network, cfg: LlamaConfig, ws: WeightSour
     const shardShape = s.map((d, i) => (i === axis ? r[1] - r[0] : d));
     if (quantize.kind === 'int4-wo' && shardShape[1] % quantize.group !== 0) {
       // The group must divide every rank's shard, not this one's only (ranks' shards differ by one head or row).
-      const dims = [...new Set(Array.from({ length: tp.size }, (_, rr) => inputsOf(rankShards(cfg, { size: tp.size, rank: rr }), name, H, hd)))];
-      const g = commonGroup(dims);
+      const shards = Array.from({ length: tp.size }, (_, rr) => rankShards(cfg, { size: tp.size, rank: rr }));
+      const dims = [...new Set(shards.map((x) => inputsOf(x, name, H, hd)))];
+      // Every projection's input dim on every rank (o_proj, down_proj shards; the others' H).
+      const all = [...new Set([H, ...shards.flatMap((x) => [inputsOf(x, 'o_proj.weight', H, hd), inputsOf(x, 'down_proj.weight', H, hd)])])];
+      const g = commonGroup(all);
       throw new UsageError(
-        `--quantize int4-wo:${quantize.group} --tp ${tp.size}: rank ${tp.rank}'s shard of '${name}' has ${shardShape[1]} inputs, not a multiple of the group size (the ranks' shards have ${dims.join(', ')} inputs)`,
-        g > 1 ? `pick a group size that divides every rank's shard (${dims.join(', ')}), e.g. int4-wo:${g}, or another --tp` : `no group size above 1 divides every rank's shard (${dims.join(', ')} inputs): pick a --tp that splits the heads and intermediate size evenly, or --quantize int8-wo`,
+        `--quantize int4-wo:${quantize.group} --tp ${tp.size}: rank ${tp.rank}'s shard of '${name}' has ${shardShape[1]} inputs, not a multiple of the group size (the ranks' shards of it have ${dims.join(', ')} inputs)`,
+        g > 1 ? `pick a group size that divides every projection's input dim on every rank (${all.join(', ')}), e.g. int4-wo:${g}, or another --tp` : `no group size above 1 divides every projection's input dim on every rank (${all.join(', ')}): pick a --tp that splits the heads and intermediate size evenly, or --quantize int8-wo`,
       );
     }
     return projectionWeight(net, shardSource(ws, name, s, axis, r, scale), name, shardShape, dtype, quantize, () => part(name, s, axis, r, undefined, scale));

@@ -24,10 +24,11 @@ export interface DrafterConfig {
   rnnGiven?: boolean;
 }
 
-export function drafterConfigFromHf(raw: Record<string, unknown>): DrafterConfig {
+/** The drafter config of its config.json (`file`: the file's path, named by errors). */
+export function drafterConfigFromHf(raw: Record<string, unknown>, file = 'drafter config.json'): DrafterConfig {
   const n = (k: string, d?: number) => {
     const v = raw[k] ?? d;
-    if (typeof v !== 'number') throw new Error(`drafter config.json: "${k}" must be a number`);
+    if (typeof v !== 'number') throw new Error(`${file}: "${k}" must be a number`);
     return v;
   };
   return {
