@@ -60,7 +60,7 @@ describe('--engine DIR', () => {
     const fromDir = redraft(['generate', '--engine', HALF, ...PROMPT, '--json']);
     expect(fromDir.code, fromDir.stderr).toBe(0);
     expect(fromDir.json().tokens).toEqual(half.json().tokens);
-  });
+  }, 120_000); // a dozen CLI processes: over the default 5 s on a loaded machine
 
   it('run --engine runs the step graph as --model does; bench reports its figures', () => {
     const inputs = path.join(tmp, 'inputs.json');
