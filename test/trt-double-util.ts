@@ -531,7 +531,10 @@ export function close(want: Record<string, HostTensor>, got: Record<string, Host
  */
 export function stepInputs(g: Graph, rows = 2): Record<string, HostTensor> {
   const batch = Math.min(rows, g.symbols.batch?.max ?? 1);
-  const dims: Record<string, number> = { batch, prompt: 3, seq: 3, capacity: 16 };
+  // Capacity holds row 1's 4 cached tokens plus one call's writes (prompt 3 + W·L), as `run` checks.
+  const beams = g.inputs.find((x) => x.name === 'beams');
+  const wl = beams ? (g.tensors[beams.id]!.shape.slice(1) as number[]).reduce((a, x) => a * x, 1) : 0;
+  const dims: Record<string, number> = { batch, prompt: 3, seq: 3, capacity: Math.max(16, 4 + 3 + wl) };
   const out: Record<string, HostTensor> = {};
   for (const b of g.inputs) {
     const t = g.tensors[b.id];
