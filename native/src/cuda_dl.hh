@@ -5,6 +5,8 @@
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
+#include "dl_open.hh"
+
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -41,26 +43,15 @@ inline const CudaApi& loadCuda(const std::string& explicitPath = "") {
   static std::mutex m;
   std::lock_guard<std::mutex> l(m);
   if (api.handle) return api;
-  std::vector<std::string> names;
-  if (!explicitPath.empty()) names.push_back(explicitPath);
-  if (const char* e = std::getenv("CUDA_LIB"))
-    if (*e) names.push_back(e);
-  for (const char* n : {"libcudart.so.13", "libcudart.so.12", "libcudart.so"}) names.push_back(n);
   api.tried.clear();
   std::string errors;
-  for (const auto& n : names) {
-    api.tried.push_back(n);
-    // RTLD_GLOBAL: TensorRT (or its double) finds the same CUDA runtime.
-    void* h = dlopen(n.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-      const char* e = dlerror();
-      errors += (errors.empty() ? "" : "; ") + std::string(e ? e : n + ": not found");
-      continue;
-    }
-    CudaApi a;
+  CudaApi a;
+  // RTLD_GLOBAL (dlopenFirst): TensorRT (or its double) finds the same CUDA runtime.
+  void* h = dlopenFirst(libraryCandidates(explicitPath, "CUDA_LIB", {"libcudart.so.13", "libcudart.so.12", "libcudart.so"}), api.tried, errors, [&](void* lib, const std::string& n) {
+    a = CudaApi{};
     bool ok = true;
     auto sym = [&](auto& fn, const char* name, bool required = true) {
-      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
       if (!fn && required) {
         ok = false;
         errors += (errors.empty() ? "" : "; ") + n + ": no " + name;
@@ -76,20 +67,19 @@ inline const CudaApi& loadCuda(const std::string& explicitPath = "") {
     sym(a.getDeviceCount, "cudaGetDeviceCount");
     sym(a.runtimeGetVersion, "cudaRuntimeGetVersion");
     sym(a.memGetInfo, "cudaMemGetInfo", false);
-    if (!ok) {
-      dlclose(h);
-      continue;
-    }
-    a.handle = h;
-    a.library = n;
-    a.isDouble = dlsym(h, "redraft_cuda_double") != nullptr;
-    int v = 0;
-    if (a.runtimeGetVersion(&v) == cudaSuccess) a.version = v;
-    a.tried = api.tried;
-    api = a;
+    return ok;
+  });
+  if (!h) {
+    api.error = errors;
     return api;
   }
-  api.error = errors;
+  a.handle = h;
+  a.library = api.tried.back();
+  a.isDouble = dlsym(h, "redraft_cuda_double") != nullptr;
+  int v = 0;
+  if (a.runtimeGetVersion(&v) == cudaSuccess) a.version = v;
+  a.tried = api.tried;
+  api = a;
   return api;
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 #include <dlfcn.h>
 
+#include "dl_open.hh"
+
 #include <cstdlib>
 #include <mutex>
 #include <string>
@@ -42,26 +44,15 @@ inline const NcclApi& loadNccl(const std::string& explicitPath = "") {
   static std::mutex m;
   std::lock_guard<std::mutex> l(m);
   if (api.handle) return api;
-  std::vector<std::string> names;
-  if (!explicitPath.empty()) names.push_back(explicitPath);
-  if (const char* e = std::getenv("NCCL_LIB"))
-    if (*e) names.push_back(e);
-  for (const char* n : {"libnccl.so.2", "libnccl.so"}) names.push_back(n);
   api.tried.clear();
   std::string errors;
-  for (const auto& n : names) {
-    api.tried.push_back(n);
-    // RTLD_GLOBAL: TensorRT's DistCollective runner uses the same NCCL as the communicator.
-    void* h = dlopen(n.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    if (!h) {
-      const char* e = dlerror();
-      errors += (errors.empty() ? "" : "; ") + std::string(e ? e : n + ": not found");
-      continue;
-    }
-    NcclApi a;
+  NcclApi a;
+  // RTLD_GLOBAL (dlopenFirst): TensorRT's DistCollective runner uses the same NCCL as the communicator.
+  void* h = dlopenFirst(libraryCandidates(explicitPath, "NCCL_LIB", {"libnccl.so.2", "libnccl.so"}), api.tried, errors, [&](void* lib, const std::string& n) {
+    a = NcclApi{};
     bool ok = true;
     auto sym = [&](auto& f, const char* name) {
-      f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(h, name));
+      f = reinterpret_cast<std::remove_reference_t<decltype(f)>>(dlsym(lib, name));
       if (!f) ok = false;
     };
     sym(a.getUniqueId, "ncclGetUniqueId");
@@ -70,18 +61,17 @@ inline const NcclApi& loadNccl(const std::string& explicitPath = "") {
     sym(a.commCount, "ncclCommCount");
     sym(a.commUserRank, "ncclCommUserRank");
     sym(a.getErrorString, "ncclGetErrorString");
-    if (!ok) {
-      errors += (errors.empty() ? "" : "; ") + n + ": not an NCCL library (ncclCommInitRank and friends missing)";
-      dlclose(h);
-      continue;
-    }
-    a.handle = h;
-    a.library = n;
-    a.tried = api.tried;
-    api = a;
+    if (!ok) errors += (errors.empty() ? "" : "; ") + n + ": not an NCCL library (ncclCommInitRank and friends missing)";
+    return ok;
+  });
+  if (!h) {
+    api.error = errors;
     return api;
   }
-  api.error = errors;
+  a.handle = h;
+  a.library = api.tried.back();
+  a.tried = api.tried;
+  api = a;
   return api;
 }
 
