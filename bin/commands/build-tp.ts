@@ -19,7 +19,7 @@ import type { Output } from '../output.js';
 import { VERSION } from '../cli.js';
 import { buildConfigFrom } from '../model.js';
 import { loadRankGraphs, tpOf, tpReport } from '../tp.js';
-import { canonicalPretty, chooseTarget, planTrtVersion, readExisting, trtVersion, type BuildFlags } from './build.js';
+import { buildRecord, canonicalPretty, chooseTarget, planTrtVersion, readExisting, type BuildFlags } from './build.js';
 
 type FileContent = Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void);
 
@@ -140,14 +140,7 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   const fileNames = [...Object.keys(files), ...keptFiles].sort();
   const lowest = Math.min(...all.map(([r]) => r));
   const config = {
-    redraft: { version: VERSION },
-    tensorrt: target === 'trt' ? await trtVersion() : undefined,
-    target,
-    contentHash: hash,
-    files: fileNames,
-    model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
-    build: cfg,
-    calibration: model.calibration,
+    ...(await buildRecord(target, hash, fileNames, model, cfg)),
     // The I/O table of the lowest rank built (a kept one's as recorded); every rank's own is under tensorParallel.ranks.
     io: kept.has(lowest) ? existing!.io : engineIoTable(ranks[0].graph),
     tensorParallel: {

@@ -13,7 +13,7 @@ import { summarize } from '../../builders/inspect.js';
 import { engineIoTable } from '../../builders/engine-io.js';
 import type { Output } from '../output.js';
 import { VERSION } from '../cli.js';
-import { buildConfigFrom, loadGraph, type ModelFlags } from '../model.js';
+import { buildConfigFrom, loadGraph, type ModelFlags, type ResolvedModel } from '../model.js';
 import type { TpFlags } from '../tp.js';
 
 type Target = 'trt' | 'onnx' | 'plan';
@@ -135,17 +135,7 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     files['rank0.engine'] = (fd: number) => engine.writeTo(fd);
   }
   const fileNames = Object.keys(files).sort();
-  const config = {
-    redraft: { version: VERSION },
-    tensorrt: target === 'trt' ? await trtVersion() : undefined,
-    target,
-    contentHash: hash,
-    files: fileNames,
-    model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
-    build: cfg,
-    calibration: model.calibration,
-    io: engineIoTable(graph),
-  };
+  const config = { ...(await buildRecord(target, hash, fileNames, model, cfg)), io: engineIoTable(graph) };
   files['config.json'] = canonicalPretty(config);
   await yieldToSignals(); // an interrupt during the export wins over committing its files
   writeFilesAtomic(flags.out, files);
@@ -165,6 +155,20 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     ...extra,
   };
   out.result(result, `built ${target} for ${model.definition.name}: ${result.files.map((f) => path.join(flags.out, f)).join(', ')} (${s.layers} layers, ${result.seconds}s)`);
+}
+
+/** The fields every build's config.json starts with (build-tp.ts adds the ranks'). */
+export async function buildRecord(target: string, hash: string, files: string[], model: ResolvedModel, cfg: BuildConfig) {
+  return {
+    redraft: { version: VERSION },
+    tensorrt: target === 'trt' ? await trtVersion() : undefined,
+    target,
+    contentHash: hash,
+    files,
+    model: { name: model.definition.name, source: model.source, drafter: model.drafterSource, config: model.definition.config ?? {} },
+    build: cfg,
+    calibration: model.calibration,
+  };
 }
 
 export async function trtVersion(): Promise<string | undefined> {
