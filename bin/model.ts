@@ -89,7 +89,7 @@ export async function resolveModel(flags: ModelFlags, out: Output, opts: { lazyW
     if (flags.drafter) throw new UsageError(`--drafter cannot be combined with the built-in model '${m}'`);
     const llm = tinyLlama();
     const drafter = tinyDrafter();
-    return { definition: redrafterModel(llm, drafter, { name: m }), source: `builtin:${m}`, llm, drafter };
+    return { definition: redrafterModel(llm, drafter, { name: m }), source: `builtin:${m}`, llm, drafter, ...recorded(flags) };
   }
   if (MODULE_EXT.test(m)) {
     if (flags.drafter) throw new UsageError(`--drafter cannot be combined with the model module '${m}'`, 'a model module builds its own drafter; drop --drafter');
@@ -104,7 +104,12 @@ export async function resolveModel(flags: ModelFlags, out: Output, opts: { lazyW
   const llm = loadModelDir(m, 'llama', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking base model weights', d, t), ...lazy });
   const drafter = loadModelDir(flags.drafter, 'drafter', { strict: !!flags.strict, warn: (s) => out.warn(s), progress: (d, t) => out.progress('checking drafter weights', d, t), ...lazy });
   checkPair(llm.config, path.join(m, 'config.json'), drafter.config, path.join(flags.drafter, 'config.json'));
-  return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), drafterSource: path.resolve(flags.drafter), llm, drafter, ...(flags.calibration ? { calibration: flags.calibration } : {}) };
+  return { definition: redrafterModel(llm, drafter, { name: path.basename(path.resolve(m)) }), source: path.resolve(m), drafterSource: path.resolve(flags.drafter), llm, drafter, ...recorded(flags) };
+}
+
+/** An engine directory's recorded calibration (every model kind that calibrates: --engine never re-reads the prompts file). */
+function recorded(flags: ModelFlags): { calibration?: CalibrationRecord } {
+  return flags.calibration ? { calibration: flags.calibration } : {};
 }
 
 /** A directory holding a config.json that `redraft build` wrote (it records redraft's version). */

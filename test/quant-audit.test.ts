@@ -253,4 +253,68 @@ describe('--calibrate is recorded in the build (e2e; npm run build first)', () =
     expect(stale.stderr).toMatch(/is stale/);
     expect(stale.stderr).toContain(`--quantize fp8 --calibrate ${prompts}`);
   }, 240_000);
+
+  it('every --engine command (generate, run, bench, inspect; each backend; a --tp build) never opens the prompts file', () => {
+    const prompts = path.join(tmp, 'tiny-prompts.txt');
+    fs.writeFileSync(prompts, '5,6,7\n8,9,10,11\n');
+    const one = path.join(tmp, 'tiny-fp8cal');
+    const tp = path.join(tmp, 'tiny-fp8cal-tp');
+    for (const [out, extra] of [[one, []], [tp, ['--tp', '2']]] as const) {
+      const b = redraft(['build', '--model', 'tiny-redrafter', '--target', 'onnx', '--max-seq', '64', '--quantize', 'fp8', '--calibrate', prompts, ...extra, '--out', out, '--quiet']);
+      expect(b.code, b.stderr).toBe(0);
+    }
+    const inputs = path.join(tmp, 'tiny-step.json');
+    const cap = 3 + 16;
+    fs.writeFileSync(inputs, JSON.stringify({
+      is_context: { dtype: 'bool', shape: [1], data: [true] },
+      input_ids: { dtype: 'int64', shape: [1, 3], data: [5, 6, 7] },
+      prompt_lengths: { dtype: 'int64', shape: [1], data: [3] },
+      beams: { dtype: 'int64', shape: [1, 4, 4], data: Array(16).fill(0) },
+      cache_lengths: { dtype: 'int64', shape: [1], data: [0] },
+      ...Object.fromEntries(['k_cache_0', 'v_cache_0', 'k_cache_1', 'v_cache_1'].map((n) => [n, { dtype: 'float32', shape: [1, 2, cap, 8], data: Array(2 * cap * 8).fill(0) }])),
+    }));
+    const gen = (backend: string) => ['generate', '--engine', one, '--prompt-ids', '5,6,7', '--max-length', '16', '--backend', backend, '--json', '--quiet'];
+    const commands = (tag: string) => ({
+      genOnnx: gen('onnx'),
+      genInterp: gen('interp'),
+      runOnnx: ['run', '--engine', one, '--inputs', inputs, '--backend', 'onnx', '--out', path.join(tmp, `run-onnx-${tag}.json`), '--quiet'],
+      runInterp: ['run', '--engine', one, '--inputs', inputs, '--backend', 'interp', '--out', path.join(tmp, `run-interp-${tag}.json`), '--quiet'],
+      benchOnnx: ['bench', '--engine', one, '--prompt-ids', '5,6,7', '--runs', '1', '--quiet'],
+      benchInterp: ['bench', '--engine', one, '--prompt-ids', '5,6,7', '--runs', '1', '--backend', 'interp', '--quiet'],
+      inspect: ['inspect', '--engine', one, '--format', 'json', '--quiet'],
+      inspectTp: ['inspect', '--engine', tp, '--format', 'json', '--quiet'],
+    });
+    const runAll = (tag: string) => Object.fromEntries(Object.entries(commands(tag)).map(([k, args]) => {
+      const r = redraft(args);
+      expect(r.code, `${k}: ${r.stderr}`).toBe(0);
+      return [k, r];
+    }));
+    const before = runAll('before');
+    fs.rmSync(prompts);
+    const after = runAll('after');
+    const tokens = (k: string, r: Record<string, { stdout: string }>) => JSON.parse(r[k]!.stdout).tokens;
+    expect(tokens('genOnnx', after)).toEqual(tokens('genOnnx', before));
+    expect(tokens('genInterp', after)).toEqual(tokens('genInterp', before));
+    expect(tokens('genInterp', after)).toEqual(tokens('genOnnx', after));
+    for (const b of ['onnx', 'interp'])
+      expect(fs.readFileSync(path.join(tmp, `run-${b}-after.json`), 'utf8')).toBe(fs.readFileSync(path.join(tmp, `run-${b}-before.json`), 'utf8'));
+    expect(JSON.parse(after.inspect!.stdout)).toEqual(JSON.parse(before.inspect!.stdout));
+    expect(JSON.parse(after.inspectTp!.stdout)).toEqual(JSON.parse(before.inspectTp!.stdout));
+    // A prompts file written again with other prompts does not make the build stale either (it is not read).
+    fs.writeFileSync(prompts, '1,2\n');
+    const rewritten = redraft(gen('interp'));
+    expect(rewritten.code, rewritten.stderr).toBe(0);
+    expect(JSON.parse(rewritten.stdout).tokens).toEqual(tokens('genInterp', before));
+    // An edited recorded scale is: the content hash covers the scales (graph constants).
+    const cfgFile = path.join(one, 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    const k = Object.keys(cfg.calibration.activations)[0]!;
+    cfg.calibration.activations[k] *= 1.5;
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    for (const backend of ['onnx', 'interp']) {
+      const stale = redraft(gen(backend));
+      expect(stale.code, stale.stderr).toBe(2);
+      expect(stale.stderr).toMatch(/is stale/);
+    }
+  }, 240_000);
 });
