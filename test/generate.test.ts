@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runGraph } from '../builders/interp/index.js';
+import { checkInputs, runGraph } from '../builders/interp/index.js';
 import { onnxEnv } from '../builders/onnx/env.js';
 import { autoregressiveGenerate, finishedRows, redrafterGenerate, type GenerationShape } from '../builders/generate/loop.js';
 import { checkFinite } from '../builders/generate/finite.js';
@@ -302,6 +302,7 @@ describe('step inputs checked on the host (run --inputs)', () => {
       [{ prompt_lengths: i64([2], [5, 0]) }, 9, /'prompt_lengths' row 0 is 5, outside \[0, 3\]/],
       [{ prompt_lengths: i64([2], [-1, 0]) }, 9, /'prompt_lengths' row 0 is -1, outside \[0, 3\]/],
       [{ prompt_lengths: i64([2], [0, 0]) }, 9, /'prompt_lengths' row 0 is 0, but is_context marks row 0 as a context row/],
+      [{ prompt_lengths: i64([2], [3, 2]) }, 9, /'prompt_lengths' row 1 is 2, but is_context marks row 1 as a generation row, whose prompt_lengths must be 0[\s\S]*fix: pass prompt_lengths 0 for row 1/],
       [{ cache_lengths: i64([2], [0, -2]) }, 9, /'cache_lengths' row 1 is -2, below 0/],
       [{ cache_lengths: i64([2], [0, 100]) }, 9, /'cache_lengths' row 1 is 100: a call writes 100 \+ 3 \(prompt width\) \+ 6 \(W·L\) = 109 slots, beyond the caches' capacity 9/],
       [{}, 4, /'cache_lengths' row 0 is 0: a call writes 0 \+ 3 \(prompt width\) \+ 6 \(W·L\) = 9 slots, beyond the caches' capacity 4/],
@@ -325,5 +326,22 @@ describe('step inputs checked on the host (run --inputs)', () => {
     expect(() => checkStepInputs(llm, ll([2], [3], 5))).not.toThrow();
     expect(() => checkStepInputs(llm, ll([0], [0], 5))).toThrow(/every row of 'llm_step' processes a prompt chunk/);
     expect(() => checkStepInputs(llm, ll([2], [4], 5))).toThrow(/4 \+ 2 \(prompt width\) = 6 slots, beyond the caches' capacity 5/);
+  });
+
+  it('a dim beyond the profile names the build flag and the value it needs', () => {
+    const step = def.stepGraph(o); // --max-seq 40, --max-batch 3
+    const cap = step.symbols.capacity!;
+    const seqMax = (step.symbols.prompt ?? step.symbols.seq)!.max;
+    expect(seqMax).toBe(40);
+    const inputs = (B: number, C: number) => ({
+      is_context: { dtype: 'bool', shape: [B], data: new Uint8Array(B).fill(1) } as HostTensor,
+      input_ids: i64([B, 3], Array(3 * B).fill(1)),
+      prompt_lengths: i64([B], Array(B).fill(3)),
+      beams: i64([B, 2, 3], Array(6 * B).fill(1)),
+      cache_lengths: i64([B], Array(B).fill(0)),
+      ...caches(B, C),
+    });
+    expect(() => checkInputs(step, inputs(1, cap.max + 5))).toThrow(new RegExp(`'capacity'\\) is ${cap.max + 5}, outside[\\s\\S]*fix: pass caches of capacity ${cap.max} or less, or rebuild with --max-seq ${seqMax + 5} or more`));
+    expect(() => checkInputs(step, inputs(4, 9))).toThrow(/\('batch'\) is 4, outside the declared range \[1, 3\][\s\S]*fix: pass at most 3 rows, or rebuild with --max-batch 4 or more/);
   });
 });

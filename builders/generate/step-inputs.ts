@@ -31,7 +31,7 @@ export function stepVocabSize(g: Graph): number | undefined {
 /**
  * Refuses (UsageError, exit 2) step inputs the contract does not allow, naming the tensor, the
  * row, the value and the bound: 0 <= prompt_lengths[b] <= prompt width (>= 1 on a context row;
- * every llm_step row is one), 0 <= cache_lengths[b], cache_lengths[b] + prompt width + W·L <=
+ * every llm_step row is one; 0 on a generation row), 0 <= cache_lengths[b], cache_lengths[b] + prompt width + W·L <=
  * capacity (a call writes its prompt slot and its draft slots after the cache), and every id
  * of input_ids and beams in [0, vocab): the graph embeds every slot, those past a row's
  * prompt_lengths and a context row's beams too, although it reads nothing from them.
@@ -57,6 +57,10 @@ export function checkStepInputs(g: Graph, inputs: Record<string, HostTensor>): v
         ctx ? `input 'prompt_lengths' row ${b} is 0, but is_context marks row ${b} as a context row, which needs at least 1 prompt token` : `input 'prompt_lengths' row ${b} is 0: every row of '${g.name}' processes a prompt chunk, at least 1 token`,
         ctx ? `pass prompt_lengths >= 1 for row ${b}, or is_context false for a generation row` : `pass 1..${T} for row ${b}`,
       );
+    // A generation row reads no prompt: next_cache_lengths is cache_lengths + n_accepted + 1, and
+    // a nonzero prompt_lengths there would be ignored without a word.
+    if (!isCtx && pl !== 0)
+      throw new UsageError(`input 'prompt_lengths' row ${b} is ${pl}, but is_context marks row ${b} as a generation row, whose prompt_lengths must be 0`, `pass prompt_lengths 0 for row ${b}, or is_context true for a context row`);
     const cl = num(inputs.cache_lengths!, b);
     if (cl < 0) throw new UsageError(`input 'cache_lengths' row ${b} is ${cl}, below 0`, `pass the number of tokens already in row ${b}'s cache (0 for a new sequence)`);
     const need = cl + T + N;

@@ -49,7 +49,7 @@ export function checkInputs(graph: Graph, inputs: Record<string, HostTensor>): v
         if (prev !== undefined && prev !== got)
           throw new UsageError(`input '${b.name}' dim ${i} ('${name}') is ${got}, but another input set '${name}' = ${prev}`, `every input must agree on '${name}'`);
         const r = graph.symbols[name];
-        if (r && (got < r.min || got > r.max)) throw new UsageError(`input '${b.name}' dim ${i} ('${name}') is ${got}, outside the declared range [${r.min}, ${r.max}]`, `rebuild with a larger range for '${name}' or pass a smaller input`);
+        if (r && (got < r.min || got > r.max)) throw new UsageError(`input '${b.name}' dim ${i} ('${name}') is ${got}, outside the declared range [${r.min}, ${r.max}]`, rangeFix(graph, name, got));
         env.set(name, got);
       }
     });
@@ -216,4 +216,19 @@ export function* graphSteps(graph: Graph, inputs: Record<string, HostTensor>, op
     result[name] = get(b.id);
   }
   return result;
+}
+
+/**
+ * The fix for a dim outside its range: the build flag that sets the range and the value it needs
+ * (batch: --max-batch; the step graphs' seq/prompt/past: --max-seq; capacity is --max-seq plus
+ * one call's writes, the difference of its max and the seq dim's), else a generic rebuild.
+ */
+function rangeFix(graph: Graph, name: string, got: number): string {
+  const r = graph.symbols[name]!;
+  if (got < r.min) return `pass an input whose '${name}' dim is ${r.min}..${r.max}`;
+  if (name === 'batch') return `pass at most ${r.max} rows, or rebuild with --max-batch ${got} or more`;
+  const seq = graph.symbols.prompt ?? graph.symbols.seq;
+  if (['seq', 'prompt', 'past'].includes(name)) return `pass a smaller input, or rebuild with --max-seq ${got} or more`;
+  if (name === 'capacity' && seq) return `pass caches of capacity ${r.max} or less, or rebuild with --max-seq ${got - (r.max - seq.max)} or more (capacity holds --max-seq + ${r.max - seq.max} slots)`;
+  return `rebuild with a larger range for '${name}' or pass a smaller input`;
 }
