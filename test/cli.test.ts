@@ -232,7 +232,23 @@ describe('machine-readable output', () => {
     const j = redraft(['conformance', dir, '--json']);
     expect(j.code).toBe(5);
     const doc = JSON.parse(j.stdout); // exactly one document, even though the run failed
-    expect([doc.ok, doc.passed, doc.failed]).toEqual([false, 1, 1]);
+    expect([doc.ok, doc.passed, doc.failed, doc.dir]).toEqual([false, 1, 1, dir]);
+    // One case file: the document names it `case`, not `dir`.
+    const one = JSON.parse(redraft(['conformance', path.join(dir, 'tree_attention/ok.json'), '--json']).stdout);
+    expect([one.ok, one.case, one.dir]).toEqual([true, path.join(dir, 'tree_attention/ok.json'), undefined]);
+  });
+  it('conformance: an unreadable case file is exit 2 naming the file and what is wrong, not a failure', () => {
+    const dir = tmp();
+    const c = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'tree_attention/dedup_prefix_0.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'ok.json'), JSON.stringify(c));
+    fs.writeFileSync(path.join(dir, 'torn.json'), '{"fn": "tree_attention"');
+    const torn = redraft(['conformance', dir]);
+    expect([torn.code, torn.stderr]).toEqual([2, expect.stringMatching(/case file '.*torn\.json' is not readable JSON[\s\S]*fix: /)]);
+    fs.rmSync(path.join(dir, 'torn.json'));
+    fs.writeFileSync(path.join(dir, 'empty.json'), JSON.stringify({ ...c, outputs: {} }));
+    const empty = redraft(['conformance', path.join(dir, 'empty.json'), '--json']);
+    expect(empty.code).toBe(2);
+    expect(JSON.parse(empty.stdout).error).toMatchObject({ kind: 'UsageError', message: expect.stringMatching(/case file '.*empty\.json' declares no outputs/) });
   });
   it('with --json every failure is still one JSON document on stdout', () => {
     const usage = redraft(['build', '--model', 'tiny-redrafter', '--bogus', '--json']);
@@ -270,6 +286,11 @@ describe('inspect, run, generate, export', () => {
     const doc = JSON.parse(r.stdout);
     expect(doc.outputs.y.shape).toEqual([1, 4]);
     expect(fs.existsSync(path.join(dir, 'out.safetensors'))).toBe(true);
+    // Without --json: the summary is the text result only without --out; with --out one line says where.
+    const plain = redraft(['run', '--graph', g, '--inputs', inputs]);
+    expect(plain.stdout).toMatch(/^y: float32\[1, 4\] \[/);
+    const toFile = redraft(['run', '--graph', g, '--inputs', inputs, '--out', path.join(dir, 'out.json'), '-q']);
+    expect([toFile.code, toFile.stdout.trim()]).toEqual([0, `1 outputs written to ${path.join(dir, 'out.json')}`]);
     const onnx = redraft(['run', '--graph', g, '--inputs', inputs, '--backend', 'onnx', '--json']);
     expect(JSON.parse(onnx.stdout).outputs.y.head.map((v: number) => v.toFixed(5))).toEqual(doc.outputs.y.head.map((v: number) => v.toFixed(5)));
   });

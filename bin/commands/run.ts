@@ -63,5 +63,6 @@ export async function run(flags: ModelFlags & TpFlags & { graph?: string; engine
     }),
   );
   const text = Object.entries(summary).map(([k, s]) => `${k}: ${s.dtype}[${s.shape.join(', ')}] ${JSON.stringify(s.head)}${s.head.length < toNumbers(outputs[k]).length ? ' ...' : ''}`);
-  out.result({ backend, engine: flags.engine, milliseconds: +ms.toFixed(2), outputs: summary, written: flags.out }, [...text, flags.out ? `outputs written to ${flags.out}` : ''].filter(Boolean).join('\n'));
+  // The summary is the text result only without --out (as the help says); --json carries it either way.
+  out.result({ backend, engine: flags.engine, milliseconds: +ms.toFixed(2), outputs: summary, written: flags.out }, flags.out ? `${text.length} outputs written to ${flags.out}` : text.join('\n'));
 }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DType } from '../../dsl/dtype.js';
-import { ModelError } from '../../dsl/errors.js';
+import { ModelError, UsageError } from '../../dsl/errors.js';
 import type { HostTensor } from '../../dsl/host.js';
 import { hostTensor } from '../../dsl/host.js';
 import type { GoldenCase } from './types.js';
@@ -27,12 +27,12 @@ const DTYPES: Record<string, DType> = { float32: 'float32', int64: 'int64', int3
 
 function decodeTensor(file: string, name: string, raw: unknown): HostTensor {
   const r = raw as { dtype?: string; shape?: number[]; data?: unknown[] };
-  if (!r || typeof r !== 'object' || !Array.isArray(r.shape) || !Array.isArray(r.data)) throw new ModelError(`${file}: tensor '${name}' needs dtype, shape and data`);
+  if (!r || typeof r !== 'object' || !Array.isArray(r.shape) || !Array.isArray(r.data)) throw new UsageError(`${file}: tensor '${name}' needs dtype, shape and data`, 'fix the case file (layout: ../shared/golden/README.md)');
   const dtype = DTYPES[r.dtype ?? ''];
-  if (!dtype) throw new ModelError(`${file}: tensor '${name}' has dtype ${JSON.stringify(r.dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`);
-  if (!r.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new ModelError(`${file}: tensor '${name}' has shape ${JSON.stringify(r.shape)}; expected non-negative integers`);
+  if (!dtype) throw new UsageError(`${file}: tensor '${name}' has dtype ${JSON.stringify(r.dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`, 'fix the case file (layout: ../shared/golden/README.md)');
+  if (!r.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new UsageError(`${file}: tensor '${name}' has shape ${JSON.stringify(r.shape)}; expected non-negative integers`, 'fix the case file (layout: ../shared/golden/README.md)');
   const n = r.shape.reduce((a, b) => a * b, 1);
-  if (r.data.length !== n) throw new ModelError(`${file}: tensor '${name}' has ${r.data.length} values for shape [${r.shape}]`);
+  if (r.data.length !== n) throw new UsageError(`${file}: tensor '${name}' has ${r.data.length} values for shape [${r.shape}]`, 'fix the case file (layout: ../shared/golden/README.md)');
   // int64 values beyond 2^53 are kept exact when the JSON holds them as strings.
   const vals = dtype === 'int64' ? r.data.map((v) => (typeof v === 'string' ? BigInt(v) : BigInt(Math.trunc(v as number)))) : r.data.map((v) => (typeof v === 'boolean' ? +v : (v as number)));
   return hostTensor(dtype, r.shape, vals);
@@ -55,11 +55,12 @@ export function loadCase(file: string): GoldenCase {
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new ModelError(`${file}: not a readable JSON case (${(e as Error).message})`);
+    throw new UsageError(`case file '${file}' is not readable JSON (${(e as Error).message})`, 'fix or remove the file (layout: ../shared/golden/README.md)');
   }
   const decodeAll = (m: unknown) => Object.fromEntries(Object.entries((m ?? {}) as Record<string, unknown>).map(([k, v]) => [k, decodeTensor(file, k, v)]));
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`case file '${file}' is not a case: its JSON is ${Array.isArray(raw) ? 'an array' : JSON.stringify(raw)}, not an object`, 'fix or remove the file (layout: ../shared/golden/README.md)');
   const outputs = decodeAll(raw.outputs);
-  if (!Object.keys(outputs).length) throw new ModelError(`${file}: the case declares no outputs, so it would check nothing`);
+  if (!Object.keys(outputs).length) throw new UsageError(`case file '${file}' declares no outputs, so it would check nothing`, 'record the expected outputs under "outputs", or remove the file');
   const tol = (raw.tolerance ?? {}) as { atol?: number; rtol?: number };
   return {
     path: file,

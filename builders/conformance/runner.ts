@@ -34,6 +34,8 @@ export async function runCase(file: string, opts: Pick<ConformanceOptions, 'fns'
   try {
     c = loadCase(file);
   } catch (e) {
+    // An unreadable case file is an unreadable input (exit 2, naming the file), not a conformance failure.
+    if (e instanceof UsageError) throw e;
     return done(false, (e as Error).message);
   }
   const impl = opts.fns[c.fn];
