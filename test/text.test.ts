@@ -212,6 +212,12 @@ describe('redraft generate with text', () => {
     const none = redraft(['generate', '--model', path.join(FAM, 'llama3'), '--drafter', path.join(FAM, 'llama3-drafter'), '--prompt', 'hi']);
     expect(none.code).toBe(4);
     expect(none.stderr).toMatch(/has no tokenizer.json/);
+    // A built-in model has no directory to copy a tokenizer into: the fix names what works.
+    const builtin = redraft(['generate', '--model', 'tiny-redrafter', '--prompt', 'abc']);
+    expect([builtin.code, builtin.stderr]).toEqual([2, expect.stringMatching(/the built-in model 'tiny-redrafter' does not have[\s\S]*fix: pass token ids with --prompt-ids, or use a model directory with tokenizer.json/)]);
+    // --seed seeds sampling only: with greedy decoding it is refused, as --greedy with --temperature is.
+    const seed = gen('--prompt-ids', '5', '--seed', '1');
+    expect([seed.code, seed.stderr]).toEqual([2, expect.stringMatching(/--seed seeds sampling, but this run decodes greedily[\s\S]*fix: pass --temperature T/)]);
     expect(gen('--prompt', 'hi', '--prompt-ids', '5').code).toBe(2);
     expect(gen().stderr).toMatch(/a prompt is required/);
     expect(gen('--prompt-ids', '5', '--chat').code).toBe(2);

@@ -25,7 +25,8 @@ export interface GenerateFlags extends ModelFlags, TextFlags, TpFlags {
   engine?: string;
   autoregressive?: boolean;
   temperature?: string;
-  seed: string;
+  /** Seed of the sampling uniforms (default 0); only with sampling (--temperature or --sample). */
+  seed?: string;
   checkFinite?: boolean;
 }
 
@@ -117,13 +118,16 @@ export async function prepareGeneration(flags: GenerateFlags, out: Output, how: 
   };
   if (flags.temperature !== undefined) {
     const t = Number(flags.temperature);
-    const seed = Number(flags.seed);
+    const seed = Number(flags.seed ?? '0');
     if (!(t > 0) || !Number.isFinite(t)) throw new UsageError(`--temperature must be a positive number, got ${JSON.stringify(flags.temperature)}`, 'omit it for greedy decoding');
     if (!Number.isInteger(seed) || seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${JSON.stringify(flags.seed)}`);
     if (flags.autoregressive) throw new UsageError('--temperature applies to speculative sampling; --autoregressive is greedy only');
     if (engine) throw new UsageError('--temperature needs a step graph with sampling inputs, which an engine directory does not hold', 'pass the model with --model for speculative sampling');
     shape.sampling = { temperature: t, seed, vocabSize: cfg.vocabSize };
   }
+  // A seed only seeds sampling: refused where decoding is greedy, as --greedy with --temperature is.
+  if (!shape.sampling && flags.seed !== undefined)
+    throw new UsageError(`--seed seeds sampling, but this run decodes greedily${flags.greedy ? ' (--greedy)' : flags.autoregressive ? ' (--autoregressive)' : ''}`, 'pass --temperature T (or --sample) with it, or drop --seed');
   // --tp N: every rank's graph on the multi-rank simulator, behind one runner (bin/tp.ts).
   const tp = tpOf(flags);
   if (tp.size > 1 && (engine || tp.rank !== undefined)) throw new UsageError(engine ? '--tp with --engine: generate runs a tensor-parallel build from its model (--model ... --tp N); its rank engines run one process per GPU' : '--rank builds or exports one rank; generate runs all of them', engine ? 'pass --model (and --drafter) with --tp N' : 'drop --rank');

@@ -60,6 +60,8 @@ export function encodePrompts(dir: string, tok: TextTokenizer, texts: string[], 
 
 /** Tokenizer directory: the base model's. */
 export function tokenizerFor(dir: string | undefined): TextTokenizer {
-  if (!dir) throw new UsageError('text prompts need the model\'s tokenizer.json, which a built-in or module model does not have', 'pass --model DIR (with tokenizer.json) and --drafter DIR, or token ids with --prompt-ids');
+  // A built-in model (dir 'builtin:NAME/llm') lives in memory: there is no directory to copy a tokenizer into.
+  if (!dir || dir.startsWith('builtin:'))
+    throw new UsageError(`text prompts need the model's tokenizer.json, which ${dir ? `the built-in model '${dir.slice('builtin:'.length).split('/')[0]}'` : 'a module model'} does not have`, 'pass token ids with --prompt-ids, or use a model directory with tokenizer.json: --model DIR --drafter DIR');
   return loadTokenizer(dir);
 }
