@@ -69,7 +69,7 @@ Examples:
   redraft doctor
 
 Run redraft <command> --help for a command's flags, ranges and defaults.
-Exit codes: 0 ok, 1 internal error, 2 usage, 3 missing backend (TensorRT), 4 bad model, 5 conformance failures.`)
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 missing backend (TensorRT), 4 bad model, 5 conformance failures, 130 interrupted (SIGINT), 143 terminated (SIGTERM).`)
     .exitOverride();
   p.configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
 
@@ -94,7 +94,7 @@ Examples:
   modelOptions(p.command('export'))
     .description('export the model graph to ONNX (or redraft\'s own graph format)')
     .addOption(new Option('--format <format>', 'output format').choices(['onnx', 'graph']).default('onnx'))
-    .requiredOption('--out <file>', '(required) output file (model.onnx; its external data goes beside it when large)')
+    .requiredOption('--out <file>', '(required) output file (model.onnx; its external data goes beside it when large); with --tp N a directory (not *.onnx) that gets rank<R>.onnx per rank and config.json')
     .addHelpText('after', `
 Examples:
   redraft export --model tiny-redrafter --format onnx --out model.onnx
@@ -147,7 +147,7 @@ Examples:
     .description('generate tokens with ReDrafter speculative decoding, from a model (--model) or a build (--engine)')
     .option('--autoregressive', 'plain greedy decoding with the same base model (for comparison)')
     .option('--temperature <t>', 'speculative sampling at this temperature, > 0 (default: greedy)')
-    .option('--seed <n>', 'seed of the uniforms used for sampling', '0')
+    .option('--seed <n>', 'seed of the uniforms used for sampling, with --temperature or --sample (default: 0)')
     .option('--check-finite', 'fail (exit 4) on the first NaN/Inf in any step output, naming the step and the output (the default)')
     .option('--no-check-finite', 'skip that check (it reads every output of every step on the host)')
     .addHelpText('after', `
@@ -164,16 +164,16 @@ Examples:
 
   generateOptions(p.command('bench'))
     .description('measure speculative decoding on a build: tokens/s, tokens per step, step latency p50/p95, peak memory')
-    .option('--runs <n>', 'timed runs after one warm-up run (1..1000)', '3')
+    .addOption(new Option('--runs <n>', 'timed runs after one warm-up run (1..1000)').default('3', '3'))
     .addHelpText('after', `
 Examples:
-  redraft build --model tiny-redrafter --target onnx --out engine && redraft bench --engine engine --prompt-ids 5,6,7;8,9
+  redraft build --model tiny-redrafter --target onnx --out engine && redraft bench --engine engine --prompt-ids '5,6,7;8,9'
   redraft bench --engine engine --prompt-ids 5,6,7 --backend interp --runs 5 --json`)
     .action(async (_o, cmd: Command) => (await import('./commands/bench.js')).bench(cmd.opts(), output(cmd)));
 
   p.command('conformance')
     .description('run golden cases recorded from the PyTorch reference and compare')
-    .argument('<dir>', 'folder of golden cases (searched recursively)')
+    .argument('<dir|CASE.json>', 'folder of golden cases (searched recursively), or one case file')
     .addOption(new Option('--backend <backend>', 'where to run').choices(['interp', 'onnx']).default('interp'))
     .option('--filter <text>', 'only cases whose path contains this text')
     .addHelpText('after', `

@@ -5,7 +5,7 @@
  */
 import { evalDim } from '../dsl/dim.js';
 import { dtypeBytes } from '../dsl/dtype.js';
-import { MissingBackendError, ModelError, RedraftError, UsageError } from '../dsl/errors.js';
+import { ModelError, RedraftError, UsageError } from '../dsl/errors.js';
 import type { HostTensor } from '../dsl/host.js';
 import type { Graph } from '../dsl/ir.js';
 import type { BuildConfig } from '../builders/build-config.js';
@@ -164,6 +164,7 @@ export function tpGeneration(
 export function refuseTpBackend(backend: string, size: number): void {
   if (size === 1 || backend === 'interp') return;
   if (backend === 'onnx')
-    throw new MissingBackendError(`--backend onnx --tp ${size}: ONNX Runtime's CPU build cannot run the rank graphs' collectives (com.redraft custom-domain nodes; one session has no peer ranks)`, `run --tp ${size} with --backend interp (the multi-rank simulator)`);
+    // Exit 2, not 3: no installable backend makes this pair work; the flags ask for what no ONNX Runtime session does.
+    throw new UsageError(`--backend onnx cannot be combined with --tp ${size}: ONNX Runtime's CPU build cannot run the rank graphs' collectives (com.redraft custom-domain nodes; one session has no peer ranks), and no other install changes that, so the flags conflict`, `run --tp ${size} with --backend interp (the multi-rank simulator), or drop --tp to run one graph on ONNX Runtime`);
   throw new UsageError(`--backend ${backend} --tp ${size} runs engines, one process per rank with an NCCL communicator (README: "Tensor parallelism", launch contract); this command runs one process`, `simulate with --backend interp --tp ${size}, or launch rank<R>.engine per GPU as the README describes`);
 }

@@ -72,7 +72,14 @@ describe('build --tp', { timeout: 120_000 }, () => {
     expect(rep.ranks).toEqual(sim.ranks);
     const alone = JSON.parse(redraft(['inspect', '--engine', one, '--format', 'json', '--json']).stdout);
     expect(alone.ranks.map((x: { rank: number }) => x.rank)).toEqual([2]);
-    expect(redraft(['inspect', '--engine', all, '--tp', '4']).stderr).toMatch(/--tp cannot be combined with --engine/);
+    expect(redraft(['inspect', '--engine', all, '--tp', '4']).stderr).toMatch(/--tp cannot be combined with --engine[\s\S]*--rank R alone picks one/);
+    // --format dot on a --tp build draws one rank: the fix it names (--rank R) works with --engine.
+    expect(redraft(['inspect', '--engine', all, '--format', 'dot']).stderr).toMatch(/pass --rank R \(0\.\.3\)/);
+    const dot = redraft(['inspect', '--engine', all, '--format', 'dot', '--rank', '1']);
+    expect(dot.code, dot.stderr).toBe(0);
+    expect(dot.stdout).toBe(redraft(['inspect', ...MODEL, '--tp', '4', '--rank', '1', '--format', 'dot']).stdout);
+    const notBuilt = redraft(['inspect', '--engine', one, '--format', 'dot', '--rank', '1']);
+    expect([notBuilt.code, notBuilt.stderr]).toEqual([2, expect.stringMatching(/--rank 1 is not a rank built in .*\(built: 2 of --tp 4\)/)]);
     // Unchanged inputs: up to date.
     expect(redraft(['build', ...MODEL, '--target', 'onnx', '--tp', '4', '--out', all, '--json']).stdout).toMatch(/"status": "up-to-date"/);
   });
@@ -145,8 +152,8 @@ describe('generate, inspect and export --tp', { timeout: 180_000 }, () => {
     expect(gen(['--tp', '4'])).toEqual(one);
     expect(gen(['--tp', '4', '--autoregressive'])).toEqual(gen(['--autoregressive']));
     const r = redraft(['generate', ...MODEL, '--prompt-ids', '3,7', '--max-length', '12', '--tp', '2', '--backend', 'onnx']);
-    expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/ONNX Runtime's CPU build cannot run the rank graphs' collectives/);
+    expect(r.code).toBe(2); // a usage conflict: no install makes --backend onnx run collectives
+    expect(r.stderr).toMatch(/--backend onnx cannot be combined with --tp 2: ONNX Runtime's CPU build cannot run the rank graphs' collectives[\s\S]*the flags conflict/);
   });
 
   it('run --tp 2 cuts one-device step inputs into rank slices and returns tp=1\'s outputs', () => {
@@ -194,5 +201,9 @@ describe('generate, inspect and export --tp', { timeout: 180_000 }, () => {
     const e = redraft(['export', ...MODEL, '--tp', '2', '--format', 'graph', '--out', out]);
     expect(e.code, e.stderr).toBe(0);
     expect(files(out)).toEqual(['config.json', 'rank0.graph', 'rank1.graph']);
+    // --out m.onnx with --tp: refused (a directory named m.onnx is not what was asked), nothing written.
+    const asFile = redraft(['export', ...MODEL, '--tp', '2', '--out', path.join(out, 'ex2', 'm.onnx')]);
+    expect([asFile.code, asFile.stderr]).toEqual([2, expect.stringMatching(/--out '.*m\.onnx' names a file, but export --tp writes a directory[\s\S]*fix: pass a directory, e\.g\. --out .*ex2\/m\n/)]);
+    expect(fs.existsSync(path.join(out, 'ex2'))).toBe(false);
   });
 });

@@ -4,6 +4,7 @@
  * A rank exported alone is byte-identical to the same rank of an all-ranks export.
  */
 import * as path from 'node:path';
+import { UsageError } from '../../dsl/errors.js';
 import { ensureWritableDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
 import { engineIoTable } from '../../builders/engine-io.js';
 import { rankFile } from '../../builders/tp/layout.js';
@@ -18,6 +19,9 @@ type FileContent = Uint8Array | string | readonly Uint8Array[] | ((fd: number) =
 
 export async function exportTp(flags: ModelFlags & TpFlags & { format: string; out: string }, out: Output): Promise<void> {
   const { size } = tpOf(flags);
+  // With --tp, --out is a directory: a file name there would become a folder named like a file.
+  if (/\.(onnx|graph)$/i.test(flags.out))
+    throw new UsageError(`--out '${flags.out}' names a file, but export --tp writes a directory (rank<R>.${flags.format === 'graph' ? 'graph' : 'onnx'} per rank and config.json)`, `pass a directory, e.g. --out ${path.join(path.dirname(flags.out), path.basename(flags.out).replace(/\.(onnx|graph)$/i, ''))}`);
   ensureWritableDir(flags.out);
   const { ranks, layout, model } = await loadRankGraphs(flags, out, { lazyWeights: flags.format === 'onnx' });
   const files: Record<string, FileContent> = {};

@@ -13,8 +13,10 @@ import { checkEngineIo, openEngineDir, readEngineJson, type EngineDir } from '..
 
 export async function inspect(opts: ModelFlags & TpFlags & { format: string; batch?: string; seq?: string; graph?: string; engine?: string }, out: Output): Promise<void> {
   // --tp: each rank's weight bytes and collective bytes per call.
-  if (opts.tp !== undefined || opts.rank !== undefined) {
-    if (opts.engine) throw new UsageError(`${opts.tp !== undefined ? '--tp' : '--rank'} cannot be combined with --engine: the build in '${opts.engine}' fixes it`, 'inspect --engine DIR of a --tp build reports each rank it holds; drop --tp and --rank');
+  // --rank alone with --engine DIR of a --tp build picks one built rank (below); --tp is fixed by the build.
+  const rankOfEngine = opts.rank !== undefined && opts.tp === undefined && opts.engine !== undefined && tpBuildOf(opts.engine) !== undefined;
+  if ((opts.tp !== undefined || opts.rank !== undefined) && !rankOfEngine) {
+    if (opts.engine) throw new UsageError(`${opts.tp !== undefined ? '--tp' : '--rank'} cannot be combined with --engine: the build in '${opts.engine}' fixes it`, opts.tp !== undefined && opts.engine && tpBuildOf(opts.engine) ? 'drop --tp (the build records it); --rank R alone picks one of its ranks' : 'inspect --engine DIR of a --tp build reports each rank it holds; drop --tp and --rank');
     if (opts.graph) throw new UsageError('--tp inspects the rank graphs of --model; --graph names one graph', 'pass --model (and --drafter) with --tp N');
     return (await import('./inspect-tp.js')).inspectTp(opts, out);
   }
@@ -22,11 +24,17 @@ export async function inspect(opts: ModelFlags & TpFlags & { format: string; bat
   // A --tp build directory: each built rank's report, from the model and settings config.json records.
   const tpBuild = opts.engine ? tpBuildOf(opts.engine) : undefined;
   if (tpBuild) {
-    const { size, built } = tpBuild;
+    const { size } = tpBuild;
+    let { built } = tpBuild;
+    if (opts.rank !== undefined) {
+      const r = /^\d+$/.test(opts.rank) ? Number(opts.rank) : NaN;
+      if (!built.includes(r)) throw new UsageError(`--rank ${opts.rank} is not a rank built in '${opts.engine}' (built: ${built.join(', ')} of --tp ${size})`, `pass --rank ${built.join(' or ')}`);
+      built = [r];
+    }
     const { flags } = engineModelFlags(opts.engine!, opts, { launch: { rank: built[0]!, size, idFile: '', timeoutMs: 0 } });
     const engines = built.map((rank) => openEngineDir(opts.engine!, { rank: { rank, size } }));
     const { engine: _dir, ...model } = flags;
-    return (await import('./inspect-tp.js')).inspectTp({ ...model, tp: String(size), rank: built.length < size ? String(built[0]) : undefined }, out, engines);
+    return (await import('./inspect-tp.js')).inspectTp({ ...model, tp: String(size), rank: built.length < size ? String(built[0]) : undefined, format: opts.format }, out, engines);
   }
   let engine: EngineDir | undefined;
   if (opts.engine) ({ engine, flags: opts } = engineModelFlags(opts.engine, opts));
