@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { MissingBackendError, UsageError } from '../dsl/errors.js';
 import type { Graph } from '../dsl/ir.js';
 import type { HostTensor } from '../dsl/host.js';
-import { checkEngineHash, checkEngineIo, modelSimFlags, openEngineDir, readEngineJson, rebuildCommand, recordedCalibration, type EngineDir } from '../builders/engine-dir.js';
+import { checkEngineHash, checkEngineIo, modelSimFlags, openEngineDir, readEngineJson, rebuildCommand, recordedCalibration, simulationCaveat, type EngineDir } from '../builders/engine-dir.js';
 import type { Runner } from '../builders/generate/loop.js';
 import type { TpLaunch } from '../builders/trt/tp.js';
 import { BUILTIN_MODELS, type ModelFlags } from './model.js';
@@ -123,7 +123,7 @@ export function checkRankBackend(e: EngineDir, backend: string): void {
   const model = `${modelSimFlags(e.record)} --tp ${e.rank.size}`;
   throw new UsageError(
     `--engine '${e.dir}': a process launched as rank ${e.rank.rank} of ${e.rank.size} (REDRAFT_TP_SIZE=${e.rank.size}) runs rank${e.rank.rank}.engine on --backend trt, ${e.record.target !== 'trt' ? `and this is a --target ${e.record.target} build` : `not --backend ${backend}`}`,
-    e.record.target !== 'trt' ? `build it with --target trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp` : `pass --backend trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp`,
+    (e.record.target !== 'trt' ? `build it with --target trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp` : `pass --backend trt, or unset REDRAFT_TP_SIZE and simulate it from the model: ${model} --backend interp`) + simulationCaveat(e.record),
   );
 }
 

@@ -9,7 +9,7 @@ import { ModelError, RedraftError, UsageError } from '../dsl/errors.js';
 import type { HostTensor } from '../dsl/host.js';
 import type { Graph } from '../dsl/ir.js';
 import type { BuildConfig } from '../builders/build-config.js';
-import { modelSimFlags, type BuildRecord } from '../builders/engine-dir.js';
+import { modelSimFlags, simulationCaveat, type BuildRecord } from '../builders/engine-dir.js';
 import type { TpLayout } from '../builders/tp/layout.js';
 import { tpGraphRunner, type TpBundle } from '../builders/tp/runner.js';
 import type { CollectiveStats } from '../builders/tp/sim.js';
@@ -106,7 +106,7 @@ export function tpEngineRefusal(dir: string, backend: string | undefined, launch
     const model = `${modelSimFlags(rec)} --tp ${size}`;
     const what = `--engine '${dir}' is a --tp ${size} build (rank<R>.* files, one per rank)`;
     if ((backend ?? rec.target) !== 'trt' || rec.target !== 'trt')
-      return new UsageError(`${what}: its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: ${model} (--backend interp)`);
+      return new UsageError(`${what}: its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: ${model} (--backend interp)${simulationCaveat(rec)}`);
     const launch = `REDRAFT_TP_SIZE=${size} REDRAFT_TP_RANK=<R> REDRAFT_NCCL_ID_FILE=<path> CUDA_VISIBLE_DEVICES=<gpu> redraft generate --engine ${dir} --backend trt ... (<path>: one fresh file for all ranks of the launch; <gpu>: rank R's GPU)`;
     return new UsageError(
       `${what}: its rank engines run one process per rank with an NCCL communicator (the launch contract: REDRAFT_TP_SIZE, REDRAFT_TP_RANK, REDRAFT_NCCL_ID_FILE; README "Tensor parallelism")${launchable ? ', and REDRAFT_TP_SIZE is not set' : '; only `redraft generate` runs them'}`,

@@ -3,6 +3,7 @@
  * and checked, the engine file of its target located, and the graph rebuilt from the recorded
  * model checked against the recorded I/O table, so `--engine DIR` runs what was built.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../dsl/errors.js';
@@ -24,6 +25,8 @@ export interface BuildRecord {
   build: BuildConfig;
   io: { inputs: IoEntry[]; outputs: IoEntry[] };
   tensorrt?: string;
+  /** Each file's size and sha256 as written (builders/atomic.ts writeFilesAtomic); a rebuild checks them before saying "up to date". */
+  fileDigests?: Record<string, { bytes: number; sha256: string }>;
   /** fp8 --calibrate: the calibration's result, so `--engine DIR` needs neither the prompts file nor another run. */
   calibration?: CalibrationRecord;
   /** A --tp build (bin/commands/build-tp.ts): the ranks built, and each built rank's own I/O table and content hash. */
@@ -112,6 +115,24 @@ export function modelSimFlags(rec: Pick<BuildRecord, 'model'> & { build?: Partia
   return [`--model ${rec.model.source.replace(/^builtin:/, '')}`, rec.model.drafter ? `--drafter ${rec.model.drafter}` : '', ...(rec.build ? [rec.build.dtype ? `--dtype ${rec.build.dtype}` : '', ...quantFlags(rec.build)] : [])].filter(Boolean).join(' ');
 }
 
+/**
+ * modelSimFlags' caveat for an fp8 --calibrate build: the simulation re-calibrates from the
+ * recorded prompts file (the engine directory itself never reads it), so when that file is gone
+ * or no longer what was calibrated on (sha256), say so. Empty otherwise.
+ */
+export function simulationCaveat(rec: Partial<BuildRecord>): string {
+  const c = rec.calibration;
+  const file = typeof c?.file === 'string' ? c.file : rec.build?.calibrate;
+  if (typeof file !== 'string' || !file) return '';
+  let now: string | undefined;
+  try {
+    now = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  } catch {
+    return `; the simulation re-calibrates from --calibrate ${file}, which no longer exists: restore the prompts file the build was calibrated on there first`;
+  }
+  return typeof c?.sha256 === 'string' && now !== c.sha256 ? `; the simulation re-calibrates from --calibrate ${file}, which changed since the build (sha256 ${now.slice(0, 12)}, recorded ${c.sha256.slice(0, 12)}): restore the prompts file the build was calibrated on` : '';
+}
+
 /** A --tp build's --tp N, and --rank R when it holds one rank of several (build-tp writes either all ranks or one). */
 function tpFlags(tp: BuildRecord['tensorParallel']): string[] {
   if (!tp || typeof tp !== 'object') return [];
@@ -119,12 +140,35 @@ function tpFlags(tp: BuildRecord['tensorParallel']): string[] {
   return [`--tp ${tp.size}`, built.length === 1 && tp.size > 1 ? `--rank ${built[0]}` : ''];
 }
 
+/** The files `redraft build` writes besides config.json (one device or per rank, ONNX external data included). */
+const BUILD_OUTPUT = /^(model\.onnx|plan\.json|rank\d+\.(engine|onnx|plan\.json))(\.data)?$/;
+
+/**
+ * What `dir` holds besides config.json: redraft build outputs, and anything else (a lock and
+ * temporaries are neither). A directory whose config.json is damaged is taken for a redraft build
+ * (`build --force` replaces it) only when it holds outputs and nothing else.
+ */
+export function buildOutputsIn(dir: string): { outputs: string[]; others: string[]; looksBuilt: boolean } {
+  const names = fs.readdirSync(dir).filter((n) => n !== 'config.json' && n !== '.redraft.lock' && !/^\..+\.tmp-\d+-[a-z0-9]+$/.test(n));
+  const outputs = names.filter((n) => BUILD_OUTPUT.test(n) && fs.statSync(path.join(dir, n)).isFile()).sort();
+  const others = names.filter((n) => !outputs.includes(n)).sort();
+  return { outputs, others, looksBuilt: outputs.length > 0 && others.length === 0 };
+}
+
+/** The fix for a config.json that cannot be read as a build record: what `redraft build --force` accepts there, or what to do instead. */
+export function damagedRecordFix(dir: string): string {
+  const { outputs, others, looksBuilt } = buildOutputsIn(dir);
+  if (looksBuilt) return `rebuild it: redraft build --model <the model> ... --out ${dir} --force (config.json no longer says which model; --force replaces the build outputs there: ${outputs.join(', ')})`;
+  const holds = others.length ? `it also holds ${others.slice(0, 4).join(', ')}${others.length > 4 ? ', ...' : ''}, which redraft did not write` : 'it holds no build outputs';
+  return `${holds}, so redraft will not replace it: delete ${path.join(dir, 'config.json')} (or the directory) yourself, or build into another --out`;
+}
+
 /** Reads a JSON file of an engine directory; invalid JSON is exit 2 with the rebuild command. */
 export function readEngineJson<T>(file: string, rec?: Partial<BuildRecord>, dir?: string): T {
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
   } catch (e) {
-    throw new UsageError(`${file} is not valid JSON (${(e as Error).message}): the build output is damaged`, rec && dir ? `rebuild it: ${rebuildCommand(rec, dir)}` : 'rebuild it with redraft build --force');
+    throw new UsageError(`${file} is not valid JSON (${(e as Error).message}): the build output is damaged`, rec && dir ? `rebuild it: ${rebuildCommand(rec, dir)}` : damagedRecordFix(path.dirname(file)));
   }
 }
 
@@ -142,7 +186,7 @@ export function openEngineDir(dir: string, opts: { rank?: { rank: number; size: 
   if (!fs.existsSync(file)) throw new UsageError(`--engine '${dir}' holds no config.json: it is not a redraft build output`, FIX);
   const rec = readEngineJson<Partial<BuildRecord> & Record<string, unknown>>(file);
   if (!rec || typeof rec !== 'object' || typeof rec.redraft?.version !== 'string') {
-    const hint = typeof rec?.model_type === 'string' ? `it is a model's own config (model_type ${rec.model_type}): pass that directory as --model, or build it first with redraft build --model ${dir} --out engine` : FIX;
+    const hint = typeof rec?.model_type === 'string' ? `it is a model's own config (model_type ${rec.model_type}): pass that directory as --model, or build it first with redraft build --model ${dir} --out engine` : !rec || typeof rec !== 'object' || Array.isArray(rec) ? damagedRecordFix(dir) : FIX;
     throw new UsageError(`${file} is not a redraft build record`, hint);
   }
   const bad = (what: string) => new UsageError(`${file}: ${what}`, `rebuild it: ${rebuildCommand(rec, dir)}`);
@@ -157,7 +201,7 @@ export function openEngineDir(dir: string, opts: { rank?: { rank: number; size: 
   if (tp && typeof tp === 'object' && opts.rank) return openEngineRank(dir, rec as BuildRecord, opts.rank, bad);
   if (tp && typeof tp === 'object') {
     if (opts.refuseTp) throw opts.refuseTp(Number(tp.size), rec as BuildRecord);
-    throw new UsageError(`--engine '${dir}' is a --tp ${String(tp.size)} build (rank<R>.* files, one per rank): its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: ${modelSimFlags(rec as BuildRecord)} --tp ${String(tp.size)} (--backend interp)`);
+    throw new UsageError(`--engine '${dir}' is a --tp ${String(tp.size)} build (rank<R>.* files, one per rank): its ranks run one process per GPU with an NCCL communicator, not in this command`, `simulate it from the model: ${modelSimFlags(rec as BuildRecord)} --tp ${String(tp.size)} (--backend interp)${simulationCaveat(rec)}`);
   }
   const engineFile = path.join(dir, ENGINE_FILE[rec.target]);
   if (!fs.existsSync(engineFile)) throw new UsageError(`--engine '${dir}': ${ENGINE_FILE[rec.target]} is missing (config.json says target ${rec.target})`, `rebuild it: ${rebuildCommand(rec, dir)}`);

@@ -292,6 +292,10 @@ describe('--calibrate is recorded in the build (e2e; npm run build first)', () =
     const before = runAll('before');
     fs.rmSync(prompts);
     const after = runAll('after');
+    // generate on the --tp build points to the model's simulation, which would re-calibrate: it says the file is gone.
+    const tpGen = redraft(['generate', '--engine', tp, '--prompt-ids', '5,6,7']);
+    expect(tpGen.code, tpGen.stderr).toBe(2);
+    expect(tpGen.stderr).toContain(`--calibrate ${prompts}, which no longer exists`);
     const tokens = (k: string, r: Record<string, { stdout: string }>) => JSON.parse(r[k]!.stdout).tokens;
     expect(tokens('genOnnx', after)).toEqual(tokens('genOnnx', before));
     expect(tokens('genInterp', after)).toEqual(tokens('genInterp', before));
