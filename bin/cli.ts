@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import chalk from 'chalk';
 import { createRequire } from 'node:module';
 import { ExitCode, RedraftError, UsageError } from '../dsl/errors.js';
-import { cleanupTemporaries } from '../builders/atomic.js';
+import { cleanupTemporaries, committedOutputs } from '../builders/atomic.js';
 import { BUILD_CONFIG_RULES, DEFAULT_BUILD_CONFIG, type BuildConfig } from '../builders/build-config.js';
 import { Output } from './output.js';
 
@@ -195,14 +195,19 @@ Examples:
   return p;
 }
 
-/** Flags that contradict each other are a usage error, not a silent choice of one of them. */
-function checkBuildFlags<T extends { dryRun?: boolean; target?: string; workspace?: string; optLevel?: string; timingCache?: string }>(o: T): T {
+/**
+ * Flags that contradict each other are a usage error, not a silent choice of one of them.
+ * `targetFrom`: where o.target came from when not --target (build.ts checks the target of
+ * --config build.json against the flags again, once the file is read).
+ */
+export function checkBuildFlags<T extends { dryRun?: boolean; target?: string; workspace?: string; optLevel?: string; timingCache?: string }>(o: T, targetFrom?: string): T {
+  const tflag = (t: string) => targetFrom ?? `--target ${t}`;
   if (o.dryRun && o.target !== undefined && o.target !== 'plan')
-    throw new UsageError(`--dry-run builds a TensorRT plan, but --target ${o.target} asks for ${o.target === 'auto' ? 'TensorRT or ONNX' : o.target === 'trt' ? 'a TensorRT engine' : 'an ONNX model'}`, 'pass one of them: --dry-run (or --target plan) for the plan, --target alone for an engine');
+    throw new UsageError(`--dry-run builds a TensorRT plan, but ${tflag(o.target)} asks for ${o.target === 'auto' ? 'TensorRT or ONNX' : o.target === 'trt' ? 'a TensorRT engine' : 'an ONNX model'}`, 'pass one of them: --dry-run (or --target plan) for the plan, --target alone for an engine');
   const target = o.dryRun ? 'plan' : o.target;
   const trtOnly = ([['--workspace', o.workspace], ['--opt-level', o.optLevel], ['--timing-cache', o.timingCache]] as const).filter(([, v]) => v !== undefined).map(([f]) => f);
   if (trtOnly.length && (target === 'onnx' || target === 'plan'))
-    throw new UsageError(`${trtOnly.join(', ')} ${trtOnly.length > 1 ? 'are' : 'is'} for TensorRT engine builds, not ${o.dryRun ? '--dry-run' : `--target ${target}`}`, `drop ${trtOnly.join(', ')}, or build with --target trt`);
+    throw new UsageError(`${trtOnly.join(', ')} ${trtOnly.length > 1 ? 'are' : 'is'} for TensorRT engine builds, not ${o.dryRun ? '--dry-run' : tflag(String(target))}`, `drop ${trtOnly.join(', ')}, or build with --target trt`);
   return o;
 }
 
@@ -213,16 +218,27 @@ function checkInspectFlags<T extends { graph?: string; model?: string; drafter?:
 
 /** Runs the CLI and returns the exit code (the launcher sets process.exitCode). */
 export async function main(argv: string[]): Promise<number> {
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
-    cleanupTemporaries();
-    process.stderr.write(`\nredraft: interrupted (${sig}); temporary files removed, existing outputs untouched\n`);
-    process.exit(sig === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
-  };
-  process.once('SIGINT', onSignal('SIGINT'));
-  process.once('SIGTERM', onSignal('SIGTERM'));
   // Read from argv, not from parsed options: parsing itself may be what failed.
   const args = argv.slice(2);
   const json = args.includes('--json');
+  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => {
+    // Once a command's outputs are renamed into place the earlier ones are gone: 130/143 would
+    // promise otherwise, so it finishes (exit 0) and says so. A second signal still ends it.
+    const done = committedOutputs();
+    if (done) {
+      process.stderr.write(`\nredraft: ${sig} arrived after the ${done} was committed (its files are complete and replaced the earlier ones); finishing, exit 0\n`);
+      process.once(sig, () => process.exit(ExitCode.ok));
+      return;
+    }
+    cleanupTemporaries();
+    const message = `interrupted (${sig}); temporary files removed, existing outputs untouched`;
+    process.stderr.write(`\nredraft: ${message}\n`);
+    const code = sig === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated;
+    failure(json, code, 'Interrupted', message);
+    process.exit(code);
+  };
+  process.once('SIGINT', onSignal('SIGINT'));
+  process.once('SIGTERM', onSignal('SIGTERM'));
   if (args.includes('--verbose')) process.env.REDRAFT_VERBOSE = '1'; // read by builders/onnx when ONNX Runtime starts
   // chalk does not read NO_COLOR (https://no-color.org) on a terminal; honour it here.
   if (process.env.NO_COLOR) chalk.level = 0;

@@ -3,6 +3,7 @@
  * renamed into place, so a failed or interrupted build never leaves a half-written file and
  * never damages an existing good build. Temporaries are removed on SIGINT/SIGTERM.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UsageError } from '../dsl/errors.js';
@@ -182,31 +183,104 @@ export function writeFileAtomic(target: string, data: Uint8Array | string | read
   }
 }
 
+/** What writeFilesAtomic wrote: each file's size and sha256 (config.json records them; `redraft build` checks them). */
+export type FileDigests = Record<string, { bytes: number; sha256: string }>;
+
+type FileData = Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void);
+
 /**
  * Writes several files into `dir` as one unit: all go to temporaries first, then each is
- * renamed; if anything fails before the renames, nothing in `dir` changes.
+ * renamed; if anything fails before the renames, nothing in `dir` changes. Each file's sha256
+ * is computed while it is written (a file written through its fd is read back once). `record`
+ * is written last, from the other files' digests (a build's config.json lists them).
  */
-export function writeFilesAtomic(dir: string, files: Record<string, Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void)>): void {
+export function writeFilesAtomic(dir: string, files: Record<string, FileData>, record?: { name: string; content: (digests: FileDigests) => string }): FileDigests {
   ensureWritableDir(dir);
   const staged: [string, string][] = [];
-  try {
-    for (const [name, data] of Object.entries(files)) {
-      const target = path.join(dir, name);
-      const tmp = tempPathFor(target);
-      staged.push([tmp, target]);
-      const fd = fs.openSync(tmp, 'w');
-      try {
-        if (typeof data === 'function') data(fd);
-        else if (typeof data === 'string') fs.writeSync(fd, data);
-        else if (Array.isArray(data)) for (const c of data as readonly Uint8Array[]) fs.writeSync(fd, c);
-        else fs.writeSync(fd, data as Uint8Array);
-      } finally {
-        fs.closeSync(fd);
-      }
+  const digests: FileDigests = {};
+  const write = (name: string, data: FileData) => {
+    const target = path.join(dir, name);
+    const tmp = tempPathFor(target);
+    staged.push([tmp, target]);
+    const fd = fs.openSync(tmp, 'w');
+    const h = createHash('sha256');
+    let bytes = 0;
+    const put = (b: Uint8Array | string) => {
+      const buf = typeof b === 'string' ? Buffer.from(b) : b;
+      fs.writeSync(fd, buf);
+      h.update(buf);
+      bytes += buf.byteLength;
+    };
+    try {
+      if (typeof data === 'function') {
+        data(fd);
+        // Written by native code: hash what landed in the file.
+        const chunk = Buffer.allocUnsafe(1 << 24);
+        for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, bytes)) > 0; bytes += n) h.update(chunk.subarray(0, n));
+      } else if (typeof data === 'string') put(data);
+      else if (Array.isArray(data)) for (const c of data as readonly Uint8Array[]) put(c);
+      else put(data as Uint8Array);
+    } finally {
+      fs.closeSync(fd);
     }
+    digests[name] = { bytes, sha256: h.digest('hex') };
+  };
+  try {
+    for (const [name, data] of Object.entries(files)) write(name, data);
+    if (record) write(record.name, record.content({ ...digests }));
   } catch (e) {
     for (const [tmp] of staged) discardTemp(tmp);
     throw e;
   }
   for (const [tmp, target] of staged) commitTemp(tmp, target);
+  return digests;
+}
+
+/**
+ * Why the files a build recorded are not intact in `dir` (undefined: they are): a file missing,
+ * or its size or sha256 not the recorded one (a truncated or edited output). Files without a
+ * recorded digest (an older redraft's build) are checked for existence only.
+ */
+export function damagedFile(dir: string, files: readonly string[], digests?: Partial<FileDigests>): string | undefined {
+  for (const f of files) {
+    const p = path.join(dir, f);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      return `${f} is missing`;
+    }
+    const d = digests?.[f];
+    if (!d) continue;
+    if (st.size !== d.bytes) return `${f} is ${st.size} bytes, the build wrote ${d.bytes}`;
+    if (sha256File(p) !== d.sha256) return `${f} is not the file the build wrote (its sha256 differs)`;
+  }
+  return undefined;
+}
+
+function sha256File(file: string): string {
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 24);
+    for (let n; (n = fs.readSync(fd, chunk, 0, chunk.length, null)) > 0; ) h.update(chunk.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+let committed: string | undefined;
+
+/**
+ * Marks a command's outputs as committed (renamed into place): from here on an interrupt cannot
+ * leave the earlier outputs intact, so the CLI finishes (exit 0) and says the signal came late.
+ */
+export function markCommitted(what: string): void {
+  committed = what;
+}
+
+/** What markCommitted recorded, if the outputs are committed. */
+export function committedOutputs(): string | undefined {
+  return committed;
 }

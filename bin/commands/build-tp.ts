@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../../builders/build-config.js';
 import { buildContentHash } from '../../builders/build-hash.js';
-import { ensureWritableDir, lockDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
+import { damagedFile, ensureWritableDir, lockDir, markCommitted, writeFilesAtomic, yieldToSignals, type FileDigests } from '../../builders/atomic.js';
 import { engineIoTable } from '../../builders/engine-io.js';
 import { summarize } from '../../builders/inspect.js';
 import { rankFile } from '../../builders/tp/layout.js';
@@ -35,12 +35,15 @@ interface TpRecord {
   target?: string;
   contentHash?: string;
   files: string[];
+  fileDigests?: FileDigests;
   io?: unknown;
   tensorParallel?: { size?: number; buildKey?: string; built?: number[]; ranks?: { rank: number; files?: string[]; contentHash?: string }[] };
 }
 
-function readTpRecord(dir: string): TpRecord | undefined {
-  if (!readExisting(dir)) return undefined; // refuses a config.json redraft did not write
+function readTpRecord(dir: string, force?: boolean): TpRecord | undefined {
+  const e = readExisting(dir, force); // refuses a config.json redraft did not write
+  if (!e) return undefined;
+  if (e.damaged) return { files: e.files ?? [] }; // --force over a damaged record: its outputs are replaced
   return JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as TpRecord;
 }
 
@@ -62,7 +65,7 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   const { size, rank } = tpOf(flags);
   if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
   // A --rank build joins the other ranks of its build in --out; another build there is refused before any work.
-  const early = readTpRecord(flags.out);
+  const early = readTpRecord(flags.out, flags.force);
   const refuse = (why: string) =>
     new UsageError(`--out '${flags.out}' cannot take rank ${rank} of this --tp ${size} build: ${why}; a --rank build keeps the other ranks only of the same build`, 'pass --force to replace what is there with this rank alone, or build into another --out');
   if (rank !== undefined && early && !flags.force) {
@@ -90,7 +93,7 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   }
   ensureWritableDir(flags.out);
   lockDir(flags.out);
-  const existing = readTpRecord(flags.out); // read again under the lock: another rank's job may have finished meanwhile
+  const existing = readTpRecord(flags.out, flags.force); // read again under the lock: another rank's job may have finished meanwhile
   const planVersion = planFor?.version ? `${planFor.version.major}.${planFor.version.minor}` : undefined;
   const hashes = ranks.map((r) => buildContentHash(r.graph, cfg, target, VERSION, planVersion));
   // The content hash inputs other than the rank's graph: equal for every rank of one build.
@@ -105,14 +108,17 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
     if (why && !flags.force) throw refuse(why);
     if (!why)
       for (const e of existing.tensorParallel?.ranks ?? [])
-        if (e.rank !== rank && e.files?.length && e.contentHash && e.files.every((f) => fs.existsSync(path.join(flags.out, f)))) kept.set(e.rank, e);
+        if (e.rank !== rank && e.files?.length && e.contentHash && !damagedFile(flags.out, e.files, existing.fileDigests)) kept.set(e.rank, e);
   }
   const all = [...ranks.map((r, i) => [r.rank, hashes[i]] as [number, string]), ...[...kept].map(([r, e]) => [r, e.contentHash!] as [number, string])].sort((a, b) => a[0] - b[0]);
   // Over every rank the directory will hold: ranks merged one job at a time hash as one all-ranks build.
   const hash = createHash('sha256').update(JSON.stringify({ tp: size, ranks: all })).digest('hex');
   const mine = rank !== undefined ? existing?.tensorParallel?.ranks?.find((e) => e.rank === rank) : undefined;
   const upToDate = existing?.contentHash === hash && (rank === undefined || mine?.contentHash === hashes[0]);
-  if (!flags.force && upToDate && (existing?.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
+  // Up to date only if the files are the ones the build wrote (sizes and sha256 as recorded).
+  const damage = !flags.force && upToDate ? damagedFile(flags.out, existing?.files ?? [], existing?.fileDigests) : undefined;
+  if (damage) out.info(`${flags.out} holds this build, but ${damage}: rebuilding`);
+  if (!flags.force && upToDate && !damage) {
     return out.result({ status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing!.files }, `${flags.out} is up to date (content hash ${hash.slice(0, 12)}); use --force to rebuild`);
   }
 
@@ -156,9 +162,11 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
       }),
     },
   };
-  files['config.json'] = canonicalPretty(config);
   await yieldToSignals();
-  writeFilesAtomic(flags.out, files);
+  // A kept rank's files keep their recorded digests (they are not rewritten).
+  const keptDigests = Object.fromEntries(keptFiles.flatMap((f) => (existing?.fileDigests?.[f] ? [[f, existing.fileDigests[f]]] : [])));
+  writeFilesAtomic(flags.out, files, { name: 'config.json', content: (d) => canonicalPretty({ ...config, fileDigests: { ...keptDigests, ...d } }) });
+  markCommitted(`--tp ${size} ${target} build in ${flags.out}`);
   for (const f of existing?.files ?? []) if (!(f in files) && !keptFiles.includes(f) && path.basename(f) === f) fs.rmSync(path.join(flags.out, f), { force: true });
   const per = ranks.map((r) => ({ rank: r.rank, layers: r.graph.layers.length, ...tpReport(r.graph) }));
   const result = {

@@ -7,12 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, type BuildConfig } from '../../builders/build-config.js';
 import { buildContentHash } from '../../builders/build-hash.js';
-import { ensureWritableDir, lockDir, writeFilesAtomic, yieldToSignals } from '../../builders/atomic.js';
+import { damagedFile, ensureWritableDir, lockDir, markCommitted, writeFilesAtomic, yieldToSignals, type FileDigests } from '../../builders/atomic.js';
+import { buildOutputsIn, damagedRecordFix } from '../../builders/engine-dir.js';
 import { UsageError } from '../../dsl/errors.js';
 import { summarize } from '../../builders/inspect.js';
 import { engineIoTable } from '../../builders/engine-io.js';
 import type { Output } from '../output.js';
-import { VERSION } from '../cli.js';
+import { checkBuildFlags, VERSION } from '../cli.js';
 import { buildConfigFrom, loadGraph, type ModelFlags, type ResolvedModel } from '../model.js';
 import type { TpFlags } from '../tp.js';
 
@@ -55,11 +56,22 @@ export async function chooseTarget(build: BuildConfig, dryRun: boolean, targetFl
   return { target: 'onnx', reason: `TensorRT is not usable here (${why}); building ONNX instead` };
 }
 
+/** The build record in --out as a rebuild reads it; `damaged`: config.json could not be read as one (then `files` are the build outputs found there). */
+export interface ExistingBuild {
+  contentHash?: string;
+  files?: string[];
+  fileDigests?: FileDigests;
+  damaged?: true;
+}
+
 /**
  * The build record already in --out, if any. A config.json that redraft did not write (a
- * model's own, say) is refused: building there would replace it.
+ * model's own, say) is refused: building there would replace it. One that cannot be read as a
+ * record (damaged: not JSON, or a redraft record missing its fields) is replaced with --force
+ * when the directory holds redraft's outputs and nothing else (engine-dir.ts damagedRecordFix,
+ * the fix `--engine` gives for it too).
  */
-export function readExisting(dir: string): { contentHash?: string; files?: string[] } | undefined {
+export function readExisting(dir: string, force = false): ExistingBuild | undefined {
   const file = path.join(dir, 'config.json');
   if (!fs.existsSync(file)) return undefined;
   let rec: unknown;
@@ -68,17 +80,29 @@ export function readExisting(dir: string): { contentHash?: string; files?: strin
   } catch {
     rec = undefined;
   }
-  const r = rec as { redraft?: { version?: unknown }; contentHash?: unknown; files?: unknown } | undefined;
-  if (!r || typeof r !== 'object' || typeof r.redraft?.version !== 'string' || typeof r.contentHash !== 'string' || !Array.isArray(r.files))
+  const r = rec as { redraft?: { version?: unknown }; contentHash?: unknown; files?: unknown; fileDigests?: unknown } | undefined;
+  const isObject = !!r && typeof r === 'object' && !Array.isArray(r);
+  const ours = isObject && typeof r.redraft?.version === 'string';
+  if (ours && typeof r.contentHash === 'string' && Array.isArray(r.files) && r.files.every((f) => typeof f === 'string'))
+    return { contentHash: r.contentHash, files: r.files as string[], fileDigests: r.fileDigests && typeof r.fileDigests === 'object' ? (r.fileDigests as FileDigests) : undefined };
+  if (isObject && !ours)
     throw new UsageError(`--out '${dir}' holds a config.json that is not a redraft build record (a model's config?); building there would replace it`, 'pass --out with an empty directory or one that holds an earlier redraft build');
-  return r as { contentHash?: string; files?: string[] };
+  // Damaged: redraft's record with fields missing, or not a JSON object at all.
+  const found = buildOutputsIn(dir);
+  const what = ours ? 'a damaged redraft build record (fields missing)' : 'a config.json that is not valid JSON (a damaged build record?)';
+  if (!force || (!ours && !found.looksBuilt))
+    throw new UsageError(`--out '${dir}' holds ${what}`, ours ? `pass --force to rebuild there` : damagedRecordFix(dir));
+  return { files: found.outputs, damaged: true };
 }
 
 export async function build(flags: BuildFlags, out: Output): Promise<void> {
+  // A --config build.json's target meets the flags' conflict check too (bin/cli.ts checked --target only).
+  const fromFile = flags.target === undefined && flags.config !== undefined ? buildConfigFrom(flags).target : 'auto';
+  if (fromFile !== 'auto') checkBuildFlags({ ...flags, target: fromFile }, `the target of --config ${flags.config} ("target": "${fromFile}")`);
   if (flags.tp !== undefined || flags.rank !== undefined) return (await import('./build-tp.js')).buildTp(flags, out); // one output per rank
   const t0 = performance.now();
   if (!flags.out) throw new UsageError('--out must name a directory, got ""', 'pass --out engine, say');
-  readExisting(flags.out); // refuses a foreign config.json before any work
+  readExisting(flags.out, flags.force); // refuses a foreign config.json before any work
   // The target first: a TensorRT build on a machine without TensorRT fails (exit 3, nothing
   // written) before the model's weights are read.
   const { target, reason } = await chooseTarget(buildConfigFrom(flags), !!flags.dryRun, flags.target !== undefined);
@@ -105,11 +129,14 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   }
   ensureWritableDir(flags.out);
   lockDir(flags.out);
-  const existing = readExisting(flags.out); // read again under the lock: another build may have finished meanwhile
+  const existing = readExisting(flags.out, flags.force); // read again under the lock: another build may have finished meanwhile
 
   const planVersion = planFor?.version ? `${planFor.version.major}.${planFor.version.minor}` : undefined;
   const hash = buildContentHash(graph, cfg, target, VERSION, planVersion);
-  if (!flags.force && existing?.contentHash === hash && (existing.files ?? []).every((f) => fs.existsSync(path.join(flags.out, f)))) {
+  // Up to date only if the files are the ones that build wrote (sizes and sha256 as recorded): a truncated or edited output is rebuilt.
+  const damage = !flags.force && existing?.contentHash === hash ? damagedFile(flags.out, existing.files ?? [], existing.fileDigests) : undefined;
+  if (damage) out.info(`${flags.out} holds this build, but ${damage}: rebuilding`);
+  if (!flags.force && existing?.contentHash === hash && !damage) {
     const result = { status: 'up-to-date', target, out: flags.out, contentHash: hash, files: existing.files };
     return out.result(result, `${flags.out} is up to date (content hash ${hash.slice(0, 12)}); use --force to rebuild`);
   }
@@ -136,9 +163,9 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   }
   const fileNames = Object.keys(files).sort();
   const config = { ...(await buildRecord(target, hash, fileNames, model, cfg)), io: engineIoTable(graph) };
-  files['config.json'] = canonicalPretty(config);
   await yieldToSignals(); // an interrupt during the export wins over committing its files
-  writeFilesAtomic(flags.out, files);
+  writeFilesAtomic(flags.out, files, { name: 'config.json', content: (fileDigests) => canonicalPretty({ ...config, fileDigests }) });
+  markCommitted(`${target} build in ${flags.out}`);
   // Files of the previous build that this one does not write (model.onnx after a plan build, say).
   for (const f of existing?.files ?? []) if (!(f in files) && path.basename(f) === f) fs.rmSync(path.join(flags.out, f), { force: true });
   const s = summarize(graph);
