@@ -8,6 +8,7 @@
  * float top-2 logit margin there is smaller than the logit change e4m3 rounding makes.)
  */
 import { describe, expect, it } from 'vitest';
+import { allocate, getNumber, setNumber, type DType } from '../dsl/dtype.js';
 import { hostTensor, type HostTensor } from '../dsl/host.js';
 import type { ConstantLayer, Graph, TensorId } from '../dsl/ir.js';
 import { buildNetwork } from '../dsl/network.js';
@@ -36,23 +37,24 @@ const IDS = [
   [3, 14, 15, 9, 26],
 ];
 
-function logitsGraph(ws: typeof llm.weights, quantize: QuantScheme | undefined, T: number): Graph {
+function logitsGraph(ws: typeof llm.weights, quantize: QuantScheme | undefined, T: number, dtype: DType = 'float32'): Graph {
   return buildNetwork('llm', (net) => {
     const ids = net.input('ids', 'int64', [1, T]);
     const mask = net.input('mask', 'bool', [1, T, T]);
     const pos = net.input('pos', 'int64', [1, T]);
-    net.markOutput(llama_forward(cfg, llamaWeights(net, cfg, ws, 'float32', quantize), { input_ids: ids, attention_mask: mask, position_ids: pos }).logits, 'logits');
+    net.markOutput(llama_forward(cfg, llamaWeights(net, cfg, ws, dtype, quantize), { input_ids: ids, attention_mask: mask, position_ids: pos }).logits, 'logits');
   });
 }
 
-function run(g: Graph, ids: number[]): Float32Array {
+function run(g: Graph, ids: number[]): number[] {
   const T = ids.length;
   const inputs: Record<string, HostTensor> = {
     ids: hostTensor('int64', [1, T], ids),
     mask: hostTensor('bool', [1, T, T], Array.from({ length: T * T }, (_, i) => (i % T <= Math.floor(i / T) ? 1 : 0))),
     pos: hostTensor('int64', [1, T], ids.map((_, i) => i)),
   };
-  return runGraph(g, inputs).logits!.data as Float32Array;
+  const l = runGraph(g, inputs).logits!;
+  return Array.from({ length: l.data.length }, (_, i) => getNumber(l.dtype, l.data, i));
 }
 
 /** Each dequantize of two constants in `g`: the weight name (the codes' constant is `<name>.q`), codes and scale. */
@@ -69,15 +71,24 @@ function fp8Projections(g: Graph): { name: string; codes: Uint8Array; scale: num
     expect(s.weights.shape).toEqual([]); // one scale per tensor
     expect(q.weights.name).toMatch(/\.q$/);
     expect(s.weights.name).toBe(q.weights.name!.replace(/\.q$/, '.scale'));
-    out.push({ name: q.weights.name!.replace(/\.q$/, ''), codes: q.weights.data as Uint8Array, scale: (s.weights.data as Float32Array)[0]! });
+    out.push({ name: q.weights.name!.replace(/\.q$/, ''), codes: q.weights.data as Uint8Array, scale: getNumber(s.weights.dtype, s.weights.data, 0) });
   }
   return out;
 }
 
 const float = (name: string) => llm.weights.get(name).data as Float32Array;
 
-describe('--quantize fp8 weight-only (an independent decode of the constants)', () => {
-  const wo = logitsGraph(llm.weights, { kind: 'fp8' }, 3);
+/** v rounded to `dtype` (the build dtype the weights are cast to before quantizing). */
+function round(dtype: DType, v: number): number {
+  const a = allocate(dtype, 1);
+  setNumber(dtype, a, 0, v);
+  return getNumber(dtype, a, 0);
+}
+
+describe.each(['float32', 'float16'] as const)('--quantize fp8 weight-only, %s (an independent decode of the constants)', (dtype) => {
+  // float16: weights and scale are rounded to half first, and the dequantized weight once more.
+  const extra = dtype === 'float16' ? 2 ** -9 : 0;
+  const wo = logitsGraph(llm.weights, { kind: 'fp8' }, 3, dtype);
   const projections = fp8Projections(wo);
 
   it('every projection: codes × its own scale is the float weight within e4m3 half a step', () => {
@@ -88,26 +99,26 @@ describe('--quantize fp8 weight-only (an independent decode of the constants)', 
       const w = float(name);
       expect(codes.length).toBe(w.length);
       let amax = 0;
-      for (const v of w) amax = Math.max(amax, Math.abs(v));
+      for (const v of w) amax = Math.max(amax, Math.abs(round(dtype, v)));
       // The scale maps this tensor's own amax onto e4m3's largest finite value (amax / 448, not 448 / amax).
-      expect(scale).toBe(Math.fround(amax / 448));
+      expect(scale).toBe(round(dtype, amax / 448));
       let err2 = 0;
       let w2 = 0;
       for (let i = 0; i < w.length; i++) {
-        const dq = Math.fround(e4m3(codes[i]!) * scale);
+        const dq = round(dtype, e4m3(codes[i]!) * scale);
         const d = Math.abs(dq - w[i]!);
         // 3 mantissa bits: half a step is 2^-4 of the value's binade (≤ |w|·2^-4); subnormals: half of 2^-9·s.
-        expect(d, `${name}[${i}]: ${w[i]} → ${dq}`).toBeLessThanOrEqual(Math.abs(w[i]!) * 2 ** -4 + 2 ** -10 * scale + 1e-7 * amax);
+        expect(d, `${name}[${i}]: ${w[i]} → ${dq}`).toBeLessThanOrEqual(Math.abs(w[i]!) * (2 ** -4 + extra) + 2 ** -10 * scale + 1e-7 * amax);
         err2 += d * d;
         w2 += w[i]! * w[i]!;
       }
-      expect(Math.sqrt(err2 / w2), name).toBeLessThan(2 ** -4);
+      expect(Math.sqrt(err2 / w2), name).toBeLessThan(2 ** -4 + extra);
     }
   });
 
   it('the calibrated build dequantizes the same weight constants (only the activations differ)', () => {
     const acts = Object.fromEntries(projections.map((p) => [p.name, 3]));
-    const cal = fp8Projections(logitsGraph(llm.weights, { kind: 'fp8', activations: acts }, 3));
+    const cal = fp8Projections(logitsGraph(llm.weights, { kind: 'fp8', activations: acts }, 3, dtype));
     expect(cal.map((p) => [p.name, p.scale, Array.from(p.codes)])).toEqual(projections.map((p) => [p.name, p.scale, Array.from(p.codes)]));
   });
 
@@ -122,15 +133,15 @@ describe('--quantize fp8 weight-only (an independent decode of the constants)', 
     const V = cfg.vocabSize;
     for (const ids of IDS) {
       const T = ids.length;
-      const fp8 = run(T === 3 ? wo : logitsGraph(llm.weights, { kind: 'fp8' }, T), ids);
-      const dq = run(logitsGraph(dqWeights, undefined, T), ids);
+      const fp8 = run(T === 3 ? wo : logitsGraph(llm.weights, { kind: 'fp8' }, T, dtype), ids);
+      const dq = run(logitsGraph(dqWeights, undefined, T, dtype), ids);
       let worst = 0;
       let range = 0;
       for (let i = 0; i < fp8.length; i++) {
         worst = Math.max(worst, Math.abs(fp8[i]! - dq[i]!));
         range = Math.max(range, Math.abs(dq[i]!));
       }
-      expect(worst, `ids ${ids}`).toBeLessThanOrEqual(1e-5 * Math.max(1, range));
+      expect(worst, `ids ${ids}`).toBeLessThanOrEqual((dtype === 'float16' ? 2 ** -9 : 1e-5) * Math.max(1, range));
     }
   });
 });
