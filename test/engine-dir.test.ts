@@ -257,7 +257,7 @@ describe('--engine DIR', () => {
       [{ prompt_lengths: { dtype: 'int64', shape: [1], data: [-1] } }, 19, /input 'prompt_lengths' row 0 is -1/],
       [{ cache_lengths: { dtype: 'int64', shape: [1], data: [100] } }, 19, /input 'cache_lengths' row 0 is 100: a call writes 100 \+ 3 \(prompt width\) \+ 16 \(W·L\) = 119 slots, beyond the caches' capacity 19/],
       [{}, 4, /= 19 slots, beyond the caches' capacity 4/],
-      [{ is_context: { dtype: 'bool', shape: [1], data: [false] }, beams: { dtype: 'int64', shape: [1, 4, 4], data: Array(16).fill(99) } }, 19, /input 'beams' row 0 beam 0 slot 0 is 99, not a token id in \[0, 64\)/],
+      [{ is_context: { dtype: 'bool', shape: [1], data: [false] }, prompt_lengths: { dtype: 'int64', shape: [1], data: [0] }, beams: { dtype: 'int64', shape: [1, 4, 4], data: Array(16).fill(99) } }, 19, /input 'beams' row 0 beam 0 slot 0 is 99, not a token id in \[0, 64\)/],
     ];
     for (const [over, capacity, message] of bad) {
       fs.writeFileSync(inputs, JSON.stringify(step(over, capacity)));

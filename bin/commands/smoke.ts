@@ -38,7 +38,7 @@ export async function smoke(out: Output): Promise<void> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'redraft-smoke-'));
   const parts: Part[] = [];
   const gen = async (flags: Partial<GenerateFlags>): Promise<number[][]> => {
-    const g = await prepareGeneration({ promptIds: PROMPT, maxLength: MAX_LENGTH, seed: '0', backend: 'interp', ...flags } as GenerateFlags, new Captured());
+    const g = await prepareGeneration({ promptIds: PROMPT, maxLength: MAX_LENGTH, backend: 'interp', ...flags } as GenerateFlags, new Captured());
     const r = await redrafterGenerate(g.stepGraph, g.run, g.prompt, g.shape);
     return r.sequences.map((row) => row.map(Number));
   };
