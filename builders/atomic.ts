@@ -202,7 +202,7 @@ export function writeFilesAtomic(dir: string, files: Record<string, FileData>, r
     const target = path.join(dir, name);
     const tmp = tempPathFor(target);
     staged.push([tmp, target]);
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w+'); // w+: a file written through its fd is read back to hash it
     const h = createHash('sha256');
     let bytes = 0;
     const put = (b: Uint8Array | string) => {
