@@ -186,7 +186,8 @@ export function writeFileAtomic(target: string, data: Uint8Array | string | read
 /** What writeFilesAtomic wrote: each file's size and sha256 (config.json records them; `redraft build` checks them). */
 export type FileDigests = Record<string, { bytes: number; sha256: string }>;
 
-type FileData = Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void);
+/** What a file in writeFilesAtomic is: bytes, text, chunks, or a writer given the open fd. */
+export type FileData = Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void);
 
 /**
  * Writes several files into `dir` as one unit: all go to temporaries first, then each is

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson } from '../../builders/build-config.js';
 import { buildContentHash } from '../../builders/build-hash.js';
-import { damagedFile, ensureWritableDir, lockDir, markCommitted, writeFilesAtomic, yieldToSignals, type FileDigests } from '../../builders/atomic.js';
+import { damagedFile, ensureWritableDir, lockDir, yieldToSignals, type FileDigests } from '../../builders/atomic.js';
 import { engineIoTable } from '../../builders/engine-io.js';
 import { summarize } from '../../builders/inspect.js';
 import { rankFile } from '../../builders/tp/layout.js';
@@ -19,7 +19,7 @@ import type { Output } from '../output.js';
 import { VERSION } from '../cli.js';
 import { buildConfigFrom } from '../model.js';
 import { loadRankGraphs, tpOf, tpReport } from '../tp.js';
-import { buildRecord, canonicalPretty, chooseTarget, planTrtVersion, readExisting, type BuildFlags } from './build.js';
+import { buildRecord, commitBuild, chooseTarget, planTrtVersion, readExisting, type BuildFlags } from './build.js';
 
 type FileContent = Uint8Array | string | readonly Uint8Array[] | ((fd: number) => void);
 
@@ -165,9 +165,7 @@ export async function buildTp(flags: BuildFlags, out: Output): Promise<void> {
   await yieldToSignals();
   // A kept rank's files keep their recorded digests (they are not rewritten).
   const keptDigests = Object.fromEntries(keptFiles.flatMap((f) => (existing?.fileDigests?.[f] ? [[f, existing.fileDigests[f]]] : [])));
-  writeFilesAtomic(flags.out, files, { name: 'config.json', content: (d) => canonicalPretty({ ...config, fileDigests: { ...keptDigests, ...d } }) });
-  markCommitted(`--tp ${size} ${target} build in ${flags.out}`);
-  for (const f of existing?.files ?? []) if (!(f in files) && !keptFiles.includes(f) && path.basename(f) === f) fs.rmSync(path.join(flags.out, f), { force: true });
+  commitBuild(flags.out, files, config, existing, `--tp ${size} ${target} build in ${flags.out}`, { files: keptFiles, digests: keptDigests });
   const per = ranks.map((r) => ({ rank: r.rank, layers: r.graph.layers.length, ...tpReport(r.graph) }));
   const result = {
     status: 'built',

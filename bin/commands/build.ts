@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canonicalJson, type BuildConfig } from '../../builders/build-config.js';
 import { buildContentHash } from '../../builders/build-hash.js';
-import { damagedFile, ensureWritableDir, lockDir, markCommitted, writeFilesAtomic, yieldToSignals, type FileDigests } from '../../builders/atomic.js';
+import { damagedFile, ensureWritableDir, lockDir, markCommitted, writeFilesAtomic, yieldToSignals, type FileData, type FileDigests } from '../../builders/atomic.js';
 import { buildOutputsIn, damagedRecordFix } from '../../builders/engine-dir.js';
 import { UsageError } from '../../dsl/errors.js';
 import { summarize } from '../../builders/inspect.js';
@@ -164,10 +164,7 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
   const fileNames = Object.keys(files).sort();
   const config = { ...(await buildRecord(target, hash, fileNames, model, cfg)), io: engineIoTable(graph) };
   await yieldToSignals(); // an interrupt during the export wins over committing its files
-  writeFilesAtomic(flags.out, files, { name: 'config.json', content: (fileDigests) => canonicalPretty({ ...config, fileDigests }) });
-  markCommitted(`${target} build in ${flags.out}`);
-  // Files of the previous build that this one does not write (model.onnx after a plan build, say).
-  for (const f of existing?.files ?? []) if (!(f in files) && path.basename(f) === f) fs.rmSync(path.join(flags.out, f), { force: true });
+  commitBuild(flags.out, files, config, existing, `${target} build in ${flags.out}`);
   const s = summarize(graph);
   const result = {
     status: 'built',
@@ -182,6 +179,17 @@ export async function build(flags: BuildFlags, out: Output): Promise<void> {
     ...extra,
   };
   out.result(result, `built ${target} for ${model.definition.name}: ${result.files.map((f) => path.join(flags.out, f)).join(', ')} (${s.layers} layers, ${result.seconds}s)`);
+}
+
+/**
+ * Commits a build into `out`: its files and config.json (with every file's digest: `kept`
+ * files, not rewritten, keep their recorded ones) as one unit, then removes the previous build's
+ * files that it neither wrote nor kept (model.onnx after a plan build, say).
+ */
+export function commitBuild(out: string, files: Record<string, FileData>, config: object, existing: ExistingBuild | undefined, what: string, kept: { files: readonly string[]; digests: FileDigests } = { files: [], digests: {} }): void {
+  writeFilesAtomic(out, files, { name: 'config.json', content: (d) => canonicalPretty({ ...config, fileDigests: { ...kept.digests, ...d } }) });
+  markCommitted(what);
+  for (const f of existing?.files ?? []) if (!(f in files) && !kept.files.includes(f) && path.basename(f) === f) fs.rmSync(path.join(out, f), { force: true });
 }
 
 /** The fields every build's config.json starts with (build-tp.ts adds the ranks'). */
